@@ -1,5 +1,22 @@
-"""monai_srgan.transforms."""
+"""MONAI transforms of monai_srgan: loading, intensity, degradation, paired augmentation, fundus FOV, datasets."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from . import datasets, degradation, fundus, intensity, io, paired, resize
+from .datasets import *  # noqa: F401,F403
+from .degradation import *  # noqa: F401,F403
+from .fundus import *  # noqa: F401,F403
+from .intensity import *  # noqa: F401,F403
+from .io import *  # noqa: F401,F403
+from .paired import *  # noqa: F401,F403
+from .resize import *  # noqa: F401,F403
+
+__all__ = [
+    *io.__all__,
+    *intensity.__all__,
+    *fundus.__all__,
+    *resize.__all__,
+    *degradation.__all__,
+    *paired.__all__,
+    *datasets.__all__,
+]
