@@ -1,0 +1,128 @@
+"""Helpers shared by the writers: atomic file/folder writes, safe names, array conversion."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+__all__ = [
+    "atomic_write_file",
+    "atomic_write_dir",
+    "sanitize_name",
+    "to_numpy",
+    "TMP_MARKER",
+    "affine_to_ras",
+]
+
+TMP_MARKER = ".srgan-tmp-"
+
+
+def sanitize_name(name: str, max_len: int = 120) -> str:
+    """Turn an arbitrary string (file stem, UID) into a safe single path component.
+
+    Keeps letters, digits, ``.``, ``-`` and ``_``; everything else becomes ``_``. Leading dots are removed so the
+    result is never hidden, never ``.``/``..`` and never contains a path separator.
+
+    Args:
+        name: the raw name.
+        max_len: longest result kept.
+
+    Returns:
+        a non-empty name that stays inside any folder it is joined to.
+    """
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).lstrip(".")
+    cleaned = cleaned[:max_len].strip("_") or "image"
+    return cleaned
+
+
+def _tmp_sibling(path: Path) -> Path:
+    return path.parent / f"{TMP_MARKER}{uuid.uuid4().hex[:12]}-{path.name}"
+
+
+def atomic_write_file(path: str | os.PathLike, write: Callable[[Path], object], overwrite: bool = False) -> Path:
+    """Write a file through a temporary sibling and ``os.replace`` so that no partial file is ever visible.
+
+    Args:
+        path: the final file path (its folder must exist).
+        write: called with the temporary path; must create that file.
+        overwrite: replace an existing file at ``path``; by default an existing file raises ``FileExistsError``.
+
+    Returns:
+        the final path.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path}: output exists; not overwritten")
+    tmp = _tmp_sibling(path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def atomic_write_dir(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
+    """Fill a temporary sibling folder, then rename it to ``path`` (which must not exist).
+
+    Used for DICOM series: an interrupted run leaves no half-written series under its final name.
+
+    Args:
+        path: the final folder path (its parent must exist).
+        write: called with the temporary folder (already created); writes the files into it.
+
+    Returns:
+        the final path.
+    """
+    path = Path(path)
+    if path.exists():
+        raise FileExistsError(f"{path}: output exists; not overwritten")
+    tmp = _tmp_sibling(path)
+    tmp.mkdir()
+    try:
+        write(tmp)
+        os.rename(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def to_numpy(x: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A NumPy view/copy of a tensor or array (MetaTensor included), on the CPU, without gradients."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().as_subclass(torch.Tensor).numpy()
+    return np.asarray(x)
+
+
+def affine_to_ras(affine: np.ndarray | torch.Tensor | None, space: str | None) -> np.ndarray:
+    """Return a 4×4 RAS affine from a MONAI affine whose ``space`` meta is ``"RAS"`` (default) or ``"LPS"``."""
+    if affine is None:
+        return np.eye(4)
+    a = np.array(to_numpy(affine), dtype=np.float64)
+    if a.shape != (4, 4):  # 2D affines (3×3) are lifted to 3D
+        full = np.eye(4)
+        n = a.shape[0] - 1
+        full[:n, :n] = a[:n, :n]
+        full[:n, 3] = a[:n, n]
+        a = full
+    if str(space or "RAS").upper() == "LPS":
+        a = np.diag([-1.0, -1.0, 1.0, 1.0]) @ a
+    return a
+
+
+def _scale_tuple(scale: int | float | Sequence[int | float], ndim: int) -> tuple[float, ...]:
+    if isinstance(scale, (int, float)):
+        return (float(scale),) * ndim
+    s = tuple(float(v) for v in scale)
+    if len(s) != ndim:
+        raise ValueError(f"scale {scale} has {len(s)} values for {ndim} spatial axes")
+    return s

@@ -1,0 +1,411 @@
+"""Derived DICOM series writer: super-resolved pixels written back from the source datasets with pydicom.
+
+MONAI's writers drop the DICOM header; this writer starts from each source dataset (re-read from
+``srgan_source_files`` without its pixel data), so patient, study, equipment and acquisition modules are kept,
+and changes only what super-resolution changes:
+
+* new SeriesInstanceUID, SOPInstanceUIDs (and file meta), distinct SeriesNumber, SeriesDescription ``"... SR x4"``;
+* ImageType ``DERIVED\\SECONDARY``, DerivationDescription naming the model and scale, SourceImageSequence
+  referencing the source instance(s) of each output image;
+* Rows/Columns × scale, PixelSpacing/ImagerPixelSpacing/NominalScannedPixelSpacing ÷ scale, ImagePositionPatient
+  moved to the centre of the new first pixel, and for through-plane SR new slices with interpolated
+  ImagePositionPatient/SliceLocation and SliceThickness/SpacingBetweenSlices ÷ scale;
+* pixel values mapped from the loader's value domain back to stored values (inverse Modality LUT, MONOCHROME1
+  re-inverted, rounded and clipped to BitsStored), BitsAllocated/BitsStored/HighBit/PixelRepresentation/
+  PhotometricInterpretation/RescaleSlope/RescaleIntercept/window kept;
+* uncompressed explicit VR little endian; private tags, overlays, icons and pixel statistics of the source removed;
+* a configurable note (ImageComments, default "not for diagnostic use") and BurnedInAnnotation ``NO``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydicom
+import torch
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence as DicomSequence
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.valuerep import DSfloat
+
+from monai_srgan.errors import InputFileError
+from monai_srgan.inference.writers._common import _scale_tuple, atomic_write_dir, to_numpy
+
+__all__ = ["write_dicom_series", "values_to_stored", "DEFAULT_NOTE", "stored_range"]
+
+DEFAULT_NOTE = "SUPER-RESOLUTION (AI) OUTPUT - NOT FOR DIAGNOSTIC USE"
+
+_PYDICOM_MAJOR = int(pydicom.__version__.split(".")[0])
+
+# Elements whose content describes the source pixel data and would be wrong for the derived image.
+_DROP_KEYWORDS = (
+    "PixelData",
+    "FloatPixelData",
+    "DoubleFloatPixelData",
+    "ExtendedOffsetTable",
+    "ExtendedOffsetTableLengths",
+    "IconImageSequence",
+    "SmallestImagePixelValue",
+    "LargestImagePixelValue",
+    "SmallestPixelValueInSeries",
+    "LargestPixelValueInSeries",
+    "NumberOfFrames",
+    "FrameIncrementPointer",
+    "PixelDataProviderURL",
+    "DataSetTrailingPadding",
+    "PlanarConfiguration",
+)
+
+
+def _ds(value: float) -> DSfloat:
+    return DSfloat(float(value), auto_format=True)
+
+
+def stored_range(bits_stored: int, pixel_representation: int) -> tuple[int, int]:
+    """The range of stored values allowed by BitsStored and PixelRepresentation (0 unsigned, 1 signed)."""
+    if int(pixel_representation) == 1:
+        return -(2 ** (bits_stored - 1)), 2 ** (bits_stored - 1) - 1
+    return 0, 2**bits_stored - 1
+
+
+def _container_dtype(bits_allocated: int, pixel_representation: int) -> np.dtype:
+    if bits_allocated not in (8, 16, 32):
+        raise ValueError(f"BitsAllocated {bits_allocated} is not supported by the DICOM writer (8, 16 or 32)")
+    kind = "i" if int(pixel_representation) == 1 else "u"
+    return np.dtype(f"<{kind}{bits_allocated // 8}")
+
+
+def values_to_stored(
+    values: np.ndarray | torch.Tensor,
+    *,
+    bits_stored: int,
+    bits_allocated: int,
+    pixel_representation: int,
+    slope: float = 1.0,
+    intercept: float = 0.0,
+    inverted: bool = False,
+    value_min: float | None = None,
+    value_max: float | None = None,
+) -> np.ndarray:
+    """Map loader-domain values back to DICOM stored values.
+
+    The loader's value domain is ``v = stored * slope + intercept``, and for MONOCHROME1 sources additionally
+    ``v' = value_min + value_max - v`` (the representable range mirrored onto itself). This is the exact inverse:
+    un-mirror, inverse Modality LUT, round, clip to the BitsStored range, cast to the BitsAllocated container.
+
+    Args:
+        values: value-domain pixels (any shape, float or int).
+        bits_stored: BitsStored of the source.
+        bits_allocated: BitsAllocated of the source.
+        pixel_representation: 0 unsigned, 1 signed.
+        slope: RescaleSlope (1 when absent).
+        intercept: RescaleIntercept (0 when absent).
+        inverted: True when the loader inverted MONOCHROME1 data.
+        value_min: lower end of the representable value range (defaults to the stored range through the LUT).
+        value_max: upper end of the representable value range.
+
+    Returns:
+        array of the container dtype, same shape.
+    """
+    lo, hi = stored_range(bits_stored, pixel_representation)
+    v = to_numpy(values).astype(np.float64, copy=True)
+    if inverted:
+        if value_min is None or value_max is None:
+            ends = sorted((lo * slope + intercept, hi * slope + intercept))
+            value_min, value_max = ends
+        v = (float(value_min) + float(value_max)) - v
+    if slope != 1.0 or intercept != 0.0:
+        v -= intercept
+        v /= slope
+    np.nan_to_num(v, copy=False, nan=float(lo), posinf=float(hi), neginf=float(lo))
+    np.rint(v, out=v)
+    np.clip(v, lo, hi, out=v)
+    return v.astype(_container_dtype(bits_allocated, pixel_representation))
+
+
+def _read_source(path: str) -> Dataset:
+    try:
+        return pydicom.dcmread(path, stop_before_pixels=True)
+    except Exception as e:  # noqa: BLE001 - any parse error is reported as bad input
+        raise InputFileError(path, f"cannot re-read the source DICOM header ({e})") from e
+
+
+def _source_item(ds: Dataset) -> Dataset:
+    item = Dataset()
+    item.ReferencedSOPClassUID = ds.SOPClassUID
+    item.ReferencedSOPInstanceUID = ds.SOPInstanceUID
+    purpose = Dataset()
+    purpose.CodeValue = "121322"
+    purpose.CodingSchemeDesignator = "DCM"
+    purpose.CodeMeaning = "Source image for image processing operation"
+    item.PurposeOfReferenceCodeSequence = DicomSequence([purpose])
+    return item
+
+
+def _float_list(value: Any) -> list[float] | None:
+    if value is None:
+        return None
+    try:
+        return [float(v) for v in value]
+    except TypeError:
+        return [float(value)]
+
+
+def _save(ds: Dataset, path: Path) -> None:
+    if _PYDICOM_MAJOR >= 3:
+        ds.save_as(path, enforce_file_format=True)
+    else:  # pydicom 2.4 (MONAI Label pins it)
+        ds.is_little_endian = True
+        ds.is_implicit_VR = False
+        ds.save_as(path, write_like_original=False)
+
+
+def _slice_positions(
+    sources: Sequence[Dataset], n_out: int, scale_d: float
+) -> tuple[list[list[float] | None], list[float | None], list[list[int]]]:
+    """Interpolated slice positions/locations of ``n_out`` output slices and the source slices each one uses."""
+    n_src = len(sources)
+    ipps = [_float_list(ds.get("ImagePositionPatient")) for ds in sources]
+    locs = [ds.get("SliceLocation") for ds in sources]
+    positions: list[list[float] | None] = []
+    locations: list[float | None] = []
+    refs: list[list[int]] = []
+    for j in range(n_out):
+        t = (j + 0.5) / scale_d - 0.5  # centre of output slice j in source-slice index units
+        k0 = min(max(int(math.floor(t)), 0), max(n_src - 2, 0))
+        k1 = min(k0 + 1, n_src - 1)
+        w = t - k0
+        if scale_d == 1.0:
+            k0 = k1 = j
+            w = 0.0
+        if all(p is not None for p in ipps):
+            p0, p1 = np.array(ipps[k0]), np.array(ipps[k1])
+            if k1 == k0:
+                positions.append(list(p0))
+            else:
+                positions.append(list(p0 + w * (p1 - p0)))
+        else:
+            positions.append(None)
+        if all(loc is not None for loc in locs):
+            l0, l1 = float(locs[k0]), float(locs[k1])
+            locations.append(l0 if k1 == k0 else l0 + w * (l1 - l0))
+        else:
+            locations.append(None)
+        nearest = sorted({min(max(int(math.floor(t)), 0), n_src - 1), min(max(int(math.ceil(t)), 0), n_src - 1)})
+        refs.append(nearest)
+    return positions, locations, refs
+
+
+def write_dicom_series(
+    image: np.ndarray | torch.Tensor,
+    meta: Mapping[str, Any],
+    out_dir: str | os.PathLike,
+    *,
+    scale: int | float | Sequence[int | float],
+    model_name: str = "model",
+    series_number: int | None = None,
+    series_description: str | None = None,
+    note: str | None = DEFAULT_NOTE,
+    series_uid: str | None = None,
+) -> Path:
+    """Write super-resolved pixels as a derived DICOM series, one file per slice, into a new folder.
+
+    Args:
+        image: SR output in the loader's value domain, ``(C, rows, cols)`` for a single image or
+            ``(C, rows, cols, slices)`` for a series, ``C`` 1 (or 3 for RGB sources).
+        meta: the loaded image's metadata; needs ``srgan_source_files`` (one per source slice, geometric order)
+            and uses ``srgan_inverted``, ``srgan_value_min``/``srgan_value_max``.
+        out_dir: folder to create (must not exist); written through a temporary sibling and renamed.
+        scale: SR factor, one number or one per spatial axis (``(s, s)`` or ``(s, s, s_slices)``).
+        model_name: named in DerivationDescription.
+        series_number: SeriesNumber of the new series (default: source SeriesNumber + 1000).
+        series_description: SeriesDescription (default: source description + ``" SR x<scale>"``).
+        note: ImageComments text ("not for diagnostic use" by default); None leaves ImageComments unset.
+        series_uid: SeriesInstanceUID to use (default: a new one from ``pydicom.uid.generate_uid``).
+
+    Returns:
+        the created folder, holding ``IM00001.dcm`` ... in slice order.
+
+    Raises:
+        InputFileError: a source file cannot be re-read or does not fit the image.
+    """
+    arr = to_numpy(image)
+    if arr.ndim == 3:
+        arr = arr[..., None]
+    if arr.ndim != 4:
+        raise ValueError(f"DICOM writer expects (C, rows, cols[, slices]), got shape {tuple(arr.shape)}")
+    n_chan, rows, cols, n_out = arr.shape
+    sources_paths = [os.fspath(p) for p in (meta.get("srgan_source_files") or [])]
+    if not sources_paths:
+        raise ValueError("DICOM writer needs meta['srgan_source_files'] (the source datasets) to build the series")
+    sources = [_read_source(p) for p in sources_paths]
+    ref = sources[0]
+    scales = _scale_tuple(scale, 3 if len(sources) > 1 or n_out > 1 else 2)
+    if len(scales) == 2:
+        scales = (scales[0], scales[1], 1.0)
+    sr_, sc_, sd_ = scales
+    src_rows, src_cols = int(ref.Rows), int(ref.Columns)
+    if (rows, cols) != (round(src_rows * sr_), round(src_cols * sc_)):
+        raise InputFileError(
+            sources_paths[0],
+            f"SR image is {rows}x{cols} but the source is {src_rows}x{src_cols} at scale {sr_:g}x{sc_:g}",
+        )
+    if round(len(sources) * sd_) != n_out:
+        raise InputFileError(
+            sources_paths[0], f"{n_out} output slices do not fit {len(sources)} source slices at scale {sd_:g}"
+        )
+    samples = int(ref.get("SamplesPerPixel", 1))
+    if samples != n_chan:
+        raise InputFileError(sources_paths[0], f"source has {samples} samples per pixel, SR image {n_chan} channels")
+
+    inverted = bool(meta.get("srgan_inverted", False))
+    vmin, vmax = meta.get("srgan_value_min"), meta.get("srgan_value_max")
+    new_series_uid = series_uid or generate_uid()
+    frame_uid = generate_uid() if ("FrameOfReferenceUID" in ref and sd_ != 1.0) else None
+    now = datetime.datetime.now()
+    date, time = now.strftime("%Y%m%d"), now.strftime("%H%M%S.%f")
+    from monai_srgan import __version__
+
+    scale_txt = "x".join(f"{s:g}" for s in dict.fromkeys((sr_, sc_, sd_) if sd_ != 1.0 else (sr_, sc_)))
+    derivation = (
+        f"Super-resolution x{scale_txt} by monai_srgan {__version__}, model {model_name}; "
+        "pixel values generated by a neural network"
+    )[:1024]
+    src_desc = str(ref.get("SeriesDescription", "") or "")
+    suffix = f" SR x{scale_txt}"
+    description = series_description or (src_desc[: 64 - len(suffix)] + suffix).strip()
+    if series_number is None:
+        try:
+            series_number = int(ref.get("SeriesNumber", 0) or 0) + 1000
+        except (TypeError, ValueError):
+            series_number = 1000
+    positions, locations, refs = _slice_positions(sources, n_out, sd_)
+
+    def _write(tmp: Path) -> None:
+        for j in range(n_out):
+            base = sources[refs[j][0]]
+            ds = _derived_header(
+                base,
+                rows=rows,
+                cols=cols,
+                scales=(sr_, sc_, sd_),
+                series_uid=new_series_uid,
+                series_number=series_number,
+                description=description,
+                derivation=derivation,
+                note=note,
+                date=date,
+                time=time,
+            )
+            ds.SourceImageSequence = DicomSequence([_source_item(sources[k]) for k in refs[j]])
+            if frame_uid is not None:
+                ds.FrameOfReferenceUID = frame_uid
+            if sd_ != 1.0:
+                ds.InstanceNumber = j + 1
+                if positions[j] is not None:
+                    ds.ImagePositionPatient = [_ds(v) for v in positions[j]]
+                if locations[j] is not None:
+                    ds.SliceLocation = _ds(locations[j])
+                for kw in ("SliceThickness", "SpacingBetweenSlices"):
+                    if ds.get(kw) not in (None, ""):
+                        setattr(ds, kw, _ds(float(ds.get(kw)) / sd_))
+            _shift_position_in_plane(ds, base, sr_, sc_)
+            stored = values_to_stored(
+                arr[..., j],
+                bits_stored=int(base.BitsStored),
+                bits_allocated=int(base.BitsAllocated),
+                pixel_representation=int(base.PixelRepresentation),
+                slope=float(base.get("RescaleSlope", 1.0) or 1.0),
+                intercept=float(base.get("RescaleIntercept", 0.0) or 0.0),
+                inverted=inverted,
+                value_min=vmin,
+                value_max=vmax,
+            )
+            if n_chan > 1:
+                stored = np.ascontiguousarray(np.moveaxis(stored, 0, -1))  # interleaved RGB (PlanarConfiguration 0)
+                ds.PlanarConfiguration = 0
+            else:
+                stored = np.ascontiguousarray(stored[0])
+            ds.add_new(0x7FE00010, "OB" if stored.dtype.itemsize == 1 else "OW", stored.tobytes())
+            _save(ds, tmp / f"IM{j + 1:05d}.dcm")
+
+    return atomic_write_dir(out_dir, _write)
+
+
+def _shift_position_in_plane(ds: Dataset, base: Dataset, s_row: float, s_col: float) -> None:
+    """ImagePositionPatient is the centre of the first pixel: move it to the centre of the new first pixel."""
+    ipp = _float_list(ds.get("ImagePositionPatient"))
+    iop = _float_list(base.get("ImageOrientationPatient"))
+    ps = _float_list(base.get("PixelSpacing"))
+    if ipp is None or iop is None or ps is None or len(iop) != 6 or len(ps) != 2:
+        return
+    row_dir, col_dir = np.array(iop[:3]), np.array(iop[3:])  # along a row (column index), along a column (row index)
+    d_col = (1.0 / s_col - 1.0) / 2.0  # first new pixel centre, in source pixel units
+    d_row = (1.0 / s_row - 1.0) / 2.0
+    new = np.array(ipp) + d_col * ps[1] * row_dir + d_row * ps[0] * col_dir
+    ds.ImagePositionPatient = [_ds(v) for v in new]
+
+
+def _derived_header(
+    src: Dataset,
+    *,
+    rows: int,
+    cols: int,
+    scales: tuple[float, float, float],
+    series_uid: str,
+    series_number: int,
+    description: str,
+    derivation: str,
+    note: str | None,
+    date: str,
+    time: str,
+) -> Dataset:
+    ds = Dataset()
+    for elem in src:  # shallow copy of the header without private tags, overlays and source-pixel items
+        if elem.tag.is_private or 0x6000 <= elem.tag.group <= 0x60FF or elem.keyword in _DROP_KEYWORDS:
+            continue
+        ds.add(elem)
+    ds = _deepcopy(ds)
+    s_row, s_col, _ = scales
+    sop_uid = generate_uid()
+    ds.SOPInstanceUID = sop_uid
+    ds.SeriesInstanceUID = series_uid
+    ds.SeriesNumber = int(series_number)
+    ds.SeriesDescription = description
+    ds.SeriesDate, ds.SeriesTime = date, time
+    ds.ContentDate, ds.ContentTime = date, time
+    ds.InstanceCreationDate, ds.InstanceCreationTime = date, time
+    old_type = list(src.get("ImageType", []) or [])
+    ds.ImageType = ["DERIVED", "SECONDARY", *[str(v) for v in old_type[2:]]]
+    ds.DerivationDescription = derivation
+    ds.BurnedInAnnotation = "NO"
+    if note:
+        ds.ImageComments = note[:10240]
+    ds.Rows, ds.Columns = int(rows), int(cols)
+    for kw in ("PixelSpacing", "ImagerPixelSpacing", "NominalScannedPixelSpacing"):
+        val = _float_list(src.get(kw))
+        if val is not None and len(val) == 2:
+            setattr(ds, kw, [_ds(val[0] / s_row), _ds(val[1] / s_col)])
+    if int(src.get("SamplesPerPixel", 1)) > 1:
+        ds.PhotometricInterpretation = "RGB"  # decoded colour data is RGB whatever the source encoding
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = src.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = sop_uid
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.ImplementationClassUID = pydicom.uid.PYDICOM_IMPLEMENTATION_UID
+    meta.ImplementationVersionName = f"PYDICOM {pydicom.__version__}"[:16]
+    ds.file_meta = meta
+    ds.preamble = b"\x00" * 128
+    return ds
+
+
+def _deepcopy(ds: Dataset) -> Dataset:
+    import copy
+
+    return copy.deepcopy(ds)

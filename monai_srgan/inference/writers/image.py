@@ -1,0 +1,104 @@
+"""PNG, JPEG and TIFF writers (Pillow): 8- or 16-bit as the input, 1 or 3 channels, written atomically."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from monai_srgan.errors import ConfigError
+from monai_srgan.inference.writers._common import atomic_write_file, to_numpy
+
+__all__ = ["write_png", "write_jpeg", "write_tiff", "to_display_integers"]
+
+
+def to_display_integers(image: np.ndarray, meta: Mapping[str, Any], max_bits: int = 16) -> np.ndarray:
+    """Integers for an integer image format, keeping the source's bit depth.
+
+    Values that already fit the source's integer dtype (``srgan_dtype`` uint8/uint16, the usual case for PNG/TIFF/JPEG
+    and unsigned DICOM without rescale) are written as they are. Anything else (float, signed, HU) is mapped linearly
+    from ``[srgan_value_min, srgan_value_max]`` onto the full unsigned range of ``max_bits``.
+    """
+    arr = np.asarray(image)
+    src = str(meta.get("srgan_dtype", ""))
+    lo, hi = meta.get("srgan_value_min"), meta.get("srgan_value_max")
+    for dt in (np.uint8, np.uint16):
+        if src == np.dtype(dt).name and dt().itemsize * 8 <= max_bits:
+            info = np.iinfo(dt)
+            if lo is None or hi is None or (info.min <= float(lo) and float(hi) <= info.max):
+                if arr.dtype == dt:
+                    return arr
+                return np.clip(np.rint(arr), info.min, info.max).astype(dt)
+    if lo is None or hi is None or float(hi) <= float(lo):
+        lo, hi = float(np.min(arr)), float(np.max(arr))
+    top = 255 if max_bits == 8 else 65535
+    out = (arr.astype(np.float32) - float(lo)) * (top / max(float(hi) - float(lo), 1e-12))
+    return np.clip(np.rint(out), 0, top).astype(np.uint8 if top == 255 else np.uint16)
+
+
+def _to_pil(arr: np.ndarray, path: Any, allow_16bit_rgb: bool = False):
+    from PIL import Image
+
+    if arr.ndim != 3 or arr.shape[0] not in (1, 3):
+        raise ConfigError(
+            f"{path}: image writers take (C, H, W) with 1 or 3 channels, got {tuple(arr.shape)}; "
+            "use --format nifti for volumes"
+        )
+    if arr.shape[0] == 1:
+        a = np.ascontiguousarray(arr[0])
+        if a.dtype == np.uint16:
+            return Image.fromarray(a, mode="I;16") if _needs_mode() else Image.fromarray(a)
+        if a.dtype == np.float32:
+            return Image.fromarray(a, mode="F") if _needs_mode() else Image.fromarray(a)
+        return Image.fromarray(a)
+    if arr.dtype != np.uint8:
+        raise ConfigError(f"{path}: Pillow cannot write {arr.dtype} RGB; use --format tiff or nifti")
+    return Image.fromarray(np.ascontiguousarray(np.moveaxis(arr, 0, -1)))
+
+
+def _needs_mode() -> bool:
+    import PIL
+
+    return int(PIL.__version__.split(".")[0]) < 10
+
+
+def write_png(image: np.ndarray | torch.Tensor, meta: Mapping[str, Any], path: str | os.PathLike, **_: Any) -> Path:
+    """Write a PNG: 8-bit for 8-bit sources, 16-bit for deeper ones; grey or RGB."""
+    arr = to_display_integers(to_numpy(image), meta, 16)
+    if arr.shape[0] == 3 and arr.dtype != np.uint8:
+        arr = to_display_integers(to_numpy(image), {**meta, "srgan_dtype": "float32"}, 8)
+    im = _to_pil(arr, path)
+    return atomic_write_file(path, lambda tmp: im.save(tmp, format="PNG"))
+
+
+def write_jpeg(
+    image: np.ndarray | torch.Tensor, meta: Mapping[str, Any], path: str | os.PathLike, quality: int = 95, **_: Any
+) -> Path:
+    """Write an 8-bit JPEG (quality 95 by default); deeper sources are mapped to 8 bits over their value range."""
+    arr = to_display_integers(to_numpy(image), meta, 8)
+    im = _to_pil(arr, path)
+    return atomic_write_file(path, lambda tmp: im.save(tmp, format="JPEG", quality=int(quality)))
+
+
+def write_tiff(image: np.ndarray | torch.Tensor, meta: Mapping[str, Any], path: str | os.PathLike, **_: Any) -> Path:
+    """Write a TIFF: 8/16-bit integers as the source, 32-bit float for float value domains (1 channel)."""
+    arr = to_numpy(image)
+    if arr.dtype.kind == "f" and arr.shape[0] == 1:
+        arr = arr.astype(np.float32, copy=False)
+    else:
+        arr = to_display_integers(arr, meta, 16)
+        if arr.shape[0] == 3 and arr.dtype != np.uint8:
+            import itk
+
+            def _itk(tmp: Path) -> None:
+                img = itk.image_from_array(np.ascontiguousarray(np.moveaxis(arr, 0, -1)), is_vector=True)
+                itk.imwrite(img, str(tmp) + ".tif")
+                os.replace(str(tmp) + ".tif", tmp)
+
+            return atomic_write_file(path, _itk)
+    im = _to_pil(arr, path)
+    return atomic_write_file(path, lambda tmp: im.save(tmp, format="TIFF", compression="tiff_deflate"))
