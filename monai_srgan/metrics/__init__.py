@@ -1,5 +1,8 @@
-"""monai_srgan.metrics."""
+"""monai_srgan.metrics: image quality (PSNR/SSIM variants, RMSE, MS-SSIM, sharpness), fidelity, bicubic reports."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from . import quality
+from .quality import *  # noqa: F401,F403
+
+__all__ = [*quality.__all__]
