@@ -1,0 +1,96 @@
+"""Exact resume after SIGKILL, and checkpoints from another configuration rejected before any step."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from _engines_common import TinyGenerator, build_gan_trainer, make_loaders, weights_of
+
+from monai_srgan.engines import SRPretrainer
+from monai_srgan.errors import ConfigError
+
+HERE = Path(__file__).resolve().parent
+
+
+def test_resume_after_sigkill_is_exact(data_root, tmp_path):
+    # straight: 8 iterations (2 epochs of 4), checkpoints at iterations 3, 4 (epoch end), 6, 8
+    straight = build_gan_trainer(data_root, tmp_path / "straight")
+    straight.run()
+    assert straight.state.iteration == 8
+
+    # interrupted: killed with SIGKILL right after iteration 7 (last checkpoint: iteration 6, mid-epoch 2)
+    ckpt_dir = tmp_path / "killed"
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "_engines_resume_worker.py"), str(data_root), str(ckpt_dir), "7"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    ckpt = torch.load(ckpt_dir / "checkpoint_last.pt", weights_only=True)
+    assert ckpt["engine"]["iteration"] == 6
+
+    resumed = build_gan_trainer(data_root, ckpt_dir)
+    resumed.run()
+    assert resumed.state.iteration == 8
+    for name in ("generator_raw", "discriminator_raw"):
+        a, b = weights_of(getattr(straight, name)), weights_of(getattr(resumed, name))
+        for k in a:
+            torch.testing.assert_close(a[k], b[k], rtol=1e-6, atol=1e-7, msg=f"{name}.{k}")
+    a, b = weights_of(straight.ema.module), weights_of(resumed.ema.module)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-6, atol=1e-7)
+    assert straight.optimizer_g.param_groups[0]["lr"] == resumed.optimizer_g.param_groups[0]["lr"] == 2.5e-4
+    assert straight.state.val_history[-1]["psnr"] == pytest.approx(resumed.state.val_history[-1]["psnr"], abs=1e-5)
+
+
+def test_finished_stage_is_not_retrained(data_root, tmp_path):
+    t = build_gan_trainer(data_root, tmp_path, max_epochs=1, save_interval=None)
+    t.run()
+    w = weights_of(t.generator_raw)
+    again = build_gan_trainer(data_root, tmp_path, max_epochs=1, save_interval=None)
+    again.run()
+    assert again.state.iteration == 4
+    for k, v in w.items():
+        assert torch.equal(v, again.generator_raw.state_dict()[k])
+
+
+@pytest.mark.parametrize("change", [{"g_ch": 16}, {"scale": 4}])
+def test_resume_dir_from_other_configuration_fails_before_training(data_root, tmp_path, change):
+    build_gan_trainer(data_root, tmp_path, max_epochs=1, save_interval=None).run()
+    other = build_gan_trainer(data_root, tmp_path, max_epochs=2, **change)
+    before = weights_of(other.generator_raw)
+    with pytest.raises(ConfigError, match="resume"):
+        other.run()
+    assert other.state.iteration == 0
+    for k, v in before.items():
+        assert torch.equal(v, other.generator_raw.state_dict()[k])
+
+
+def test_stage_mismatch_and_bad_warm_start(data_root, tmp_path):
+    train, _, c = make_loaders(data_root, "xray", patch=32, scale=2, n=4, batch=2)
+    g = TinyGenerator(in_channels=c, out_channels=c)
+    s1 = SRPretrainer(
+        device="cpu",
+        max_epochs=1,
+        train_data_loader=train,
+        generator=g,
+        epoch_length=1,
+        optimizer_g=torch.optim.Adam(g.parameters()),
+        loss_function=torch.nn.L1Loss(),
+        ckpt_dir=tmp_path,
+    )
+    s1.run()
+    # a stage-1 folder given to stage 2 as its resume dir
+    s2 = build_gan_trainer(data_root, tmp_path)
+    with pytest.raises(ConfigError, match="pretrain"):
+        s2.run()
+    # a 1-channel stage-1 model given to a 3-channel stage 2 as warm start
+    s2 = build_gan_trainer(data_root, tmp_path / "s2", warm_start=tmp_path / "model.pt")
+    with pytest.raises(ConfigError, match="warm_start"):
+        s2.run()
+    assert s2.state.iteration == 0
