@@ -14,6 +14,7 @@ from monai_srgan.networks.features import (
     VGG_LAYER_NAMES,
     VGGFeatureExtractor,
     build_vgg_features,
+    load_vgg_weights,
     vgg_layer_index,
 )
 
@@ -90,22 +91,26 @@ def test_pretrained_without_weights_path_explains_what_to_do():
     assert "weights_path" in msg and "vgg19-dcbb9e9d.pth" in msg and "pretrained=False" in msg
 
 
+@pytest.fixture(scope="module")
+def vgg19_state() -> dict[str, torch.Tensor]:
+    return _torchvision_state("vgg19")
+
+
 @pytest.mark.parametrize("prefix,with_classifier", [("", True), ("module.", False)])
-def test_loads_torchvision_weight_file_exactly(tmp_path, prefix, with_classifier):
-    state = _torchvision_state("vgg19", with_classifier=with_classifier)
+def test_loads_torchvision_weight_file_exactly(tmp_path, vgg19_state, prefix, with_classifier):
     path = tmp_path / "vgg19.pth"
-    torch.save({prefix + k: v for k, v in state.items()}, path)
+    torch.save({prefix + k: v for k, v in vgg19_state.items() if with_classifier or k.startswith("features.")}, path)
     ext = VGGFeatureExtractor(["conv5_4"], weights_path=path)
     loaded = ext.features.state_dict()
     assert len(loaded) == 32  # 16 convolutions up to conv5_4, weight + bias
     for k, v in loaded.items():
-        assert torch.equal(v, state[f"features.{k}"]), k
+        assert torch.equal(v, vgg19_state[f"features.{k}"]), k
 
 
-def test_forward_equals_manual_vgg_with_imagenet_normalisation(tmp_path):
-    state = _torchvision_state("vgg19", seed=1)
-    torch.save(state, tmp_path / "w.pth")
-    ext = VGGFeatureExtractor(["conv1_2", "relu1_2"], weights_path=tmp_path / "w.pth", input_range=(-1.0, 1.0))
+def test_forward_equals_manual_vgg_with_imagenet_normalisation(vgg19_state):
+    state = vgg19_state
+    ext = VGGFeatureExtractor(["conv1_2", "relu1_2"], pretrained=False, input_range=(-1.0, 1.0))
+    load_vgg_weights(ext.features, state)  # an in-memory torchvision state dict works like a file
     x = torch.rand(2, 3, 8, 8) * 2 - 1
     mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     h = ((x + 1) / 2 - mean) / std

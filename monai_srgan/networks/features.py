@@ -82,30 +82,42 @@ def vgg_layer_index(name: str, vgg_type: str = "vgg19") -> int:
 
 
 def build_vgg_features(
-    spatial_dims: int = 2, in_channels: int = 3, vgg_type: str = "vgg19", last_index: int | None = None
+    spatial_dims: int = 2,
+    in_channels: int = 3,
+    vgg_type: str = "vgg19",
+    last_index: int | None = None,
+    base_channels: int = 64,
 ) -> nn.Sequential:
     """The VGG convolution stack in torchvision's layout (keys ``N.weight``), truncated after ``last_index``.
 
     Plain ``ConvNd``/``ReLU``/``MaxPoolNd`` layers (from MONAI's factories) are used instead of MONAI's
-    ``Convolution`` so that the module indices equal torchvision's and its weight files load unchanged.
+    ``Convolution`` so that the module indices equal torchvision's and its weight files load unchanged. Random
+    weights are initialised as torchvision does (Kaiming normal, fan-out, zero bias).
 
     Args:
         spatial_dims: 2 (3 builds the same stack with 3D layers; ImageNet weights exist only for 2D).
         in_channels: input channels of the first convolution (3 for ImageNet weights).
         vgg_type: ``"vgg16"`` or ``"vgg19"``.
         last_index: index of the last layer kept (``None`` keeps the whole stack up to ``pool5``).
+        base_channels: width of the first block (VGG: 64; the blocks have 1, 2, 4, 8, 8 times as many). Other
+            widths only serve small random-weight networks (tests, 3D); ImageNet weights need 64.
     """
     _check_vgg_type(vgg_type)
     conv_t, pool_t = Conv[Conv.CONV, spatial_dims], Pool[Pool.MAX, spatial_dims]
     layers: list[nn.Module] = []
     c_in = in_channels
-    for n_conv, c_out in zip(VGG_CONFIGS[vgg_type], VGG_BLOCK_CHANNELS):
+    widths = [c * base_channels // 64 for c in VGG_BLOCK_CHANNELS]
+    for n_conv, c_out in zip(VGG_CONFIGS[vgg_type], widths):
         for _ in range(n_conv):
             layers += [conv_t(c_in, c_out, kernel_size=3, padding=1), Act[Act.RELU]()]
             c_in = c_out
         layers.append(pool_t(kernel_size=2, stride=2))
     if last_index is not None:
         layers = layers[: last_index + 1]
+    for m in layers:  # torchvision's VGG initialisation, so that a deep random-weight stack keeps its signal
+        if isinstance(m, (nn.Conv2d, nn.Conv3d)):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.zeros_(m.bias)
     return nn.Sequential(*layers)
 
 
