@@ -273,7 +273,7 @@ class SRInferencePipeline:
             scale = getattr(model, "scale", None)
             if scale is None:
                 raise ConfigError(f"the scale of '{weights}' is unknown: pass --scale")
-        kwargs.setdefault("model_name", Path(weights).name)
+        kwargs.setdefault("model_name", getattr(model, "model_name", None) or Path(weights).name)
         return cls(model, scale, **kwargs)
 
     # ------------------------------------------------------------------ steps
