@@ -93,13 +93,13 @@ def pixel_shuffle(x: torch.Tensor, factors: list[int]) -> torch.Tensor:
     oc = c // r
     if dims == 2 and factors[0] == factors[1]:
         return F.pixel_shuffle(x, factors[0])
-    shape = [n, oc] + factors + [int(s) for s in size[2:]]
+    shape = [n, oc] + factors + [size[2 + d] for d in range(dims)]
     perm = [0, 1]
     out_size = [n, oc]
     for d in range(dims):
         perm.append(2 + dims + d)
         perm.append(2 + d)
-        out_size.append(int(size[2 + d]) * factors[d])
+        out_size.append(size[2 + d] * factors[d])
     return x.reshape(shape).permute(perm).reshape(out_size)
 
 
@@ -113,7 +113,7 @@ def pixel_unshuffle(x: torch.Tensor, factors: list[int]) -> torch.Tensor:
     size = x.shape
     n, c = size[0], size[1]
     for d in range(dims):
-        if int(size[2 + d]) % factors[d] != 0:
+        if size[2 + d] % factors[d] != 0:
             raise ValueError(f"pixel_unshuffle: spatial size {list(size[2:])} is not divisible by {factors}.")
     if dims == 2 and factors[0] == factors[1]:
         return F.pixel_unshuffle(x, factors[0])
@@ -121,12 +121,12 @@ def pixel_unshuffle(x: torch.Tensor, factors: list[int]) -> torch.Tensor:
     out_size = [n, c]
     r = 1
     for d in range(dims):
-        shape.append(int(size[2 + d]) // factors[d])
+        shape.append(size[2 + d] // factors[d])
         shape.append(factors[d])
         r *= factors[d]
     out_size[1] = c * r
     for d in range(dims):
-        out_size.append(int(size[2 + d]) // factors[d])
+        out_size.append(size[2 + d] // factors[d])
     perm = [0, 1]
     for d in range(dims):
         perm.append(3 + 2 * d)

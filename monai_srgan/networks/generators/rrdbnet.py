@@ -86,8 +86,8 @@ class RRDBNet(nn.Module):
         self.scale_factors = list(factors)
         self.unshuffle_factors = [2**n_up // f for f in factors]
         self.n_up = n_up
-        unshuffle = math.prod(self.unshuffle_factors)
-        self.conv_first = conv(in_channels * unshuffle, num_feat, 3, 1, 1)
+        self.unshuffle = math.prod(self.unshuffle_factors)
+        self.conv_first = conv(in_channels * self.unshuffle, num_feat, 3, 1, 1)
         self.body = nn.Sequential(*[RRDB(spatial_dims, num_feat, num_grow_ch, res_scale) for _ in range(num_blocks)])
         self.conv_body = conv(num_feat, num_feat, 3, 1, 1)
         for i in range(n_up):
@@ -108,17 +108,17 @@ class RRDBNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         sizes: list[int] = []
-        need_pad = False
-        for d in range(self.spatial_dims):
-            s = int(x.shape[2 + d])
-            sizes.append(s)
-            if s % self.unshuffle_factors[d] != 0:
+        pad: list[int] = []
+        # traced/ONNX graphs always pad (by 0 when divisible) so that they stay valid for every input size
+        need_pad = torch.jit.is_tracing() and self.unshuffle > 1
+        for d in range(self.spatial_dims - 1, -1, -1):  # F.pad lists the last axis first
+            s = x.shape[2 + d]
+            f = self.unshuffle_factors[d]
+            sizes.insert(0, s)
+            pad += [0, (f - s % f) % f]
+            if s % f != 0:
                 need_pad = True
         if need_pad:
-            pad: list[int] = []
-            for d in range(self.spatial_dims - 1, -1, -1):  # F.pad lists the last axis first
-                f = self.unshuffle_factors[d]
-                pad += [0, (f - sizes[d] % f) % f]
             x = F.pad(x, pad, mode="replicate")
         feat = pixel_unshuffle(x, self.unshuffle_factors)
         feat = self.conv_first(feat)
