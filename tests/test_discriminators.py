@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from monai_srgan.errors import ConfigError
+from monai_srgan.networks.checkpoint import load_network_weights
 from monai_srgan.networks.discriminators import (
     DISCRIMINATORS,
     FeatureFusionSEDiscriminator,
@@ -18,8 +19,9 @@ from monai_srgan.networks.discriminators import (
     VGG19Discriminator,
 )
 from monai_srgan.networks.features import build_vgg_features
+from monai_srgan.networks.registry import get_discriminator
 
-# Small configurations of every discriminator: (name, spatial_dims, kwargs, input size, per-pixel output?)
+# Small configurations of every discriminator (tiny widths: shapes, logits and gradients, not capacity)
 SMALL = {
     "srgan": dict(num_features=4, dense_features=16),
     "vgg19": dict(base_channels=4, extra_channels=8, dense_features=16, pooled_size=1),
@@ -92,10 +94,11 @@ def test_registry_names_and_signature():
     assert DISCRIMINATORS["FeatureFusionSEDiscriminator"] is FeatureFusionSEDiscriminator
     assert DISCRIMINATORS["UNetDiscriminatorSN"] is UNetDiscriminatorSN
     assert DISCRIMINATORS["PatchDiscriminator"] is PatchGANDiscriminator
-    # positional (spatial_dims, in_channels) for every class
-    for cls in set(DISCRIMINATORS.values()):
-        kw = SMALL[next(k for k, v in DISCRIMINATORS.items() if v is cls and k.islower())]
-        assert cls(2, 1, **kw)(torch.rand(2, 1, 32, 32)).shape[:2] == (2, 1)
+    assert set(DISCRIMINATORS.values()) == {DISCRIMINATORS[k] for k in SMALL}  # every class has a short name
+    for name, kw in SMALL.items():
+        # positional (spatial_dims, in_channels) for every class, and the registry's keyword form
+        assert DISCRIMINATORS[name](2, 1, **kw)(torch.rand(2, 1, 32, 32)).shape[:2] == (2, 1)
+        assert isinstance(get_discriminator(name, in_channels=1, **kw), DISCRIMINATORS[name])
 
 
 def test_srgan_parameter_count_equals_ledig():
@@ -188,16 +191,17 @@ def test_unet_discriminator_keys_and_count_equal_realesrgan(reference_root):
     assert _n_params(model) == ref["num_params"] == 4_376_897
 
 
-def test_unet_discriminator_reproduces_reference_vectors(reference_root):
+def test_unet_discriminator_reproduces_reference_vectors(reference_root, tmp_path):
     vectors = torch.load(reference_root / "realesrgan_compat_vectors.pt", weights_only=True)
     case = vectors["cases"]["unet_discriminator_sn"]
     arch = case["arch"]
-    ckpt = case["checkpoint"]
-    state = ckpt["params_ema"] if "params_ema" in ckpt else ckpt["params"]
-    model = UNetDiscriminatorSN(
-        2, arch["num_in_ch"], num_feat=arch["num_feat"], skip_connection=arch["skip_connection"]
-    )
-    model.load_state_dict(state, strict=True)
+    # the user's path: a netD file as Real-ESRGAN releases it ("params" wrapper, old spectral-norm keys), a network
+    # built from the BasicSR network_d options, the project's loader (strict)
+    torch.save(case["checkpoint"], tmp_path / "net_d.pth")
+    model = get_discriminator(arch["arch"], **{k: v for k, v in arch.items() if k != "arch"})
+    assert isinstance(model, UNetDiscriminatorSN)
+    report = load_network_weights(model, tmp_path / "net_d.pth", strict=True)
+    assert not report.missing and not report.unexpected and not report.mismatched
     model.eval()
     with torch.no_grad():
         out = model(case["input"])
@@ -206,6 +210,8 @@ def test_unet_discriminator_reproduces_reference_vectors(reference_root):
     scale = case["output"].abs().max()
     assert scale > 0
     torch.testing.assert_close(out / scale, case["output"] / scale, rtol=0, atol=1e-5)
+    # the same state dict also loads with plain load_state_dict(strict=True)
+    UNetDiscriminatorSN(2, 3, num_feat=arch["num_feat"]).load_state_dict(case["checkpoint"]["params"], strict=True)
 
 
 def test_unet_discriminator_spectral_norm_bounds_weights():
