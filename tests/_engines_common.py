@@ -119,7 +119,10 @@ def weights_of(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def build_gan_trainer(data_root, ckpt_dir, max_epochs: int = 2, save_interval: int | None = 3, resume=True, **kw):
-    """A stage-2 trainer exercising every piece of resumable state: dropout D (RNG), EMA, schedulers, pool."""
+    """A stage-2 trainer exercising resumable state: dropout D (RNG), EMA, schedulers, random crops/flips.
+
+    (No pair pool here: a pool would hide a wrong data stream for a few iterations.)
+    """
     from monai_srgan.engines import SRGANTrainer
     from monai_srgan.losses import AdversarialLoss, GeneratorLoss
 
@@ -148,7 +151,6 @@ def build_gan_trainer(data_root, ckpt_dir, max_epochs: int = 2, save_interval: i
         ckpt_dir=ckpt_dir,
         save_interval=save_interval,
         resume=resume,
-        pool_size=4,
         ema_decay=0.9,
         **kw,
     )

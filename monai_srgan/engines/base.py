@@ -603,7 +603,8 @@ class SRTrainerBase(Trainer):
             self.terminate()
 
     def _on_completed(self, _engine: Any = None) -> None:
-        self._finished = True
+        # finished = all iterations done or early-stopped; an external terminate() leaves the stage resumable
+        self._finished = self._finished or self.state.iteration >= self.total_iterations
         if self.files is not None:
             self.save_checkpoint()
             if self._rank == 0:
