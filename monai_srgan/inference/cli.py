@@ -259,6 +259,31 @@ def _write_report(output: Path, rows: list[dict[str, Any]], summary: dict[str, A
 
 
 # --------------------------------------------------------------------------------------------------- commands
+def _classify_skipped(path: str, reason: str) -> tuple[str, str]:
+    """``("skipped", reason)`` for files that are not images; ``("failed", why)`` for broken ones.
+
+    A DICOM object "without pixel data" is a normal member of a PACS export (structured report, presentation
+    state) only when it also has no image attributes; with Rows/Columns, or without a SOP class, it is a truncated or
+    corrupt image and counts as a failure.
+    """
+    if not reason.startswith(_SKIP_REASONS):
+        return "failed", reason
+    if reason.startswith("DICOM without pixel data"):
+        import pydicom
+
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+            has_image_attrs = "Rows" in ds or "Columns" in ds
+            has_class = "SOPClassUID" in ds
+        except Exception:  # noqa: BLE001
+            has_image_attrs, has_class = False, False
+        if has_image_attrs:
+            return "failed", "image header (Rows/Columns) but no readable pixel data: truncated or corrupt file"
+        if not has_class:
+            return "failed", "not a valid DICOM object (no SOP class, no pixel data): corrupt file"
+    return "skipped", reason
+
+
 def _input_label(item: Any) -> str:
     files = item.files
     return files[0] if len(files) == 1 else os.path.commonpath(files)
@@ -282,8 +307,8 @@ def run_infer(args: argparse.Namespace) -> int:
     items = find_inputs(input_path, recursive=True, skipped=skipped)
     rows: list[dict[str, Any]] = []
     for path, reason in skipped:
-        status = "skipped" if reason.startswith(_SKIP_REASONS) else "failed"
-        rows.append({"input": path, "kind": "", "status": status, "error": reason})
+        status, reason = _classify_skipped(path, reason)
+        rows.append({"input": path, "kind": "", "status": status, "error": f"{path}: {reason}"})
     scales = pipe.scale if isinstance(pipe.scale, int) else "x".join(str(s) for s in pipe.scale)
     scale_tag = f"x{scales}"
     plans = plan_outputs(items, input_path, output, args.format, scale_tag)
@@ -364,7 +389,8 @@ def run_infer(args: argparse.Namespace) -> int:
     print(f"monai-srgan: {msg}; report: {output / (REPORT_NAME + '.json')}", file=sys.stderr)
     for r in rows:
         if r.get("status") == "failed":
-            print(f"  FAILED {r['input']}: {r.get('error')}", file=sys.stderr)
+            err = str(r.get("error"))
+            print(f"  FAILED {err if str(r['input']) in err else str(r['input']) + ': ' + err}", file=sys.stderr)
     if interrupted:
         return 130
     return 1 if counts["failed"] else 0

@@ -174,7 +174,7 @@ class SRInferencePipeline:
         self.scale = scale
         self.model_name = model_name
         self.normalize = normalize
-        self.in_channels = in_channels if in_channels is not None else getattr(network, "in_channels", None)
+        self.in_channels = in_channels if in_channels is not None else _network_in_channels(network)
         if spatial_dims is None:
             spatial_dims = getattr(network, "spatial_dims", None)
         if spatial_dims is None:
@@ -421,6 +421,18 @@ class SRInferencePipeline:
     def run(self, source: Any, out_path: str | os.PathLike, fmt: str = "same", **writer_kwargs: Any) -> Path:
         """Load, super-resolve and write one input; returns the written path."""
         return self.write(self.predict(source), out_path, fmt, **writer_kwargs)
+
+
+def _network_in_channels(network: Any) -> int | None:
+    """``network.in_channels``, else the input channels of its first convolution, else None (unknown)."""
+    c = getattr(network, "in_channels", None)
+    if c is not None:
+        return int(c)
+    if isinstance(network, torch.nn.Module):
+        for m in network.modules():
+            if isinstance(m, torch.nn.modules.conv._ConvNd):
+                return int(m.in_channels)
+    return None
 
 
 def _as_tuple(v: Any) -> tuple[int, ...]:

@@ -37,8 +37,8 @@ def sanitize_name(name: str, max_len: int = 120) -> str:
     Returns:
         a non-empty name that stays inside any folder it is joined to.
     """
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).lstrip(".")
-    cleaned = cleaned[:max_len].strip("_") or "image"
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).lstrip("._")
+    cleaned = cleaned[:max_len].rstrip("_") or "image"
     return cleaned
 
 
