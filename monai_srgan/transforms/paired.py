@@ -1,5 +1,424 @@
-"""Placeholder: being written."""
+"""Paired (LR, HR) augmentation: scale-aware aligned crops, flips, rot90 and small rotations applied identically.
+
+Two ways to make training patches (DESIGN.md, "easy to get wrong": ``RandSpatialCropd`` on LR and HR crops the same
+*pixel* box, which misaligns a pair):
+
+* synthetic pairs: crop the HR with :class:`RandHRPatchd` (MONAI's ``RandSpatialCropd`` plus a size check and the
+  optional ``fov`` key), then degrade it (``monai_srgan.transforms.degradation``) — aligned by construction;
+* pre-paired LR/HR files (or after degrading a whole image): :class:`RandPairedCropd` draws the LR box and crops the
+  HR at exactly ``scale ×`` that box, so HR pixels ``[s*i, s*(i+p))`` are the support of LR pixels ``[i, i+p)``.
+
+:class:`RandPairedFlipRotated` then draws flips, a rot90 and optionally a small-angle rotation once per call and
+applies them to every key (paper 000's augmentation set {random crop, horizontal flip, vertical flip, rotation}).
+All work in 2D ``(C, H, W)`` and 3D ``(C, H, W, D)``; crops keep ``MetaTensor`` affines right (MONAI croppers).
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import math
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from monai.config import KeysCollection
+from monai.transforms import (
+    Flip,
+    MapTransform,
+    RandomizableTransform,
+    RandSpatialCrop,
+    RandSpatialCropd,
+    Rotate,
+    Rotate90,
+    SpatialCrop,
+)
+
+from monai_srgan.errors import ConfigError, InputFileError
+
+__all__ = [
+    "RandHRPatch",
+    "RandHRPatchd",
+    "RandHRPatchD",
+    "RandHRPatchDict",
+    "RandPairedCrop",
+    "RandPairedCropd",
+    "RandPairedCropD",
+    "RandPairedCropDict",
+    "RandPairedFlipRotate",
+    "RandPairedFlipRotated",
+    "RandPairedFlipRotateD",
+    "RandPairedFlipRotateDict",
+]
+
+
+def _path(img: Any) -> str | None:
+    meta = getattr(img, "meta", None)
+    if isinstance(meta, Mapping):
+        p = meta.get("filename_or_obj")
+        if isinstance(p, (list, tuple)):
+            p = p[0] if p else None
+        return None if p in (None, "") else str(p)
+    return None
+
+
+def _tuple(v: Any, n: int, name: str, kind=int) -> tuple:
+    if isinstance(v, (Sequence, np.ndarray, torch.Tensor)) and not isinstance(v, str):
+        out = tuple(kind(i) for i in v)
+        if len(out) != n:
+            raise ConfigError(f"{name}={tuple(v)} needs one entry per spatial axis ({n}).")
+        return out
+    return (kind(v),) * n
+
+
+def _check_fits(img: Any, size: Sequence[int], what: str) -> None:
+    shape = tuple(img.shape[1:])
+    if len(shape) != len(size):
+        raise ConfigError(f"{what} {tuple(size)} has {len(size)} axes but the image has {len(shape)} spatial axes.")
+    if any(s < p for s, p in zip(shape, size)):
+        raise InputFileError(
+            _path(img),
+            f"image of spatial size {shape} is smaller than the {what} {tuple(size)}",
+            "use a smaller patch size, or exclude/upscale images this small",
+        )
+
+
+# ---------------------------------------------------------------------------------------------- HR-only crop
+class RandHRPatch(RandSpatialCrop):
+    """MONAI ``RandSpatialCrop`` of a fixed ``patch_size`` that raises (naming the file) when the image is smaller.
+
+    MONAI's crop silently returns a smaller patch in that case, which would break batching far from the cause.
+
+    Args:
+        patch_size: HR patch size (int or one per spatial axis); for a degradation by ``s`` use a multiple of ``s``.
+    """
+
+    def __init__(self, patch_size: int | Sequence[int], lazy: bool = False) -> None:
+        self.patch_size = patch_size
+        super().__init__(roi_size=patch_size, random_center=True, random_size=False, lazy=lazy)
+
+    def __call__(self, img: torch.Tensor, randomize: bool = True, lazy: bool | None = None) -> torch.Tensor:
+        _check_fits(img, _tuple(self.patch_size, img.ndim - 1, "patch_size"), "patch size")
+        return super().__call__(img, randomize=randomize, lazy=lazy)
+
+
+class RandHRPatchd(RandSpatialCropd):
+    """Random HR patch for synthetic pairs (crop HR, then degrade): MONAI ``RandSpatialCropd`` + size check.
+
+    The same box is cropped from every key and from ``fov_key`` when present (the FOV mask is aligned with HR).
+
+    Example: ``RandHRPatchd(keys="hr", patch_size=256)`` followed by ``BicubicDownsampled(keys="hr", scale=4)``.
+
+    Args:
+        keys: HR-aligned keys (the first one sets the box).
+        patch_size: HR patch size (int or per axis).
+        fov_key: optional field-of-view mask key cropped with the HR (skipped when absent).
+        allow_missing_keys: skip absent ``keys``.
+    """
+
+    def __init__(
+        self,
+        keys: KeysCollection = "hr",
+        patch_size: int | Sequence[int] = 256,
+        fov_key: str | None = "fov",
+        allow_missing_keys: bool = False,
+        lazy: bool = False,
+    ) -> None:
+        super().__init__(keys, roi_size=patch_size, random_center=True, random_size=False,
+                         allow_missing_keys=allow_missing_keys, lazy=lazy)  # fmt: skip
+        self.patch_size = patch_size
+        self.fov_key = fov_key
+
+    def __call__(self, data: Mapping[Hashable, torch.Tensor], lazy: bool | None = None) -> dict[Hashable, torch.Tensor]:
+        first = self.first_key(data)
+        if first == []:
+            return dict(data)
+        img = data[first]
+        _check_fits(img, _tuple(self.patch_size, img.ndim - 1, "patch_size"), "patch size")
+        d = super().__call__(data, lazy=lazy)
+        if self.fov_key and self.fov_key in d and self.fov_key not in self.keys:
+            fov = d[self.fov_key]
+            if tuple(fov.shape[1:]) != tuple(img.shape[1:]):
+                raise InputFileError(
+                    _path(fov) or _path(img),
+                    f"'{self.fov_key}' of size {tuple(fov.shape[1:])} is not aligned with '{first}' "
+                    f"of size {tuple(img.shape[1:])}",
+                )
+            d[self.fov_key] = self.cropper(fov, randomize=False, lazy=lazy)
+        return d
+
+
+# -------------------------------------------------------------------------------------------- paired crop
+class RandPairedCrop(RandomizableTransform):
+    """Scale-aware aligned random crop of an (LR, HR) pair: HR patch = ``scale ×`` LR patch, same physical box.
+
+    ``__call__(lr, hr)`` returns ``(lr_patch, hr_patch)``. The LR start ``i`` is drawn uniformly over the valid
+    range; the HR start is ``scale * i`` (pixel-centre alignment: LR pixel ``i`` covers HR ``[s*i, s*(i+1))``, the
+    convention of :func:`~monai_srgan.transforms.resize.imresize` and the degradations).
+
+    Args:
+        lr_patch_size: LR patch size (int or one per spatial axis).
+        scale: integer factor, or one per spatial axis (e.g. ``(1, 1, 4)`` for through-plane SR).
+
+    Raises:
+        InputFileError: the LR is smaller than the patch, or the HR is not ``scale ×`` the LR (names the file).
+    """
+
+    def __init__(self, lr_patch_size: int | Sequence[int], scale: int | Sequence[int] = 4) -> None:
+        RandomizableTransform.__init__(self, 1.0)
+        self.lr_patch_size = lr_patch_size
+        self.scale = scale
+        self._start: tuple[int, ...] | None = None
+
+    def _sizes(self, lr: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        nd = lr.ndim - 1
+        patch = _tuple(self.lr_patch_size, nd, "lr_patch_size")
+        scale = _tuple(self.scale, nd, "scale", kind=float)
+        if any(abs(s - round(s)) > 1e-9 or s < 1 for s in scale):
+            raise ConfigError(f"RandPairedCrop scale={self.scale} must be integers >= 1.")
+        return patch, tuple(int(round(s)) for s in scale)
+
+    def randomize(self, data: Any = None) -> None:
+        super().randomize(None)
+        lr_shape, patch = data
+        self._start = tuple(int(self.R.randint(0, s - p + 1)) for s, p in zip(lr_shape, patch))
+
+    def check_pair(self, lr: Any, hr: Any) -> None:
+        """Raise unless ``hr`` covers ``scale ×`` ``lr`` (an HR remainder smaller than one LR pixel is allowed)."""
+        patch, scale = self._sizes(lr)
+        _check_fits(lr, patch, "LR patch size")
+        lr_shape, hr_shape = tuple(lr.shape[1:]), tuple(hr.shape[1:])
+        if len(hr_shape) != len(lr_shape) or any(not 0 <= h - s * n < s for h, n, s in zip(hr_shape, lr_shape, scale)):
+            raise InputFileError(
+                _path(hr) or _path(lr),
+                f"HR of spatial size {hr_shape} is not {scale} × the LR of size {lr_shape} (LR file: {_path(lr)})",
+                "check that the LR/HR files are a pair and that scale is right",
+            )
+
+    def crop(self, lr: torch.Tensor, hr: torch.Tensor, *hr_aligned: torch.Tensor) -> list[torch.Tensor]:
+        """Crop with the current draw: LR first, then HR and any HR-aligned images."""
+        patch, scale = self._sizes(lr)
+        start = self._start
+        lr_c = SpatialCrop(roi_start=start, roi_end=[a + p for a, p in zip(start, patch)])(lr)
+        hs = [a * s for a, s in zip(start, scale)]
+        he = [(a + p) * s for a, p, s in zip(start, patch, scale)]
+        hr_crop = SpatialCrop(roi_start=hs, roi_end=he)
+        return [lr_c, hr_crop(hr), *[hr_crop(x) for x in hr_aligned]]
+
+    def __call__(self, lr: torch.Tensor, hr: torch.Tensor, randomize: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        self.check_pair(lr, hr)
+        if randomize:
+            self.randomize((tuple(lr.shape[1:]), self._sizes(lr)[0]))
+        lr_c, hr_c = self.crop(lr, hr)
+        return lr_c, hr_c
+
+
+class RandPairedCropd(RandomizableTransform, MapTransform):
+    """Dictionary :class:`RandPairedCrop`: aligned crop of ``lr_key`` and ``hr_key`` (+ HR-aligned extras, ``fov``).
+
+    Example: ``RandPairedCropd(lr_key="lr", hr_key="hr", lr_patch_size=48, scale=4)`` → ``lr`` 48², ``hr`` 192².
+
+    Args:
+        lr_key: LR key (sets the random box).
+        hr_key: HR key, or several HR-aligned keys (e.g. ``("hr", "hr_usm")``); the first is checked against the LR.
+        lr_patch_size: LR patch size (int or per axis).
+        scale: integer factor or one per axis.
+        fov_key: field-of-view mask aligned with the HR, cropped with it when present.
+        allow_missing_keys: skip absent extra HR keys (``lr_key`` and the first HR key are always required).
+    """
+
+    def __init__(
+        self,
+        lr_key: str = "lr",
+        hr_key: str | Sequence[str] = "hr",
+        lr_patch_size: int | Sequence[int] = 48,
+        scale: int | Sequence[int] = 4,
+        fov_key: str | None = "fov",
+        allow_missing_keys: bool = False,
+    ) -> None:
+        hr_keys = (hr_key,) if isinstance(hr_key, str) else tuple(hr_key)
+        MapTransform.__init__(self, (lr_key, *hr_keys), allow_missing_keys)
+        RandomizableTransform.__init__(self, 1.0)
+        self.lr_key, self.hr_keys, self.fov_key = lr_key, hr_keys, fov_key
+        self.cropper = RandPairedCrop(lr_patch_size, scale)
+
+    def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None):
+        super().set_random_state(seed, state)
+        self.cropper.set_random_state(seed, state)
+        return self
+
+    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
+        d = dict(data)
+        for k in (self.lr_key, self.hr_keys[0]):
+            if k not in d:
+                raise ConfigError(f"RandPairedCropd: key '{k}' missing from the data (keys: {list(d)}).")
+        lr, hr = d[self.lr_key], d[self.hr_keys[0]]
+        self.cropper.check_pair(lr, hr)
+        extra = [k for k in self.hr_keys[1:] if k in d or not self.allow_missing_keys]
+        if self.fov_key and self.fov_key in d and self.fov_key not in self.hr_keys:
+            extra.append(self.fov_key)
+        for k in extra:
+            if k not in d:
+                raise ConfigError(f"RandPairedCropd: key '{k}' missing from the data (keys: {list(d)}).")
+            if tuple(d[k].shape[1:]) != tuple(hr.shape[1:]):
+                raise InputFileError(
+                    _path(d[k]) or _path(hr),
+                    f"'{k}' of size {tuple(d[k].shape[1:])} is not aligned with '{self.hr_keys[0]}' "
+                    f"of size {tuple(hr.shape[1:])}",
+                )
+        self.cropper.randomize((tuple(lr.shape[1:]), self.cropper._sizes(lr)[0]))
+        out = self.cropper.crop(lr, hr, *[d[k] for k in extra])
+        d[self.lr_key], d[self.hr_keys[0]] = out[0], out[1]
+        for k, v in zip(extra, out[2:]):
+            d[k] = v
+        return d
+
+
+# --------------------------------------------------------------------------------------- flips and rotations
+class RandPairedFlipRotate(RandomizableTransform):
+    """Flips, rot90 and a small-angle rotation drawn once and applied identically to every image of a pair.
+
+    ``__call__(*imgs)`` returns the transformed images in order (e.g. ``lr, hr = t(lr, hr)``). Images may have
+    different sizes (LR and HR): flips and rot90 are exact on both; the small rotation is about the image centre,
+    which is the same physical point for an aligned pair, with bilinear interpolation on each grid (for synthetic
+    pairs, rotating the HR *before* degrading keeps LR and HR exactly consistent).
+
+    Args:
+        flip_prob: probability of flipping along each axis of ``spatial_axes`` (independently).
+        rot90_prob: probability of a rot90 (k ∈ {1, 2, 3}) in the ``spatial_axes`` plane. Needs a square patch
+            unless k = 2 (non-square patches only get k = 2).
+        rotate_prob: probability of a small rotation.
+        rotate_range: maximum rotation angle in degrees (uniform in ``[-r, r]``).
+        spatial_axes: the plane (two spatial axes) of flips and rotations; ``(0, 1)`` (in-plane for 3D).
+        mode: interpolation of the small rotation, one per image or one for all (``"nearest"`` for masks).
+        padding_mode: how the small rotation fills the corners (``"reflection"``, ``"zeros"``, ``"border"``).
+    """
+
+    def __init__(
+        self,
+        flip_prob: float = 0.5,
+        rot90_prob: float = 0.5,
+        rotate_prob: float = 0.0,
+        rotate_range: float = 10.0,
+        spatial_axes: tuple[int, int] = (0, 1),
+        mode: str | Sequence[str] = "bilinear",
+        padding_mode: str = "reflection",
+    ) -> None:
+        RandomizableTransform.__init__(self, 1.0)
+        if len(spatial_axes) != 2 or spatial_axes[0] == spatial_axes[1]:
+            raise ConfigError(f"spatial_axes={spatial_axes} must name two different spatial axes.")
+        for name, p in (("flip_prob", flip_prob), ("rot90_prob", rot90_prob), ("rotate_prob", rotate_prob)):
+            if not 0.0 <= p <= 1.0:
+                raise ConfigError(f"{name}={p} must be a probability in [0, 1].")
+        self.flip_prob, self.rot90_prob, self.rotate_prob = flip_prob, rot90_prob, rotate_prob
+        self.rotate_range = float(rotate_range)
+        self.spatial_axes = (int(spatial_axes[0]), int(spatial_axes[1]))
+        self.mode, self.padding_mode = mode, padding_mode
+        self.params: dict[str, Any] = {}
+
+    def randomize(self, data: Any = None) -> None:
+        super().randomize(None)
+        square = True if data is None else bool(data)
+        flips = [int(a) for a in self.spatial_axes if self.R.uniform() < self.flip_prob]
+        k = 0
+        if self.R.uniform() < self.rot90_prob:
+            k = int(self.R.randint(1, 4)) if square else 2
+        angle = 0.0
+        if self.R.uniform() < self.rotate_prob:
+            angle = float(self.R.uniform(-self.rotate_range, self.rotate_range))
+        self.params = {"flips": flips, "k": k, "angle": angle}
+
+    def _modes(self, n: int) -> list[str]:
+        if isinstance(self.mode, str):
+            return [self.mode] * n
+        if len(self.mode) != n:
+            raise ConfigError(f"mode={self.mode} needs one entry per image ({n}).")
+        return list(self.mode)
+
+    def apply(self, img: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
+        """Apply the current draw to one image."""
+        p = self.params
+        nd = img.ndim - 1
+        a0, a1 = (a % nd for a in self.spatial_axes)
+        if p["flips"]:
+            img = Flip(spatial_axis=[a % nd for a in p["flips"]])(img)
+        if p["k"]:
+            img = Rotate90(k=p["k"], spatial_axes=(a0, a1))(img)
+        if p["angle"]:
+            rad = math.radians(p["angle"])
+            if nd == 2:
+                angle: Any = rad
+            else:
+                angle = [0.0, 0.0, 0.0]
+                angle[({0, 1, 2} - {a0, a1}).pop()] = rad
+            img = Rotate(angle, keep_size=True, mode=mode, padding_mode=self.padding_mode)(img)
+        return img
+
+    def __call__(self, *imgs: torch.Tensor, randomize: bool = True) -> tuple[torch.Tensor, ...]:
+        if randomize:
+            self.randomize(all(_square(x, self.spatial_axes) for x in imgs))
+        return tuple(self.apply(x, m) for x, m in zip(imgs, self._modes(len(imgs))))
+
+
+def _square(img: Any, axes: tuple[int, int]) -> bool:
+    nd = img.ndim - 1
+    return img.shape[1 + axes[0] % nd] == img.shape[1 + axes[1] % nd]
+
+
+class RandPairedFlipRotated(RandomizableTransform, MapTransform):
+    """Dictionary :class:`RandPairedFlipRotate`: one draw per call applied to all ``keys`` (LR, HR, masks).
+
+    Example: ``RandPairedFlipRotated(keys=("lr", "hr"), rotate_prob=0.3, rotate_range=10)``; the ``fov`` key is
+    transformed too when present, with nearest interpolation.
+
+    Args:
+        keys: keys to transform identically (e.g. ``("lr", "hr", "hr_usm")``).
+        fov_key: mask key transformed with ``"nearest"`` when present.
+        mode: interpolation of the small rotation for ``keys`` (one or one per key).
+        allow_missing_keys: skip absent keys.
+        other args: see :class:`RandPairedFlipRotate`.
+    """
+
+    def __init__(
+        self,
+        keys: KeysCollection = ("lr", "hr"),
+        flip_prob: float = 0.5,
+        rot90_prob: float = 0.5,
+        rotate_prob: float = 0.0,
+        rotate_range: float = 10.0,
+        spatial_axes: tuple[int, int] = (0, 1),
+        mode: str | Sequence[str] = "bilinear",
+        padding_mode: str = "reflection",
+        fov_key: str | None = "fov",
+        allow_missing_keys: bool = False,
+    ) -> None:
+        MapTransform.__init__(self, keys, allow_missing_keys)
+        RandomizableTransform.__init__(self, 1.0)
+        self.fov_key = fov_key
+        self.modes = [mode] * len(self.keys) if isinstance(mode, str) else list(mode)
+        if len(self.modes) != len(self.keys):
+            raise ConfigError(f"mode={mode} needs one entry per key {self.keys}.")
+        self.aug = RandPairedFlipRotate(flip_prob, rot90_prob, rotate_prob, rotate_range, spatial_axes, "bilinear",
+                                        padding_mode)  # fmt: skip
+
+    def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None):
+        super().set_random_state(seed, state)
+        self.aug.set_random_state(seed, state)
+        return self
+
+    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
+        d = dict(data)
+        keys = [(k, m) for k, m in zip(self.keys, self.modes) if k in d or not self.allow_missing_keys]
+        if self.fov_key and self.fov_key in d and self.fov_key not in self.keys:
+            keys.append((self.fov_key, "nearest"))
+        for k, _ in keys:
+            if k not in d:
+                raise ConfigError(f"RandPairedFlipRotated: key '{k}' missing from the data (keys: {list(d)}).")
+        self.aug.randomize(all(_square(d[k], self.aug.spatial_axes) for k, _ in keys))
+        for k, m in keys:
+            d[k] = self.aug.apply(d[k], m)
+        return d
+
+
+RandHRPatchD = RandHRPatchDict = RandHRPatchd
+RandPairedCropD = RandPairedCropDict = RandPairedCropd
+RandPairedFlipRotateD = RandPairedFlipRotateDict = RandPairedFlipRotated
