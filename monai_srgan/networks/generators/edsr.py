@@ -85,6 +85,7 @@ class EDSR(nn.Module):
             raise ConfigError("EDSR rgb_mean needs one value per channel and in_channels == out_channels.")
         # not a persistent buffer: BasicSR keeps it out of the state dict too
         self.register_buffer("mean", mean.view((1, in_channels) + (1,) * spatial_dims), persistent=False)
+        self.use_mean = rgb_mean is not None
         self.conv_first = conv(in_channels, num_feat, 3, 1, 1)
         self.se_first = SEBlock(spatial_dims, num_feat, se_reduction, se) if (use_se and se_first) else nn.Identity()
         self.body = nn.Sequential(
@@ -116,8 +117,11 @@ class EDSR(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         mean = self.mean.to(x.dtype)
-        x = (x - mean) * self.img_range
-        h = self.se_first(self.conv_first(x))
+        if self.use_mean:
+            x = x - mean
+        h = self.se_first(self.conv_first(x * self.img_range))
         res = self.conv_after_body(self.body(h)) + h
-        out = self.conv_last(self.upsample(res))
-        return out / self.img_range + mean
+        out = self.conv_last(self.upsample(res)) / self.img_range
+        if self.use_mean:
+            out = out + mean
+        return out
