@@ -30,18 +30,6 @@ def real_region(data_root: str, rel: str, size: int = 128, gray: bool = False) -
     return t[None] if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
 
 
-def downscale(hr: torch.Tensor, scale: int) -> torch.Tensor:
-    """Bicubic LR of an HR image with the project's resize (``imresize``) when available."""
-    try:
-        from monai_srgan.transforms.resize import imresize
-
-        return imresize(hr, scale_factor=1.0 / scale)
-    except ImportError:
-        x = hr[None] if hr.ndim == 3 else hr
-        out = nn.functional.interpolate(x, scale_factor=1.0 / scale, mode="bicubic", antialias=True)
-        return out[0] if hr.ndim == 3 else out
-
-
 def paired_dataset(images: list[torch.Tensor], patch: int, scale: int, n: int = 8, random: bool = True) -> Dataset:
     """HR patches cropped at random from real images, then degraded (crop HR first, then degrade)."""
     items = [{"hr": images[i % len(images)]} for i in range(n)]
@@ -56,12 +44,11 @@ def paired_dataset(images: list[torch.Tensor], patch: int, scale: int, n: int = 
     else:
         xform = Compose([Lambdad(keys="hr", func=lambda x: torch.as_tensor(x)[:, :patch, :patch].float().contiguous())])
 
-    def add_lr(d):
-        d = dict(d)
-        d["lr"] = downscale(d["hr"], scale).clamp(0, 1)
-        return d
+    from monai_srgan.transforms import BicubicDownsampled
 
-    return Dataset(items, transform=Compose([xform, add_lr]))
+    return Dataset(
+        items, transform=Compose([xform, BicubicDownsampled(keys="hr", lr_key="lr", scale=scale, clip=(0, 1))])
+    )
 
 
 class TinyGenerator(nn.Module):

@@ -155,7 +155,7 @@ class SRValidator(Evaluator):
             m_bic = self.metric_fn(bic, hr, self.data_range, self.value_min)
             results = {k: v for k, v in m_sr.items()}
             results.update({f"{k}_bicubic": v for k, v in m_bic.items()})
-            fid = _lr_consistency(sr, lr, self.data_range)
+            fid = _lr_consistency(sr, lr, self.data_range, self.value_min)
             if fid is not None:
                 results["lr_consistency"] = fid
         if was_training:
@@ -176,12 +176,20 @@ class SRValidator(Evaluator):
         self.state.metrics.update(metrics)
 
 
-def _lr_consistency(sr: torch.Tensor, lr: torch.Tensor, data_range: float) -> torch.Tensor | None:
+def _lr_consistency(
+    sr: torch.Tensor, lr: torch.Tensor, data_range: float, value_min: float | None
+) -> torch.Tensor | None:
+    """PSNR between the bicubic-downscaled SR and the LR input (``monai_srgan.metrics.lr_consistency``)."""
     try:
         from monai_srgan.metrics import lr_consistency
     except ImportError:
         return None
-    return lr_consistency(sr, lr, data_range=data_range).reshape(-1).float()
+    kw: dict[str, Any] = {"data_range": float(data_range)}
+    if value_min not in (None, 0, 0.0):
+        kw = {"input_range": (float(value_min), float(value_min) + float(data_range))}
+    out = lr_consistency(sr, lr, **kw)
+    out = out["psnr"] if isinstance(out, dict) else out
+    return out.reshape(-1).float()
 
 
 def _resolve_amp_dtype(amp_dtype: torch.dtype | str | None, device: torch.device | str) -> torch.dtype:
