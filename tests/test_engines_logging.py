@@ -1,0 +1,74 @@
+"""TensorBoard scalars and image grid; NaN/Inf guard leaving the last good checkpoint loadable."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from _engines_common import TinyGenerator, build_gan_trainer, make_loaders, make_validator
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from monai_srgan.engines import NonFiniteLossError, SRPretrainer, make_image_grid
+
+
+def test_tensorboard_scalars_and_image_grid(data_root, tmp_path):
+    t = build_gan_trainer(data_root, tmp_path / "ckpt", max_epochs=1, save_interval=None,
+                          tensorboard_dir=tmp_path / "tb", log_interval=1)  # fmt: skip
+    t.run()
+    acc = EventAccumulator(str(tmp_path / "tb"), size_guidance={"images": 0, "scalars": 0}).Reload()
+    tags = set(acc.Tags()["scalars"])
+    want = {"train/loss_g", "train/l1", "train/gan", "train/loss_d", "train/d_real", "train/d_fake", "lr/g", "lr/d"}
+    want |= {"val/psnr", "val/ssim", "val/psnr_bicubic", "val/ssim_bicubic", "val/psnr_gain", "val/lr_consistency"}
+    assert want <= tags, want - tags
+    assert [e.step for e in acc.Scalars("train/loss_g")] == [1, 2, 3, 4]
+    assert math.isclose(acc.Scalars("val/psnr")[-1].value, t.state.val_history[-1]["psnr"], rel_tol=1e-6)
+    (img,) = acc.Images("val/bicubic|SR|HR|abs_err")
+    # 2 fixed validation images of 48x48 -> two rows of 4 tiles (bicubic | SR | HR | |SR-HR|), 2-px gaps
+    assert (img.width, img.height) == (4 * 48 + 3 * 2, 2 * 48 + 2)
+
+
+def test_image_grid_layout_gray_and_error_panel():
+    hr = torch.zeros(1, 8, 8)
+    sr = hr.clone()
+    sr[0, 0, 0] = 0.1
+    grid = make_image_grid([(hr, sr, hr)], data_range=1.0, value_min=0.0, error_gain=4.0, pad=2)
+    assert grid.shape == (3, 8, 4 * 8 + 3 * 2)
+    err_tile = grid[:, :, 3 * 10 : 3 * 10 + 8]
+    assert err_tile[0, 0, 0] == pytest.approx(0.4) and err_tile[:, 1:, 1:].abs().max() == 0
+
+
+class _NaNAt(torch.nn.Module):
+    """L1 loss that turns NaN at its ``at``-th call (an injected divergence)."""
+
+    def __init__(self, at: int):
+        super().__init__()
+        self.at, self.calls = at, 0
+
+    def forward(self, sr, hr):
+        self.calls += 1
+        loss = torch.nn.functional.l1_loss(sr, hr)
+        return loss * float("nan") if self.calls == self.at else loss
+
+
+def test_nan_guard_stops_and_keeps_last_good_checkpoint(data_root, tmp_path):
+    torch.manual_seed(0)
+    train, val, c = make_loaders(data_root, "fundus", patch=32, scale=2, n=8, batch=2)
+    g = TinyGenerator(in_channels=c, out_channels=c)
+    t = SRPretrainer(device="cpu", max_epochs=3, train_data_loader=train, generator=g, loss_function=_NaNAt(6),
+                     optimizer_g=torch.optim.Adam(g.parameters(), 1e-3), validator=make_validator(val),
+                     ckpt_dir=tmp_path)  # fmt: skip
+    with pytest.raises(NonFiniteLossError, match="iteration 6") as err:
+        t.run()
+    msg = str(err.value)
+    assert str(tmp_path / "checkpoint_last.pt") in msg and "(iteration 4)" in msg
+    assert all(torch.isfinite(p).all() for p in g.parameters())  # the bad step was never applied
+    ckpt = torch.load(tmp_path / "checkpoint_last.pt", weights_only=True)
+    assert ckpt["engine"]["iteration"] == 4
+    # the checkpoint resumes: a fresh trainer continues from iteration 4 to the end
+    g2 = TinyGenerator(in_channels=c, out_channels=c)
+    t2 = SRPretrainer(device="cpu", max_epochs=3, train_data_loader=train, generator=g2,
+                      loss_function=torch.nn.L1Loss(), optimizer_g=torch.optim.Adam(g2.parameters(), 1e-3),
+                      ckpt_dir=tmp_path)  # fmt: skip
+    t2.run()
+    assert t2.state.iteration == 12 and math.isfinite(t2.state.output["loss_g"])
