@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from . import quality
+from . import fidelity, quality, report
+from .fidelity import *  # noqa: F401,F403
 from .quality import *  # noqa: F401,F403
+from .report import *  # noqa: F401,F403
 
-__all__ = [*quality.__all__]
+__all__ = [*quality.__all__, *fidelity.__all__, *report.__all__]
