@@ -1,5 +1,406 @@
-"""Placeholder: being written."""
+"""Datasets: deterministic train/val/test splits and SR training datasets that decode each image once.
+
+* :func:`split_files` - a seeded, order-independent split written as a MONAI datalist JSON
+  (``{"training": [{"image": ...}], "validation": [...], "test": [...]}``).
+* :func:`build_sr_dataset` - from a folder (:func:`~monai_srgan.transforms.io.find_inputs`), a MONAI datalist JSON or
+  a list: validates every input at header level (bad files are reported and skipped, or raise with ``strict=True``),
+  loads and pre-processes each image once (``LoadMedicalImaged`` + optional deterministic ``pre_transform`` such as
+  normalisation, :class:`~monai_srgan.transforms.fundus.FundusFOVd` or a pre-resize), keeps the result in memory
+  (MONAI ``CacheDataset``) and serves ``num_samples`` items per image per epoch, each through the random per-patch
+  ``transform`` (crop HR -> degrade -> paired augmentation). A 3504x2336 fundus image is decoded once per run, not once
+  per patch.
+* :class:`SRPatchDataset` - the map-style dataset behind it (works with shuffling, ``DistributedSampler`` and workers).
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import copy
+import json
+import logging
+import os
+import warnings
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from monai.data import CacheDataset, MetaTensor
+from monai.data import Dataset as MonaiDataset
+from monai.transforms import Compose, Randomizable, Transform
+
+from monai_srgan.errors import ConfigError, InputFileError
+from monai_srgan.transforms.io import InputItem, LoadMedicalImaged, find_inputs, is_dicom_file, validate_input
+
+__all__ = ["split_files", "load_datalist", "build_sr_dataset", "SRPatchDataset"]
+
+logger = logging.getLogger(__name__)
+
+SECTIONS = ("training", "validation", "test")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# datalists and splits
+# ---------------------------------------------------------------------------------------------------------------------
+def _as_item(entry: Any, key: str) -> dict[str, Any]:
+    if isinstance(entry, InputItem):
+        return {key: list(entry.path) if isinstance(entry.path, tuple) else entry.path}
+    if isinstance(entry, Mapping):
+        return {k: _jsonable(v) for k, v in entry.items()}
+    return {key: _jsonable(entry)}
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, os.PathLike):
+        return os.fspath(v)
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(e) for e in v]
+    return v
+
+
+def _sort_key(item: Mapping[str, Any]) -> str:
+    return json.dumps(item, sort_keys=True, default=str)
+
+
+def split_files(
+    files: Sequence[Any],
+    fractions: Sequence[float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+    out_json: str | os.PathLike | None = None,
+    key: str = "image",
+    group_fn: Callable[[dict[str, Any]], Hashable] | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Deterministic train/validation/test split, optionally written as a MONAI datalist JSON.
+
+    The result depends only on the *set* of files and ``seed`` (entries are sorted before a seeded permutation), so
+    the same folder gives the same split on every machine.
+
+    Args:
+        files: paths, :class:`~monai_srgan.transforms.io.InputItem` (a DICOM series stays one entry) or datalist dicts.
+        fractions: ``(train, validation, test)``; must sum to 1. Counts are rounded, the training set takes the rest;
+            a split with a positive fraction gets at least one entry when there are enough.
+        seed: seed of the permutation.
+        out_json: where to write ``{"training": [...], "validation": [...], "test": [...]}`` (folders are created).
+        key: the dict key for plain paths (``"image"``).
+        group_fn: maps an entry to a group (e.g. a patient id); all entries of a group land in the same split.
+
+    Returns:
+        The datalist dict.
+    """
+    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
+        raise ConfigError(f"split_files: fractions must be three non-negative numbers summing to 1, got {fractions}")
+    items = sorted((_as_item(f, key) for f in files), key=_sort_key)
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for it in items:
+        g = str(group_fn(it)) if group_fn is not None else _sort_key(it)
+        groups.setdefault(g, []).append(it)
+    names = sorted(groups)
+    n = len(names)
+    order = np.random.default_rng(seed).permutation(n)
+    n_val, n_test = (int(round(fractions[i] * n)) for i in (1, 2))
+    positive = sum(f > 0 for f in fractions)
+    if n >= positive:
+        n_val = max(n_val, 1) if fractions[1] > 0 else 0
+        n_test = max(n_test, 1) if fractions[2] > 0 else 0
+    n_val, n_test = min(n_val, n), min(n_test, max(0, n - n_val))
+    n_train = n - n_val - n_test
+    if fractions[0] > 0 and n_train == 0 and n > 0:
+        if n_val > n_test:
+            n_val -= 1
+        else:
+            n_test -= 1
+        n_train = 1
+    parts = {
+        "training": order[:n_train],
+        "validation": order[n_train : n_train + n_val],
+        "test": order[n_train + n_val :],
+    }
+    out = {sec: [it for i in sorted(idx) for it in groups[names[i]]] for sec, idx in parts.items()}
+    if out_json is not None:
+        path = Path(out_json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(out, indent=2))
+        os.replace(tmp, path)
+    return out
+
+
+def load_datalist(
+    path: str | os.PathLike,
+    section: str = "training",
+    keys: Sequence[str] = ("image",),
+    base_dir: str | os.PathLike | None = None,
+) -> list[dict[str, Any]]:
+    """Read one section of a MONAI datalist JSON; relative paths under ``keys`` are resolved against ``base_dir``
+    (default: the JSON file's folder). Entries may be dicts or plain paths (taken as ``keys[0]``)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise InputFileError(path, f"datalist cannot be read ({e})", "expected a MONAI datalist JSON") from e
+    if section not in data:
+        raise ConfigError(f"datalist {path} has no section '{section}' (sections: {sorted(data)})")
+    base = Path(base_dir) if base_dir is not None else path.parent
+
+    def resolve(v: Any) -> Any:
+        if isinstance(v, str):
+            return v if os.path.isabs(v) else str(base / v)
+        if isinstance(v, list):
+            return [resolve(e) for e in v]
+        return v
+
+    items = []
+    for entry in data[section]:
+        item = dict(entry) if isinstance(entry, Mapping) else {keys[0]: entry}
+        for k in keys:
+            if k in item:
+                item[k] = resolve(item[k])
+        items.append(item)
+    return items
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# dataset
+# ---------------------------------------------------------------------------------------------------------------------
+class _SafePipeline(Transform):
+    """Deterministic load + pre-process; a bad file gives ``None`` (and is recorded) unless ``strict``."""
+
+    def __init__(self, pipeline: Callable, keys: Sequence[str], strict: bool, bad: list[tuple[str, str]]) -> None:
+        self.pipeline, self.keys, self.strict, self.bad = pipeline, tuple(keys), strict, bad
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> Any:
+        try:
+            return self.pipeline(dict(data))
+        except Exception as exc:  # noqa: BLE001 - MONAI's Compose wraps errors in RuntimeError
+            e = _input_error(exc)
+            if e is None:
+                raise
+            if self.strict:
+                raise e from exc
+            self.bad.append((str(e.path), e.problem))
+            logger.warning("skipping %s", e)
+            return None
+
+
+def _input_error(exc: BaseException | None) -> InputFileError | None:
+    """The InputFileError in an exception's cause/context chain, if any."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, InputFileError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _view(data: Any, deep: bool) -> Any:
+    """A copy of a cached sample that random transforms may modify without touching the cache.
+
+    Tensors are new ``MetaTensor`` objects sharing storage with the cache (no pixel copy) and with their own meta dict;
+    transforms that write pixels *in place* need ``copy_cache=True``.
+    """
+    if deep:
+        return copy.deepcopy(data)
+    if isinstance(data, MetaTensor):
+        return MetaTensor(data.as_tensor(), meta=dict(data.meta), applied_operations=list(data.applied_operations))
+    if isinstance(data, Mapping):
+        return {k: _view(v, False) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_view(v, False) for v in data]
+    return data
+
+
+class SRPatchDataset(torch.utils.data.Dataset, Randomizable):
+    """``num_samples`` random samples per (cached) image per epoch.
+
+    Item ``i`` is drawn from image ``i // num_samples`` by ``transform`` (e.g. crop HR -> degrade -> paired augment),
+    applied to a storage-sharing view of the cached image, so an image is decoded once however many patches are drawn.
+    With ``group_samples`` (used when the images are not cached) item ``i`` is image ``i`` and returns a list of
+    ``num_samples`` samples drawn after one decode; MONAI's ``list_data_collate`` flattens them into the batch.
+
+    Args:
+        images: a sequence of pre-processed samples (``CacheDataset``/``Dataset``); ``None`` entries are bad files.
+        transform: the random per-sample transform (``None``: the image itself).
+        num_samples: samples per image per epoch.
+        group_samples: see above.
+        copy_cache: deep-copy the cached sample before ``transform`` (only for transforms that work in place).
+        bad_files: ``(path, problem)`` of the inputs that were skipped (also kept as ``.bad_files``).
+    """
+
+    def __init__(
+        self,
+        images: Sequence[Any],
+        transform: Callable | None = None,
+        num_samples: int = 1,
+        group_samples: bool = False,
+        copy_cache: bool = False,
+        bad_files: list[tuple[str, str]] | None = None,
+        known_good: bool = True,
+    ) -> None:
+        if num_samples < 1:
+            raise ConfigError(f"num_samples must be >= 1, got {num_samples}")
+        if transform is not None and not callable(transform) and isinstance(transform, Sequence):
+            transform = Compose(list(transform))
+        self.images, self.transform = images, transform
+        self.num_samples, self.group_samples, self.copy_cache = int(num_samples), group_samples, copy_cache
+        self.bad_files = bad_files if bad_files is not None else []
+        self.index = (
+            [i for i in range(len(images)) if images[i] is not None] if known_good else list(range(len(images)))
+        )
+        if not self.index:
+            raise ConfigError("the dataset has no usable image (all inputs were bad): see the warnings above")
+
+    def __len__(self) -> int:
+        return len(self.index) * (1 if self.group_samples else self.num_samples)
+
+    def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None):
+        """Seed this dataset and every random transform in ``transform``."""
+        super().set_random_state(seed, state)
+        if isinstance(self.transform, Randomizable):
+            self.transform.set_random_state(seed, state)
+        return self
+
+    def randomize(self, data: Any = None) -> None:  # the randomness lives in ``transform``
+        pass
+
+    def _image(self, i: int) -> Any:
+        for attempt in range(len(self.index)):
+            data = self.images[self.index[(i + attempt) % len(self.index)]]
+            if data is not None:
+                return data
+        raise ConfigError("the dataset has no usable image (all inputs were bad)")
+
+    def _sample(self, data: Any) -> Any:
+        view = _view(data, self.copy_cache)
+        return self.transform(view) if self.transform is not None else view
+
+    def __getitem__(self, i: int) -> Any:
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        if self.group_samples:
+            data = self._image(i)
+            return [self._sample(data) for _ in range(self.num_samples)]
+        return self._sample(self._image(i // self.num_samples))
+
+
+def _bad_skips(skipped: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Files find_inputs skipped that look like broken images (not plain non-image files)."""
+    return [(p, r) for p, r in skipped if r not in ("not an image file", "DICOMDIR index file") and is_dicom_file(p)]
+
+
+def build_sr_dataset(
+    source: str | os.PathLike | Sequence[Any],
+    transform: Callable | None = None,
+    *,
+    keys: Sequence[str] = ("image",),
+    section: str = "training",
+    pre_transform: Callable | Sequence[Callable] | None = None,
+    cache: str | bool | None = "memory",
+    num_samples: int = 1,
+    cache_rate: float = 1.0,
+    num_workers: int = 0,
+    strict: bool = False,
+    validate: bool = True,
+    recursive: bool = True,
+    base_dir: str | os.PathLike | None = None,
+    loader: Callable | None = None,
+    copy_cache: bool = False,
+    progress: bool = False,
+) -> SRPatchDataset:
+    """Build an SR dataset from a folder, a MONAI datalist JSON or a list of inputs.
+
+    Args:
+        source: a folder (all images found by :func:`~monai_srgan.transforms.io.find_inputs`, DICOM series as one
+            item), a datalist JSON (``section`` is read), or a list of paths/InputItem/datalist dicts.
+        transform: random per-sample transform chain (e.g. ``RandHRPatchd`` -> degradation ->
+            ``RandPairedFlipRotated``); any callable on the sample dict, or a list of them.
+        keys: the keys holding input paths (``("image",)``; ``("lr", "hr")`` for pre-paired files).
+        section: datalist section (``"training"``, ``"validation"``, ``"test"``).
+        pre_transform: deterministic transforms applied once after loading and cached with the image (normalisation,
+            ``FundusFOVd``, a pre-resize...).
+        cache: ``"memory"`` (default; MONAI ``CacheDataset``, each image decoded once per run) or ``"none"`` (decode on
+            access; with ``num_samples > 1`` each access decodes once and returns ``num_samples`` samples as a list).
+        num_samples: samples drawn per image per epoch.
+        cache_rate: fraction of the images cached (``CacheDataset``'s); the rest are decoded on access.
+        num_workers: threads used to fill the cache.
+        strict: raise :class:`~monai_srgan.errors.InputFileError` on the first bad file instead of skipping it.
+        validate: check every input at header level first (cheap; catches empty/corrupt files, DICOM without pixel
+            data, missing decoders).
+        recursive: scan sub-folders of a folder ``source``.
+        base_dir: base of relative paths in a datalist (default: the JSON's folder).
+        loader: replaces ``LoadMedicalImaged(keys)`` (any callable on the sample dict).
+        copy_cache: deep-copy cached samples before ``transform`` (needed only by in-place transforms).
+        progress: show the caching progress bar.
+
+    Returns:
+        :class:`SRPatchDataset`; ``.bad_files`` lists ``(path, problem)`` of the skipped inputs and ``.images`` the
+        underlying (cached) dataset of whole pre-processed images.
+    """
+    keys = (keys,) if isinstance(keys, str) else tuple(keys)
+    bad: list[tuple[str, str]] = []
+    if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
+        skipped: list[tuple[str, str]] = []
+        items = [_as_item(it, keys[0]) for it in find_inputs(source, recursive=recursive, skipped=skipped)]
+        bad.extend(_bad_skips(skipped))
+        if strict and bad:
+            raise InputFileError(bad[0][0], bad[0][1])
+    elif isinstance(source, (str, os.PathLike)) and str(source).lower().endswith(".json"):
+        items = load_datalist(source, section, keys, base_dir)
+    elif isinstance(source, (str, os.PathLike)):
+        raise InputFileError(source, "is neither a folder nor a datalist .json file", "check the dataset path")
+    else:
+        items = [_as_item(it, keys[0]) for it in source]
+    if validate:
+        good = []
+        for item in items:
+            try:
+                for k in keys:
+                    if k in item:
+                        validate_input(item[k])
+                good.append(item)
+            except InputFileError as e:
+                if strict:
+                    raise
+                bad.append((str(e.path), e.problem))
+        items = good
+    if not items:
+        raise ConfigError(f"no usable input in {source!r}" + (f" ({len(bad)} bad files)" if bad else ""))
+
+    steps: list[Callable] = [loader if loader is not None else LoadMedicalImaged(keys)]
+    if pre_transform is not None:
+        steps.extend(pre_transform if isinstance(pre_transform, Sequence) else [pre_transform])
+    load_bad: list[tuple[str, str]] = []
+    safe = _SafePipeline(Compose(steps), keys, strict, load_bad)
+    mode = "none" if cache in (None, False, "none") else "memory" if cache in (True, "memory") else cache
+    if mode == "memory":
+        try:
+            images: Any = CacheDataset(
+                items, transform=Compose([safe]), cache_rate=cache_rate, num_workers=num_workers, progress=progress,
+                copy_cache=False,
+            )  # fmt: skip
+        except Exception as exc:  # strict: surface the InputFileError itself, not MONAI's RuntimeError wrapper
+            e = _input_error(exc)
+            if e is None:
+                raise
+            raise e from exc
+        n_cached = images.cache_num
+        bad.extend(load_bad)
+        ds = SRPatchDataset(
+            images, transform, num_samples, group_samples=n_cached < len(items) and num_samples > 1,
+            copy_cache=copy_cache, bad_files=bad, known_good=n_cached == len(items),
+        )  # fmt: skip
+    elif mode == "none":
+        images = MonaiDataset(items, transform=safe)
+        ds = SRPatchDataset(
+            images, transform, num_samples, group_samples=num_samples > 1, copy_cache=copy_cache, bad_files=bad,
+            known_good=False,
+        )  # fmt: skip
+        safe.bad = ds.bad_files  # load-time failures are appended as they happen
+    else:
+        raise ConfigError(f"build_sr_dataset: cache must be 'memory' or 'none', got {cache!r}")
+    if bad:
+        listing = "; ".join(f"{p}: {r}" for p, r in bad[:10]) + (" ..." if len(bad) > 10 else "")
+        warnings.warn(f"build_sr_dataset: skipped {len(bad)} bad input(s): {listing}", stacklevel=2)
+    return ds
