@@ -64,20 +64,50 @@ def _gaussian_kernel1d(sigma: float, radius: int, dtype: torch.dtype, device: to
 
 
 def _conv_axis(x: torch.Tensor, kernel: torch.Tensor, axis: int) -> torch.Tensor:
-    """Correlate every channel of ``x`` (N, C, *spatial) with a 1D kernel along spatial ``axis`` (replicate pad)."""
+    """Correlate every channel of ``x`` (N, C, *spatial) with a short 1D kernel along spatial ``axis``.
+
+    Replicate padding; computed as a weighted sum of shifted views, which on CPU is several times faster than a
+    grouped ``conv2d`` with a ``(1, k)`` kernel for the 3- to 7-tap kernels used here.
+    """
     sd = x.ndim - 2
-    r = kernel.numel() // 2
-    shape = [1] * sd
-    shape[axis] = kernel.numel()
-    c = x.shape[1]
-    w = kernel.view(1, 1, *shape).expand(c, 1, *shape).to(x.dtype)
+    taps = [float(v) for v in kernel.flatten().tolist()]
+    r = len(taps) // 2
     pad = [0] * (2 * sd)
     # F.pad lists pads from the last axis backwards
     pad[2 * (sd - 1 - axis)] = r
     pad[2 * (sd - 1 - axis) + 1] = r
-    xp = F.pad(x, pad, mode="replicate")
-    conv = F.conv2d if sd == 2 else F.conv3d
-    return conv(xp, w, groups=c)
+    xp = F.pad(x, pad, mode="replicate") if r > 0 else x
+    dim = 2 + axis
+    n = x.shape[dim]
+    out = None
+    for k, w in enumerate(taps):
+        if w == 0.0:
+            continue
+        term = xp.narrow(dim, k, n)
+        term = term if w == 1.0 else term * w
+        out = term if out is None else out + term
+    return out if out is not None else torch.zeros_like(x)
+
+
+def _box_mean(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Mean over a ``size``-wide box around every pixel, the box cropped at the border (separable shifted sums)."""
+    r = size // 2
+    for ax in range(x.ndim - 2):
+        dim = 2 + ax
+        n = x.shape[dim]
+        pad = [0] * (2 * (x.ndim - 2))
+        pad[2 * (x.ndim - 3 - ax)] = r
+        pad[2 * (x.ndim - 3 - ax) + 1] = r
+        xp = F.pad(x, pad)
+        acc = xp.narrow(dim, 0, n)
+        for k in range(1, 2 * r + 1):
+            acc = acc + xp.narrow(dim, k, n)
+        i = torch.arange(n, device=x.device)
+        count = (torch.clamp(i + r, max=n - 1) - torch.clamp(i - r, min=0) + 1).to(x.dtype)
+        shape = [1] * x.ndim
+        shape[dim] = n
+        x = acc / count.view(shape)
+    return x
 
 
 def _gaussian_blur(x: torch.Tensor, sigma: float, radius: int) -> torch.Tensor:
@@ -209,9 +239,7 @@ class LocalSaliency(nn.Module):
             idx = (g.detach() * b).floor().clamp(0, b - 1).long()
             member = torch.zeros((g.shape[0], b, *g.shape[2:]), dtype=g.dtype, device=g.device)
             member.scatter_(1, idx, 1.0)
-        k = self.neighbourhood
-        pool = F.avg_pool2d if g.ndim == 4 else F.avg_pool3d
-        p = pool(member, kernel_size=k, stride=1, padding=k // 2, count_include_pad=False)
+        p = _box_mean(member, self.neighbourhood)
         ent = -(p * torch.log(p + 1e-8)).sum(dim=1, keepdim=True)
         return ent / math.log(b)
 
