@@ -115,7 +115,7 @@ class SRInferencePipeline:
             ``.spatial_dims``/``.in_channels`` are used when present), or a loaded exported model.
         scale: SR factor (int, or one per spatial axis for 3D through-plane SR); must match the network's output.
         normalize: array transform applied to the loaded ``MetaTensor`` that writes ``meta["srgan_norm"]``
-            (default: :class:`monai_srgan.transforms.intensity` unit-range normalisation to [0, 1] over
+            (default: :class:`monai_srgan.transforms.intensity.ScaleToUnitRange`, [0, 1] over
             ``srgan_value_min``/``srgan_value_max``). Its inverse is :func:`invert_normalization`.
         model_name: named in the outputs (DICOM DerivationDescription, reports).
         tile_size: tile size in input pixels (int or per axis).
@@ -354,7 +354,8 @@ class SRInferencePipeline:
         The meta is the input's with ``affine`` and ``srgan_spacing`` corrected, ``spatial_shape`` updated,
         ``srgan_sr_scale`` (per axis), ``srgan_model`` and ``srgan_inference_s`` (seconds) added.
         """
-        invert_normalization = _inverse_fn()
+        from monai_srgan.transforms.intensity import invert_normalization
+
         t0 = time.perf_counter()
         image = self.load(image)
         nsp, how = self._check_input(image)
@@ -416,7 +417,8 @@ class SRInferencePipeline:
         """Write ``sr`` (the output of :meth:`predict`) atomically to ``out_path`` (file, or folder for DICOM)."""
         from monai_srgan.inference.writers import write_image
 
-        return write_image(sr, out_path, output_format_for(sr.meta, fmt), model_name=self.model_name, **writer_kwargs)
+        writer_kwargs.setdefault("model_name", self.model_name)
+        return write_image(sr, out_path, output_format_for(sr.meta, fmt), **writer_kwargs)
 
     def run(self, source: Any, out_path: str | os.PathLike, fmt: str = "same", **writer_kwargs: Any) -> Path:
         """Load, super-resolve and write one input; returns the written path."""
@@ -451,29 +453,6 @@ def _where(image: Any) -> str | None:
 
 
 def _default_normalize() -> Callable[[MetaTensor], MetaTensor]:
-    try:
-        from monai_srgan.transforms.intensity import UnitRangeNormalize  # type: ignore[attr-defined]
+    from monai_srgan.transforms.intensity import ScaleToUnitRange
 
-        return UnitRangeNormalize()
-    except ImportError:  # TODO(inference): remove once transforms.intensity lands
-        return _UnitRangeFallback()
-
-
-def _inverse_fn() -> Callable[[torch.Tensor, Mapping[str, Any]], torch.Tensor]:
-    try:
-        from monai_srgan.transforms.intensity import invert_normalization
-
-        return invert_normalization
-    except ImportError:  # TODO(inference): remove once transforms.intensity lands
-        return lambda y, p: (y - float(p["offset"])) / float(p["scale"])
-
-
-class _UnitRangeFallback:
-    """[0, 1] over srgan_value_min/max, writing srgan_norm per docs/architecture.md (stand-in until intensity lands)."""
-
-    def __call__(self, img: MetaTensor) -> MetaTensor:
-        lo, hi = float(img.meta["srgan_value_min"]), float(img.meta["srgan_value_max"])
-        scale = 1.0 / max(hi - lo, 1e-12)
-        out = img * scale - lo * scale
-        out.meta["srgan_norm"] = {"kind": "unit", "scale": scale, "offset": -lo * scale}
-        return out
+    return ScaleToUnitRange()

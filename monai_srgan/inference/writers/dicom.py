@@ -267,7 +267,6 @@ def write_dicom_series(
     inverted = bool(meta.get("srgan_inverted", False))
     vmin, vmax = meta.get("srgan_value_min"), meta.get("srgan_value_max")
     new_series_uid = series_uid or generate_uid()
-    frame_uid = generate_uid() if ("FrameOfReferenceUID" in ref and sd_ != 1.0) else None
     now = datetime.datetime.now()
     date, time = now.strftime("%Y%m%d"), now.strftime("%H%M%S.%f")
     from monai_srgan import __version__
@@ -304,8 +303,6 @@ def write_dicom_series(
                 time=time,
             )
             ds.SourceImageSequence = DicomSequence([_source_item(sources[k]) for k in refs[j]])
-            if frame_uid is not None:
-                ds.FrameOfReferenceUID = frame_uid
             if sd_ != 1.0:
                 ds.InstanceNumber = j + 1
                 if positions[j] is not None:

@@ -1,0 +1,167 @@
+"""SRInferencePipeline / SRInferer on real images with real generator classes (small random weights)."""
+
+from __future__ import annotations
+
+import json
+
+import nibabel as nib
+import numpy as np
+import pydicom
+import pytest
+import torch
+from _inference_helpers import NearestUp
+
+from monai_srgan.errors import ConfigError
+from monai_srgan.inference import SRInferencePipeline, SRInferer
+from monai_srgan.networks import SRResNet
+from monai_srgan.networks.checkpoint import save_generator_weights
+
+
+def _srresnet(spatial_dims=2, scale=2, seed=0, **kw):
+    torch.manual_seed(seed)
+    kw = {"num_feat": 8, "num_blocks": 2, **kw}
+    return SRResNet(spatial_dims, 1, 1, scale=scale, **kw).eval()
+
+
+@pytest.fixture(scope="module")
+def chest(data_root):
+    from monai_srgan.transforms import LoadMedicalImage
+
+    return LoadMedicalImage()(str(data_root / "cxr" / "mhh_2168a917.png"))  # 549 x 640, 8-bit, real
+
+
+def test_tiled_equals_untiled_on_a_real_chest_xray(chest):
+    net = _srresnet()
+    assert net.receptive_field > 4
+    kw = dict(output_dtype="float32")
+    whole = SRInferencePipeline(net, 2, tile_size=max(chest.shape[1:]), **kw).predict(chest)
+    # 96-px tiles (42 of them), 4 tiles per batch, and stripes of a few tile rows (tiny float buffer budget)
+    tiled_pipe = SRInferencePipeline(net, 2, tile_size=96, sw_batch_size=4, max_buffer_mb=2, **kw)
+    stripes = list(tiled_pipe.inferer.iter_stripes(torch.zeros(1, 1, *chest.shape[1:]), net))
+    assert len(stripes) > 1
+    tiled = tiled_pipe.predict(chest)
+    assert tiled.shape == whole.shape == (1, 2 * chest.shape[1], 2 * chest.shape[2])
+    # values are in the 8-bit value domain: 1e-4 of the [0, 1] range is 0.0255 grey levels
+    diff = (tiled.as_tensor() - whole.as_tensor()).abs().max().item()
+    assert diff / 255.0 < 1e-4, diff
+    # without context margins the same tiles are not exact: the margins are what makes tiling seamless
+    plain = SRInferencePipeline(net, 2, tile_size=96, context=0, overlap=4, **kw).predict(chest)
+    assert (plain.as_tensor() - whole.as_tensor()).abs().max().item() / 255.0 > 1e-4
+
+
+def test_output_integers_and_geometry_of_a_2d_image(chest):
+    sr = SRInferencePipeline(NearestUp(4), 4, tile_size=128).predict(chest)
+    assert sr.dtype == torch.uint8 or str(sr.dtype) == "torch.uint8"
+    assert tuple(sr.shape[1:]) == (chest.shape[1] * 4, chest.shape[2] * 4)
+    np.testing.assert_array_equal(sr.numpy()[:, ::4, ::4], chest.numpy().astype(np.uint8))
+    np.testing.assert_allclose(sr.meta["srgan_spacing"], np.asarray(chest.meta["srgan_spacing"]) / 4)
+    # first SR pixel centre sits (1/s - 1)/2 LR pixels from the first LR pixel centre; spacing / s
+    a_lr, a_sr = np.asarray(chest.affine), np.asarray(sr.affine)
+    np.testing.assert_allclose(a_sr[:2, :2], a_lr[:2, :2] / 4)
+    np.testing.assert_allclose(a_sr[:2, -1], a_lr[:2, -1] + a_lr[:2, :2] @ np.full(2, (0.25 - 1) / 2))
+    assert sr.meta["srgan_sr_scale"] == [4, 4]
+
+
+def test_2d_model_on_a_dicom_series_keeps_slices_and_writes_nifti(tmp_path, data_root):
+    folder = data_root / "dicom" / "dcmqi_701-ADCb500"
+    pipe = SRInferencePipeline(NearestUp(2), 2, tile_size=128)
+    sr = pipe.predict(str(folder))
+    assert tuple(sr.shape) == (1, 512, 512, 20) and sr.dtype == torch.int16
+    assert sr.meta["srgan_sr_scale"] == [2, 2, 1]
+    lr_aff = np.asarray(pipe.load(str(folder)).affine)
+    np.testing.assert_allclose(np.asarray(sr.affine)[:3, 2], lr_aff[:3, 2])  # slice axis untouched
+    np.testing.assert_allclose(np.asarray(sr.affine)[:3, :2], lr_aff[:3, :2] / 2)
+    out = pipe.write(sr, tmp_path / "mr.nii.gz", "nifti")
+    img = nib.load(str(out))
+    assert img.shape == (512, 512, 20) and img.get_data_dtype() == np.int16
+    np.testing.assert_allclose(img.affine, np.asarray(sr.affine), atol=1e-4)
+
+
+def test_through_plane_3d_model_writes_interpolated_slice_geometry(tmp_path, data_root):
+    """A 3D generator with scale (1, 1, 2): twice the slices, half the spacing, positions between the sources."""
+    folder = data_root / "dicom" / "dcmqi_701-ADCb500"
+    net = _srresnet(3, scale=(1, 1, 2), num_feat=4, num_blocks=1, head_kernel_size=3, tail_kernel_size=3)
+    pipe = SRInferencePipeline(net, (1, 1, 2), tile_size=(96, 96, 12), output_dtype="float32")
+    sr = pipe.predict(str(folder))
+    assert tuple(sr.shape) == (1, 256, 256, 40)
+    whole = SRInferencePipeline(net, (1, 1, 2), tile_size=(256, 256, 20), output_dtype="float32").predict(str(folder))
+    assert (sr.as_tensor() - whole.as_tensor()).abs().max().item() < 1e-4 * 2000  # value range of ADC ~0..2000+
+    out = pipe.write(sr, tmp_path / "mr_sr", "dicom", model_name="tiny3d")
+    files = sorted(out.iterdir())
+    assert len(files) == 40
+    srcs = sorted((pydicom.dcmread(f, stop_before_pixels=True) for f in folder.glob("*.dcm")),
+                  key=lambda d: int(d.InstanceNumber))  # fmt: skip
+    p = np.array([[float(v) for v in d.ImagePositionPatient] for d in srcs])
+    outs = [pydicom.dcmread(f, stop_before_pixels=True) for f in files]
+    q = np.array([[float(v) for v in d.ImagePositionPatient] for d in outs])
+    step = p[1] - p[0]
+    np.testing.assert_allclose(q[0], p[0] - 0.25 * step, atol=1e-3)
+    np.testing.assert_allclose(q[1], p[0] + 0.25 * step, atol=1e-3)
+    np.testing.assert_allclose(np.diff(q, axis=0), np.tile(step / 2, (39, 1)), atol=1e-3)
+    assert float(outs[0].SliceThickness) == pytest.approx(float(srcs[0].SliceThickness) / 2)
+    assert float(outs[0].SpacingBetweenSlices) == pytest.approx(float(srcs[0].SpacingBetweenSlices) / 2)
+    assert [int(d.InstanceNumber) for d in outs] == list(range(1, 41))
+    assert outs[0].FrameOfReferenceUID == srcs[0].FrameOfReferenceUID  # same patient coordinate system
+    refs = {str(r.ReferencedSOPInstanceUID) for d in outs[:2] for r in d.SourceImageSequence}
+    assert str(srcs[0].SOPInstanceUID) in refs
+
+
+def test_scale_mismatch_is_a_clear_error(chest):
+    class Unlabelled(torch.nn.Module):  # upsamples x2, says nothing about it
+        def forward(self, x):
+            return torch.nn.functional.interpolate(x, scale_factor=2.0)
+
+    with pytest.raises(ConfigError, match="scale"):
+        SRInferencePipeline(Unlabelled(), 4, tile_size=128).predict(chest)
+    with pytest.raises(ConfigError, match="trained for"):
+        SRInferencePipeline(_srresnet(scale=2), 4)
+
+
+def test_from_bundle_reads_the_documented_ids(tmp_path, chest):
+    net = _srresnet()
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "models").mkdir()
+    save_generator_weights(net, tmp_path / "models" / "model.pt")
+    cfg = {
+        "scale": 2,
+        "network_def": {
+            "_target_": "monai_srgan.networks.SRResNet",
+            "spatial_dims": 2,
+            "in_channels": 1,
+            "out_channels": 1,
+            "scale": "@scale",
+            "num_feat": 8,
+            "num_blocks": 2,
+        },
+        "normalize": {"_target_": "monai_srgan.transforms.intensity.ScaleToUnitRange"},
+        "tile_size": 256,
+        "tile_overlap": 8,
+        "sw_batch_size": 2,
+        "model_name": "test-bundle-srresnet",
+    }
+    (tmp_path / "configs" / "inference.json").write_text(json.dumps(cfg))
+    pipe = SRInferencePipeline.from_bundle(tmp_path, output_dtype="float32")
+    assert pipe.model_name == "test-bundle-srresnet" and pipe.inferer.roi_size == 256
+    ref = SRInferencePipeline(net, 2, output_dtype="float32", tile_size=1024).predict(chest)
+    got = pipe.predict(chest)
+    assert (got.as_tensor() - ref.as_tensor()).abs().max().item() < 255e-4
+    with pytest.raises(ConfigError, match="bundle"):
+        SRInferencePipeline.from_bundle(tmp_path, scale=4)
+    del cfg["network_def"]
+    (tmp_path / "configs" / "inference.json").write_text(json.dumps(cfg))
+    with pytest.raises(ConfigError, match="network_def"):
+        SRInferencePipeline.from_bundle(tmp_path)
+
+
+def test_srinferer_is_a_monai_inferer_with_dtype_option():
+    from monai.inferers import Inferer
+
+    net = _srresnet()
+    x = torch.rand(2, 1, 70, 90)
+    inf = SRInferer(scale=2, roi_size=32, sw_batch_size=3)
+    assert isinstance(inf, Inferer)
+    with torch.no_grad():
+        ref = net(x)
+        torch.testing.assert_close(inf(x, net), ref, atol=1e-5, rtol=0)
+        low = SRInferer(scale=2, roi_size=32, dtype="bfloat16")(x, net.to(torch.bfloat16))
+    assert low.dtype == torch.float32 and (low - ref).abs().max().item() < 0.1
