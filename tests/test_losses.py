@@ -217,6 +217,7 @@ def test_relativistic_average_matches_hand_computation():
     assert float(loss(None, None, fake_logits=ft, real_logits=rt)) == pytest.approx(g, rel=1e-6)
     with pytest.raises(ValueError, match="real_logits"):
         loss.generator_loss(ft)
+    assert loss.needs_real_logits and not AdversarialLoss("vanilla").needs_real_logits
 
 
 def test_other_gan_types_by_hand():
@@ -278,7 +279,7 @@ def test_fusion_loss_weights_and_reuse(fundus):
     fl = FusionLoss(pretrained=False)
     percep = fl.terms.losses["vgg"]
     assert isinstance(percep, PerceptualLoss) and isinstance(fl.terms.losses["rg"], AdversarialLoss)
-    assert fl.terms.losses["rg"].gan_type == "ragan" and FusionLoss.needs_logits
+    assert fl.terms.losses["rg"].gan_type == "ragan" and FusionLoss.needs_logits and fl.needs_real_logits
     assert fl.terms.weights == {"vgg": 1.0, "l1": 1.0, "rg": 0.005, "mse": 0.5}
     sr = _degrade(fundus).requires_grad_(True)
     fake, real = torch.tensor([[0.3], [-0.2]]), torch.tensor([[1.0], [0.7]])
@@ -318,7 +319,7 @@ def test_generator_loss_sum_dict_and_logits(cxr):
             "off": {"loss": MSELoss(), "weight": 0.0},
         }
     )
-    assert gl.needs_logits
+    assert gl.needs_logits and not gl.needs_real_logits
     sr = _degrade(cxr).requires_grad_(True)
     fake, real = torch.randn(2, 1), torch.randn(2, 1)
     total, parts = gl(sr, cxr, fake_logits=fake, real_logits=real)
@@ -348,7 +349,7 @@ def test_generator_loss_rejects_bad_config(terms):
 def test_paper_generator_losses(paper, fundus):
     torch.manual_seed(0)
     gl = paper_generator_loss(paper, pretrained=False)
-    assert gl.needs_logits
+    assert gl.needs_logits and gl.needs_real_logits == (paper == "001")
     hr = fundus[:1, :, :32, :32] * (2 if paper == "004" else 1) - (1 if paper == "004" else 0)
     sr = (hr + 0.05 * torch.randn_like(hr)).requires_grad_(True)
     fake, real = torch.tensor([[-0.5]]), torch.tensor([[0.5]])

@@ -49,6 +49,11 @@ class AdversarialLoss(nn.Module):
         self.real_label = float(real_label)
         self.fake_label = float(fake_label)
 
+    @property
+    def needs_real_logits(self) -> bool:
+        """True for ``ragan``: the generator side needs ``real_logits = D(hr)`` too."""
+        return self.gan_type == "ragan"
+
     def _bce(self, logits: torch.Tensor, target: float) -> torch.Tensor:
         return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 

@@ -36,7 +36,7 @@ class GeneratorLoss(nn.Module):
 
     ``forward(sr, hr, fake_logits=None, real_logits=None)`` returns ``(total, {"name": weighted_value})``: ``total``
     carries the gradient; the per-term values are detached scalars for logging. ``needs_logits`` tells a trainer
-    whether it must run the discriminator in the generator step.
+    whether it must run the discriminator on ``sr`` in the generator step, ``needs_real_logits`` whether on ``hr`` too.
     """
 
     def __init__(self, terms: Mapping[str, Mapping[str, Any]]) -> None:
@@ -66,6 +66,11 @@ class GeneratorLoss(nn.Module):
     def needs_logits(self) -> bool:
         """True when some term with non-zero weight needs discriminator logits."""
         return any(getattr(m, "needs_logits", False) and self.weights[n] != 0 for n, m in self.losses.items())
+
+    @property
+    def needs_real_logits(self) -> bool:
+        """True when some term with non-zero weight also needs ``real_logits = D(hr)`` (relativistic GAN)."""
+        return any(getattr(m, "needs_real_logits", False) and self.weights[n] != 0 for n, m in self.losses.items())
 
     def forward(
         self,

@@ -40,6 +40,7 @@ class FusionLoss(nn.Module):
     """
 
     needs_logits = True
+    needs_real_logits = True
 
     def __init__(
         self,
