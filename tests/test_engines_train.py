@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from _engines_common import TinyGenerator, make_loaders, make_validator, weights_of
+from _engines_common import TinyGenerator, make_loaders, make_validator, real_region, weights_of
 from ignite.engine import Events
 
 from monai_srgan.engines import PairPool, SRGANTrainer, SRPretrainer, run_two_stage
@@ -145,3 +145,29 @@ def test_amp_bf16_with_clipping(data_root):
         sum(((g.state_dict()[k] - v).float() ** 2).sum() for k, v in before.items() if v.is_floating_point())
     )
     assert 0 < moved <= 0.05 * 2 + 1e-4
+
+
+def test_images_smaller_than_patch_and_empty_loader_fail_before_training(data_root):
+    from monai.data import Dataset
+    from monai.transforms import Compose
+
+    from monai_srgan.engines import make_dataloader
+    from monai_srgan.errors import InputFileError
+    from monai_srgan.transforms import BicubicDownsampled, RandHRPatchd
+
+    small = real_region(str(data_root), "cxr/nih_00000075_000.png", 40, True)  # 40x40 image, 64x64 patches asked
+    xform = Compose([RandHRPatchd(keys="hr", patch_size=64), BicubicDownsampled(keys="hr", lr_key="lr", scale=2)])
+    loader = make_dataloader(Dataset([{"hr": small}] * 4, transform=xform), batch_size=2)
+    g = TinyGenerator(in_channels=1, out_channels=1)
+    before = weights_of(g)
+    t = SRPretrainer(device="cpu", max_epochs=1, train_data_loader=loader, generator=g,
+                     optimizer_g=torch.optim.Adam(g.parameters()), loss_function=torch.nn.L1Loss())  # fmt: skip
+    with pytest.raises(InputFileError, match="smaller than"):
+        t.run()
+    assert t.state.iteration == 0 and all(torch.equal(v, g.state_dict()[k]) for k, v in before.items())
+    # one image, batch 2, drop_last: no batch at all -> a clear error instead of a silent 0-iteration run
+    loader = make_dataloader(Dataset([{"hr": small}], transform=xform), batch_size=2)
+    t = SRPretrainer(device="cpu", max_epochs=1, train_data_loader=loader, generator=g, epoch_length=1,
+                     optimizer_g=torch.optim.Adam(g.parameters()), loss_function=torch.nn.L1Loss())  # fmt: skip
+    with pytest.raises(ConfigError, match="batch_size"):
+        t.run()

@@ -16,7 +16,7 @@ import math
 import os
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -67,6 +67,34 @@ def _sched_load(sched: Any, state: Mapping[str, Any]) -> None:
         for k, v in state.items()
     }
     sched.load_state_dict(fixed)
+
+
+def _project_error(exc: BaseException) -> BaseException | None:
+    """The innermost ``InputFileError``/``ConfigError`` in an exception chain (MONAI wraps transform errors)."""
+    from monai_srgan.errors import InputFileError
+
+    found, seen = None, set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, (InputFileError, ConfigError)):
+            found = exc
+        exc = exc.__cause__ or exc.__context__
+    return found
+
+
+def _surface_input_errors(it: Iterator) -> Iterator:
+    """Iterate ``it``; a bad-input error raised inside a transform surfaces as itself, not as MONAI's wrapper."""
+    while True:
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        except Exception as e:
+            root = _project_error(e)
+            if root is not None and root is not e:
+                raise root from None
+            raise
+        yield batch
 
 
 class SRTrainerBase(Trainer):
@@ -349,6 +377,7 @@ class SRTrainerBase(Trainer):
             )
             self._loader_restarts += 1
         super()._setup_dataloader_iter()
+        self._dataloader_iter = _surface_input_errors(self._dataloader_iter)
 
     def _setup_engine(self) -> None:
         self._loader_restarts = 0
@@ -619,6 +648,18 @@ class SRTrainerBase(Trainer):
     # ------------------------------------------------------------------ run
     def prepare_run(self) -> None:
         """Resume or warm start; every check that can fail runs here, before any training step."""
+        loader = self.data_loader
+        if isinstance(loader, torch.utils.data.DataLoader) and loader.batch_size is not None:
+            try:
+                n_batches, n_items = len(loader), len(loader.dataset)
+            except TypeError:
+                n_batches = n_items = None
+            if n_batches == 0:
+                raise ConfigError(
+                    f"batch_size: the training loader yields no batch ({n_items} sample(s) per process, batch_size "
+                    f"{loader.batch_size}, drop_last={loader.drop_last}); add images, repeat them (several patches "
+                    "per image) or lower batch_size."
+                )
         path = self.resume_path()
         if path is not None:
             ckpt = load_checkpoint(path)
