@@ -96,7 +96,7 @@ class SaliencyWeightedMSELoss(nn.Module):
         if hr_saliency is None:
             with torch.no_grad():
                 hr_saliency = self.saliency(hr)
-        w_hr = hr_saliency.detach().to(sr.dtype)
+        w_hr = hr_saliency.detach()
         if self.sr_weight == "hr":
             w_sr = w_hr
         else:

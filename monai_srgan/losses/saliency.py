@@ -140,7 +140,8 @@ class LocalSaliency(nn.Module):
             the paper does not say how it computes derivatives; 1.0 suppresses JPEG/sensor noise, 0 uses raw
             central differences.
         curvature_eps: regulariser of the eq. 1 denominator, ``(f_x^2 + f_y^2 + eps^2)^(3/2)``, in units of the
-            normalised intensity per pixel; it keeps the isophote curvature finite where the gradient vanishes.
+            normalised intensity per pixel; it keeps the isophote curvature finite where the gradient vanishes and
+            damps it on flat, noisy background (0.05 was chosen on HRF fundus crops, see docs/losses.md).
         histogram: ``"hard"`` (the paper: one-hot bins, no gradient) or ``"soft"`` (triangular kernel, differentiable).
         value_range: intensity range mapped onto the histogram bins; ``None`` uses each image's own min/max
             (so [0, 1], [-1, 1] and z-scored inputs behave alike).
@@ -190,7 +191,9 @@ class LocalSaliency(nn.Module):
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim not in (4, 5):
             raise ValueError(f"LocalSaliency expects (N, C, H, W) or (N, C, H, W, D), got shape {tuple(x.shape)}")
-        g = to_grayscale(x.float() if not x.is_floating_point() else x, self.gray)
+        if not x.is_floating_point() or x.dtype in (torch.float16, torch.bfloat16):
+            x = x.float()  # log(p + 1e-8) and the curvature's cube need float32 (also under autocast)
+        g = to_grayscale(x, self.gray)
         if self.value_range is None:
             flat = g.detach().flatten(1)
             lo = flat.min(dim=1).values.view(-1, *([1] * (g.ndim - 1)))
@@ -324,4 +327,5 @@ class SaliencyLoss(nn.Module):
         if hr_saliency is None:
             with torch.no_grad():
                 hr_saliency = self.saliency(hr)
-        return F.mse_loss(self.saliency(sr), hr_saliency.detach().to(sr.dtype))
+        sr_saliency = self.saliency(sr)
+        return F.mse_loss(sr_saliency, hr_saliency.detach().to(sr_saliency.dtype))
