@@ -356,3 +356,25 @@ def test_find_inputs(data_root, tmp_path):
     # InputItem goes straight into the loader
     img = LoadMedicalImage()(found[1])
     assert isinstance(found[1], InputItem) and img.shape == (1, 117, 91, 20)
+
+
+def test_16bit_rgb_tiff_palette_and_la(data_root, tmp_path):
+    """Pillow would silently cut 16-bit RGB TIFF to 8 bits: the loader reads it through ITK instead."""
+    import itk
+
+    rgb8 = np.asarray(Image.open(data_root / "retina" / "skimage_retina.jpg"))[600:664, 600:680]
+    rgb16 = (rgb8.astype(np.uint16) << 8) | rgb8
+    itk.imwrite(itk.image_view_from_array(np.ascontiguousarray(rgb16), is_vector=True), str(tmp_path / "rgb16.tif"))
+    img = LoadMedicalImage()(tmp_path / "rgb16.tif")
+    assert img.meta["srgan_format"] == "tiff" and img.meta["srgan_dtype"] == "uint16"
+    np.testing.assert_array_equal(img.numpy(), np.moveaxis(rgb16, -1, 0))
+    grey = rgb8[..., 1]
+    Image.fromarray(grey).convert("P").save(tmp_path / "pal.png")  # grey palette -> 1 channel
+    Image.fromarray(rgb8).convert("P").save(tmp_path / "pal_rgb.png")  # colour palette -> RGB
+    Image.fromarray(grey).convert("LA").save(tmp_path / "la.png")
+    pal = LoadMedicalImage()(tmp_path / "pal.png")
+    assert pal.shape == (1, 64, 80) and pal.meta["srgan_photometric"] == "P"
+    np.testing.assert_array_equal(pal[0].numpy(), grey)
+    assert LoadMedicalImage()(tmp_path / "pal_rgb.png").shape == (3, 64, 80)
+    la = LoadMedicalImage()(tmp_path / "la.png")
+    assert la.shape == (1, 64, 80) and la.meta["srgan_alpha_dropped"] is True

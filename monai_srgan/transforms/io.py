@@ -791,10 +791,13 @@ def _tiff_bits(im) -> int:
 def _load_itk(path: str, fmt: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     import itk
 
-    try:
-        arr = np.asarray(itk.array_from_image(itk.imread(path)))
+    try:  # Pillow reads 16-bit RGB TIFF as 8-bit RGB: read it as a 16-bit vector image instead
+        reader = itk.ImageFileReader[itk.VectorImage[itk.US, 2]].New(FileName=path)
+        reader.Update()
+        arr = np.asarray(itk.array_from_image(reader.GetOutput()))
     except Exception as e:  # noqa: BLE001
-        raise InputFileError(path, f"image cannot be read ({e})", "the file is corrupt") from e
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InputFileError(path, f"16-bit colour TIFF cannot be read ({first})", "convert it to PNG") from e
     alpha_dropped = arr.ndim == 3 and arr.shape[-1] in (2, 4)
     if alpha_dropped:
         arr = arr[..., :-1]
