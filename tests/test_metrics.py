@@ -94,6 +94,16 @@ def test_ssim_matches_skimage_fundus_and_xray(fundus_pair, xray_pair):
     assert ref < 0.999  # the degraded crop is not trivially identical
 
 
+def test_ssim_skimage_default_convention(xray_pair, fundus_pair):
+    """scikit-image's defaults (7x7 uniform window, sample covariance) are available and give other numbers."""
+    kw = {"win_size": 7, "gaussian_weights": False, "use_sample_covariance": True}
+    for hr, sr in (xray_pair, fundus_pair):
+        axis = 2 if hr.ndim == 3 else None
+        ref = sk_ssim(hr, sr, data_range=255, channel_axis=axis)
+        assert abs(float(ssim(_t(sr), _t(hr), **kw)) - ref) < 1e-4
+        assert abs(float(ssim(_t(sr), _t(hr))) - ref) > 1e-3
+
+
 def test_12bit_dicom_data_range(data_root):
     """12-bit DX (JPEG 2000): PSNR/SSIM with data_range_for_bits(BitsStored) agree with scikit-image."""
     pydicom = pytest.importorskip("pydicom")

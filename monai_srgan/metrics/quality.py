@@ -239,27 +239,38 @@ def ssim_map(
     sigma: float = 1.5,
     k1: float = 0.01,
     k2: float = 0.03,
+    gaussian_weights: bool = True,
+    use_sample_covariance: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """SSIM and contrast-structure maps of Wang et al. 2004 (eq. 13) over the "valid" window positions.
 
-    The local statistics use a separable Gaussian window (``win_size`` taps, ``sigma``) with the population
-    (biased) covariance; the maps lose ``(win_size - 1) // 2`` pixels on each side of each spatial axis, exactly
-    what skimage's ``structural_similarity(gaussian_weights=True, use_sample_covariance=False)`` discards before
-    averaging. Inputs in ``[0, data_range]``, ``(N, C, *spatial)``; returns ``(ssim_map, cs_map)``, both
-    ``(N, C, *valid_spatial)``.
+    The local statistics use a separable Gaussian window (``win_size`` taps, ``sigma``; or a uniform
+    ``win_size``-wide window with ``gaussian_weights=False``) and the population covariance (or the sample
+    covariance, ``NP / (NP - 1)`` times larger, with ``use_sample_covariance=True``: skimage's defaults). The maps
+    lose ``(win_size - 1) // 2`` pixels on each side of each spatial axis, exactly what skimage's
+    ``structural_similarity`` discards before averaging. Inputs in ``[0, data_range]``, ``(N, C, *spatial)``;
+    returns ``(ssim_map, cs_map)``, both ``(N, C, *valid_spatial)``.
     """
     c1 = (k1 * data_range) ** 2
     c2 = (k2 * data_range) ** 2
     radius = (win_size - 1) // 2
-    k = gaussian_kernel1d(sigma, radius=radius, dtype=x.dtype, device=x.device)
+    sd = x.ndim - 2
+    if gaussian_weights:
+        k = gaussian_kernel1d(sigma, radius=radius, dtype=x.dtype, device=x.device)
+    else:
+        k = torch.full((win_size,), 1.0 / win_size, dtype=x.dtype, device=x.device)
     n = x.shape[0]
     stack = torch.cat([x, y, x * x, y * y, x * y], dim=0)
-    for axis in range(x.ndim - 2):
+    for axis in range(sd):
         stack = conv_axis(stack, k, axis)
     mu_x, mu_y, e_xx, e_yy, e_xy = stack.split(n, dim=0)
-    sxx = e_xx - mu_x * mu_x
-    syy = e_yy - mu_y * mu_y
-    sxy = e_xy - mu_x * mu_y
+    cov_norm = 1.0
+    if use_sample_covariance:
+        n_pix = win_size**sd
+        cov_norm = n_pix / (n_pix - 1.0)
+    sxx = cov_norm * (e_xx - mu_x * mu_x)
+    syy = cov_norm * (e_yy - mu_y * mu_y)
+    sxy = cov_norm * (e_xy - mu_x * mu_y)
     cs = (2 * sxy + c2) / (sxx + syy + c2)
     lum = (2 * mu_x * mu_y + c1) / (mu_x * mu_x + mu_y * mu_y + c1)
     return lum * cs, cs
@@ -277,13 +288,17 @@ def ssim(
     sigma: float = 1.5,
     k1: float = 0.01,
     k2: float = 0.03,
+    gaussian_weights: bool = True,
+    use_sample_covariance: bool = False,
 ) -> torch.Tensor:
     """Structural similarity per image (Wang et al. 2004, eq. 13), averaged over channels and window positions.
 
-    Matches ``skimage.metrics.structural_similarity(x, y, gaussian_weights=True, sigma=1.5,
-    use_sample_covariance=False, data_range=data_range, channel_axis=0)`` (and BasicSR's ``calculate_ssim``, which
-    uses the same Gaussian window). With ``mask``, the SSIM map is averaged over the window centres inside the
-    mask only. 2D and 3D. Options as :func:`psnr`.
+    Defaults are the paper's (11x11 Gaussian window, sigma 1.5, K1 0.01, K2 0.03, population covariance), i.e.
+    ``skimage.metrics.structural_similarity(x, y, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+    data_range=data_range, channel_axis=0)`` and BasicSR's ``calculate_ssim``. scikit-image's *defaults* (a 7x7
+    uniform window with the sample covariance: ``win_size=7, gaussian_weights=False, use_sample_covariance=True``)
+    give different numbers; the bicubic baselines in ``../shared/reference`` use them. With ``mask``, the SSIM map
+    is averaged over the window centres inside the mask only. 2D and 3D. Options as :func:`psnr`.
 
     Returns:
         ``(N,)`` SSIM (float32 for float32 input).
@@ -296,7 +311,7 @@ def ssim(
     x, y, mask, dr = _prepare(x, y, data_range, input_range, crop_border, y_channel, mask)
     if any(s < win_size for s in x.shape[2:]):
         raise ValueError(f"images of spatial shape {tuple(x.shape[2:])} are smaller than the SSIM window {win_size}.")
-    smap, _ = ssim_map(x, y, dr, win_size, sigma, k1, k2)
+    smap, _ = ssim_map(x, y, dr, win_size, sigma, k1, k2, gaussian_weights, use_sample_covariance)
     if mask is not None:
         mask = crop_spatial(mask, (win_size - 1) // 2)
     return _masked_mean(smap, mask)
