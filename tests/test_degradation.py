@@ -136,6 +136,17 @@ def test_realesrgan_rgb8_reproducible_quantised(fundus):
     assert t.degrade.params["do_jpeg1"] and t.degrade.params["do_jpeg2"]
 
 
+def test_realesrgan_uses_precomputed_usm(fundus):
+    """A sharpened HR already in the data (UnsharpMaskd on the whole image, cropped with the HR) is degraded."""
+    full = UnsharpMaskd(keys="hr", output_key="hr_usm")({"hr": fundus})
+    t = RandRealESRGANDegradationd(keys="hr", lr_key="lr", scale=4)
+    pre = t.set_random_state(9)(full)
+    assert pre["hr_usm"] is full["hr_usm"]
+    assert torch.equal(pre["lr"], t.set_random_state(9)({"hr": fundus})["lr"])
+    odd = t.set_random_state(9)({"hr": fundus, "hr_usm": fundus * 0.5})
+    assert not torch.equal(odd["lr"], pre["lr"])
+
+
 def test_realesrgan_gray16_has_no_8bit_steps(cxr12):
     t = RandRealESRGANDegradation(scale=4, bit_depth=16)
     assert t.quantize_bits is None and t.jpeg_prob == 0.0 and t.poisson_levels == 256

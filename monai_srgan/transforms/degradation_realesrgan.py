@@ -431,7 +431,10 @@ class RandRealESRGANDegradationd(RandomizableTransform, _DegradeDictBase):
 
     The HR under ``keys`` stays unsharpened (the discriminator's real images); with ``usm=True`` the sharpened HR,
     which is what gets degraded and the target of the L1/perceptual losses in Real-ESRGAN, is written to
-    ``usm_key`` (default ``"hr_usm"``; ``None`` to not store it).
+    ``usm_key`` (default ``"hr_usm"``; ``None`` to not store it). When ``usm_key`` is already in the data with the
+    HR's shape (e.g. ``UnsharpMaskd(keys="hr", output_key="hr_usm")`` applied once to the whole, cached image and
+    cropped together with the HR) it is used as is: that saves the two large blurs per patch (about a third of
+    the CPU time) and sharpens with real context instead of reflected borders.
 
     Example: ``RandRealESRGANDegradationd(keys="hr", lr_key="lr", scale=4, bit_depth=16)``.
     """
@@ -468,9 +471,16 @@ class RandRealESRGANDegradationd(RandomizableTransform, _DegradeDictBase):
         self.randomize()
         for key, lr_key in self.key_iterator(d, self.lr_keys):
             hr = self._apply_policy(d, key, self.degrade.scale, self.degrade.size_policy)
-            sharp = self.degrade.sharpen(hr) if self.degrade.usm else None
-            if self.usm_key and sharp is not None:
-                d[self.usm_key if len(self.keys) == 1 else f"{key}_usm"] = sharp
+            usm_key = (self.usm_key if len(self.keys) == 1 else f"{key}_usm") if self.usm_key else None
+            sharp = None
+            if self.degrade.usm:
+                pre = d.get(usm_key) if usm_key else None
+                if pre is not None and tuple(pre.shape) == tuple(hr.shape):
+                    sharp = pre  # sharpened once on the whole image (UnsharpMaskd) and cropped with the HR
+                else:
+                    sharp = self.degrade.sharpen(hr)
+            if usm_key and sharp is not None:
+                d[usm_key] = sharp
             if self._do_transform:
                 d[lr_key] = self.degrade(hr, randomize=True, hr_sharpened=sharp)
             else:

@@ -70,7 +70,7 @@ def output_size(in_size: int, factor: float) -> int:
     return max(1, int(math.floor(in_size * factor + 1e-6)))
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=1024)
 def _weights_np(in_size: int, out_size: int, mode: str, antialias: bool) -> tuple[np.ndarray, np.ndarray]:
     """Tap indices and normalised weights, both ``(out, K)`` float64, exactly as PIL's ``precompute_coeffs``."""
     scale = in_size / out_size
@@ -103,12 +103,12 @@ def resize_weights(in_size: int, out_size: int, mode: str = "bicubic", antialias
         antialias: widen the kernel by ``in/out`` when reducing (PIL, Matlab).
     """
     idx, w = _weights_np(int(in_size), int(out_size), _check_mode(mode), bool(antialias))
-    mat = np.zeros((out_size, in_size))
-    np.add.at(mat, (np.repeat(np.arange(out_size), idx.shape[1]), idx.ravel()), w.ravel())
+    flat = np.repeat(np.arange(out_size), idx.shape[1]) * in_size + idx.ravel()
+    mat = np.bincount(flat, weights=w.ravel(), minlength=out_size * in_size).reshape(out_size, in_size)
     return torch.from_numpy(mat)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=1024)
 def _cached_operator(in_size: int, out_size: int, mode: str, antialias: bool, dtype: torch.dtype, device: str):
     """Dense ``(in, out)`` matrix for small axes; for large ones banded blocks ``(lo, hi, o0, o1, W[lo:hi, o0:o1])``."""
     dense = resize_weights(in_size, out_size, mode, antialias).t().contiguous().to(dtype=dtype)
