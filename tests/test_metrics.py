@@ -314,3 +314,18 @@ def test_ignite_handler_with_fov_mask(fundus_whole):
     decollated = [{k: v[0] for k, v in batch.items()}]
     preds, labels = masked_output_transform()(decollated)
     assert labels[0].shape[0] == 4 and preds[0].shape[0] == 3
+
+
+def test_masked_metrics_with_project_fov_mask(fundus_whole):
+    """The mask of monai_srgan.transforms.estimate_fov_mask (1, H, W) plugs into the masked metrics."""
+    from monai_srgan.transforms import estimate_fov_mask
+
+    hr, sr, fov = fundus_whole
+    mask = estimate_fov_mask(_t(hr)[0])[None]
+    assert mask.shape == (1, 1, *hr.shape[:2])
+    assert float(((mask[0, 0].numpy() > 0.5) == fov).mean()) > 0.98  # agrees with the red-channel threshold
+    rng = np.random.default_rng(1)
+    noisy = hr.astype(np.float64) + rng.normal(0, 6.0, hr.shape) * (mask[0, 0].numpy()[..., None] > 0.5)
+    full = float(psnr(_t(noisy), _t(hr)))
+    masked = float(psnr(_t(noisy), _t(hr), mask=mask))
+    assert abs((full - masked) + 10 * np.log10(float(mask.mean()))) < 1e-3
