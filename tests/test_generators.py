@@ -23,6 +23,7 @@ from monai_srgan.networks import (
     SEBlock,
     SRResNet,
     SRVGGNetCompact,
+    effective_receptive_field,
     get_discriminator,
     get_generator,
     pixel_shuffle,
@@ -430,3 +431,16 @@ def test_rrdb_block_residual_scaling():
             torch.nn.init.zeros_(p)
     x = torch.randn(1, 8, 3, 3)
     torch.testing.assert_close(b(x), x * 0.2 + x)  # zero RDBs are identities; outer residual scales by 0.2
+
+
+def test_effective_receptive_field_bounded_by_theoretical():
+    torch.manual_seed(0)
+    m = tiny("srvggnetcompact", 2, 1, 1, 4)
+    r = m.receptive_field
+    size = 2 * r + 5
+    full = effective_receptive_field(m, 2, 1, size=size, fraction=1.0)
+    half = effective_receptive_field(m, 2, 1, size=size, fraction=0.5)
+    most = effective_receptive_field(m, 2, 1, size=size, fraction=0.99)
+    assert full == r  # all the gradient mass lies within the theoretical radius, and reaches it
+    assert 0 <= half <= most <= r
+    assert m.training  # mode restored

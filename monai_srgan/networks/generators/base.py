@@ -24,7 +24,7 @@ from torch import nn
 
 from ..blocks.pixelshuffle import normalize_scale
 
-__all__ = ["receptive_radius", "probe_receptive_field", "scale_attr"]
+__all__ = ["receptive_radius", "probe_receptive_field", "effective_receptive_field", "scale_attr"]
 
 
 def scale_attr(factors: Sequence[int]) -> int | tuple[int, ...]:
@@ -87,3 +87,46 @@ def probe_receptive_field(
         return int((nz - c).abs().max())
     finally:
         model.float().train(was_training)
+
+
+def effective_receptive_field(
+    model: nn.Module,
+    spatial_dims: int,
+    in_channels: int,
+    size: int = 65,
+    fraction: float = 0.99,
+    input: torch.Tensor | None = None,
+) -> int:
+    """Radius (LR pixels, Chebyshev) holding ``fraction`` of the input-gradient magnitude of the central output pixels.
+
+    Weight-dependent: use it with trained weights to choose a tile overlap smaller than ``.receptive_field``. Only a
+    ``size``-pixel window is probed (the mass outside it is ignored), so pick ``size`` well above the expected radius.
+
+    Args:
+        model: a generator (probed in eval mode, float32).
+        spatial_dims: 2 or 3.
+        in_channels: input channels.
+        size: probe window in LR pixels per axis.
+        fraction: share of the total |gradient| to enclose (0.99).
+        input: optional input of shape ``(1, in_channels, size, ...)`` (e.g. a real image); random otherwise.
+    """
+    factors = normalize_scale(model.scale, spatial_dims)
+    was_training = model.training
+    model.eval()
+    try:
+        x = torch.rand((1, in_channels) + (size,) * spatial_dims) if input is None else input.detach().clone()
+        x.requires_grad_(True)
+        y = model(x)
+        c = size // 2
+        idx = (slice(None), slice(None)) + tuple(slice(c * f, (c + 1) * f) for f in factors)
+        y[idx].sum().backward()
+        g = x.grad.abs().sum(dim=(0, 1)).double()
+        grids = torch.meshgrid(*[torch.arange(size) - c for _ in range(spatial_dims)], indexing="ij")
+        dist = torch.stack([gr.abs() for gr in grids]).amax(0)
+        mass = torch.zeros(int(dist.max()) + 1, dtype=torch.float64).index_add_(0, dist.flatten(), g.flatten())
+        cum = mass.cumsum(0)
+        if float(cum[-1]) == 0.0:
+            return 0
+        return int((cum >= fraction * cum[-1]).nonzero()[0])
+    finally:
+        model.train(was_training)
