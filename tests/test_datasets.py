@@ -149,9 +149,16 @@ def test_uncached_mode_groups_samples_per_decode(data_root):
 
 
 def test_dicom_series_item_and_errors(data_root, tmp_path):
-    items = find_inputs(data_root / "dicom" / "dcmqi_701-ADCb500")
+    dcm = data_root / "dicom"
+    items = find_inputs(dcm / "dcmqi_701-ADCb500") + find_inputs(dcm / "dcmqi_ct-3slice")
     dset = build_sr_dataset(items)
-    assert len(dset) == 1 and dset[0]["image"].shape == (1, 256, 256, 20)
+    assert len(dset) == 2 and dset[0]["image"].shape == (1, 256, 256, 20)
+    assert len(dset.images[0]["image"].meta["srgan_source_files"]) == 20  # the cache keeps the slice list
+    # 3D patches of a 20-slice MR and a 3-slice CT collate into one batch
+    crop = RandSpatialCropd("image", roi_size=(32, 32, 3), random_size=False)
+    vols = build_sr_dataset(items, crop, pre_transform=ScaleToUnitRanged("image"), num_samples=2)
+    batch = next(iter(DataLoader(vols, batch_size=4)))
+    assert batch["image"].shape == (4, 1, 32, 32, 3)
     with pytest.raises(InputFileError, match="neither a folder"):
         build_sr_dataset(tmp_path / "missing")
     (tmp_path / "x.txt").write_text("x")

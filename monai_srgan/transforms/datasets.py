@@ -197,12 +197,19 @@ def _view(data: Any, deep: bool) -> Any:
     """A copy of a cached sample that random transforms may modify without touching the cache.
 
     Tensors are new ``MetaTensor`` objects sharing storage with the cache (no pixel copy) and with their own meta dict;
-    transforms that write pixels *in place* need ``copy_cache=True``.
+    transforms that write pixels *in place* need ``copy_cache=True``. ``srgan_source_files`` of a DICOM series becomes
+    ``[series folder]`` so that batches mixing series of different lengths collate.
     """
     if deep:
         return copy.deepcopy(data)
     if isinstance(data, MetaTensor):
-        return MetaTensor(data.as_tensor(), meta=dict(data.meta), applied_operations=list(data.applied_operations))
+        meta = dict(data.meta)
+        files = meta.get("srgan_source_files")
+        if isinstance(files, (list, tuple)) and len(files) > 1:
+            # a patch of a series: its source is the series (folder); per-slice lists of different lengths would
+            # make MONAI's collate fail for batches mixing series
+            meta["srgan_source_files"] = [str(meta.get("filename_or_obj", files[0]))]
+        return MetaTensor(data.as_tensor(), meta=meta, applied_operations=list(data.applied_operations))
     if isinstance(data, Mapping):
         return {k: _view(v, False) for k, v in data.items()}
     if isinstance(data, list):
