@@ -183,6 +183,14 @@ def test_ct_series_modality_lut(data_root):
     assert vol.meta["srgan_rescale_intercept"] == -1024.0
     assert vol.meta["srgan_window_center"] == 40.0 and vol.meta["srgan_window_width"] == 400.0
     assert vol.meta["srgan_value_min"] == -32768 - 1024
+    # VOI: the file's window (40/400) as pydicom applies it, and the same window given explicitly
+    ref = apply_voi_lut(apply_modality_lut(first.pixel_array, first), first)
+    win = LoadMedicalImage(voi_window=True)(data_root / "dicom" / "dcmqi_ct-3slice")
+    np.testing.assert_allclose(win[0, :, :, 0].numpy(), ref, atol=1e-2)
+    assert (win.meta["srgan_value_min"], win.meta["srgan_value_max"]) == (-32768 - 1024, 32767 - 1024)
+    explicit = LoadMedicalImage(voi_window=(40.0, 400.0))(data_root / "dicom" / "dcmqi_ct-3slice")
+    torch.testing.assert_close(explicit, win, atol=1e-2, rtol=0)
+    assert float(win.min()) == -32768 - 1024 and float(win.max()) == 32767 - 1024  # air and bone saturate
 
 
 def test_rgba_nih_pngs_and_grey_pngs(data_root):
