@@ -22,6 +22,14 @@ def plain_tensor(x: torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(x)
 
 
+def as_float(x: torch.Tensor) -> torch.Tensor:
+    """Plain tensor in float32 or float64: integers and half precision (AMP outputs) become float32."""
+    x = plain_tensor(x)
+    if not x.is_floating_point() or x.dtype in (torch.float16, torch.bfloat16):
+        x = x.float()
+    return x
+
+
 def gaussian_kernel1d(
     sigma: float, radius: int | None = None, order: int = 0, truncate: float = 4.0, dtype=torch.float32, device=None
 ) -> torch.Tensor:

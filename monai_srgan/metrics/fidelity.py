@@ -30,6 +30,7 @@ import torch
 from monai_srgan.errors import ConfigError
 
 from ._filters import (
+    as_float,
     binary_dilate,
     binary_erode,
     crop_spatial,
@@ -52,8 +53,7 @@ __all__ = [
 
 
 def _as_float(x: torch.Tensor) -> torch.Tensor:
-    x = plain_tensor(x)
-    return x if x.is_floating_point() else x.float()
+    return as_float(x)
 
 
 # --------------------------------------------------------------------------------------------- LR consistency

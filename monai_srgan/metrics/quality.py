@@ -43,7 +43,7 @@ from monai.utils import MetricReduction
 
 from monai_srgan.errors import ConfigError
 
-from ._filters import conv_axis, crop_spatial, gaussian_kernel1d, plain_tensor
+from ._filters import as_float, conv_axis, crop_spatial, gaussian_kernel1d, plain_tensor
 
 __all__ = [
     "data_range_for_bits",
@@ -129,14 +129,13 @@ def _prepare(
     mask: torch.Tensor | None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, float]:
     """Check shapes, shift to ``[0, data_range]``, crop borders, convert to Y; return ``(x, y, mask, data_range)``."""
-    x, y = plain_tensor(x), plain_tensor(y)
+    x, y = as_float(x), as_float(y)
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}.")
     if x.ndim < 3:
         raise ValueError(f"expected batch-first (N, C, *spatial) tensors, got shape {tuple(x.shape)}.")
-    if not x.is_floating_point():
-        x = x.float()
-    y = y.to(x.dtype)
+    if y.dtype != x.dtype:
+        x, y = x.double(), y.double()
     offset, dr = _resolve_range(data_range, input_range)
     if offset != 0.0:
         x, y = x - offset, y - offset
@@ -407,9 +406,7 @@ def sharpness(
         >>> bool((sharpness(img) > sharpness(torch.nn.functional.avg_pool2d(img, 3, 1, 1))).all())
         True
     """
-    x = plain_tensor(x)
-    if not x.is_floating_point():
-        x = x.float()
+    x = as_float(x)
     offset, dr = _resolve_range(data_range, input_range)
     x = (x - offset) / dr
     if method == "laplacian":
