@@ -72,3 +72,38 @@ def test_nan_guard_stops_and_keeps_last_good_checkpoint(data_root, tmp_path):
                       ckpt_dir=tmp_path)  # fmt: skip
     t2.run()
     assert t2.state.iteration == 12 and math.isfinite(t2.state.output["loss_g"])
+
+
+def test_early_stopping_progress_bar_and_stats_handler(data_root, tmp_path):
+    import logging
+
+    from monai.handlers import StatsHandler
+
+    torch.manual_seed(0)
+    train, val, c = make_loaders(data_root, "xray", patch=32, scale=2, n=4, batch=2)
+    g = TinyGenerator(in_channels=c, out_channels=c)
+    records: list[str] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    log = logging.getLogger("engines_test")
+    log.setLevel(logging.INFO)
+    log.addHandler(_Collect())
+    stats = StatsHandler(name="engines_test", output_transform=lambda out: out["loss_g"])
+
+    def build():
+        return SRPretrainer(device="cpu", max_epochs=6, train_data_loader=train, generator=g,
+                            optimizer_g=torch.optim.SGD(g.parameters(), lr=0.0),  # never improves
+                            loss_function=torch.nn.L1Loss(), validator=make_validator(val), early_stop_patience=2,
+                            ckpt_dir=tmp_path, progress_bar=True, train_handlers=[stats])  # fmt: skip
+
+    t = build()
+    t.run()
+    assert t.state.epoch == 3 and t.state.iteration == 6  # best at epoch 1, then 2 validations without improvement
+    assert t.state.best_metric_epoch == 1
+    assert sum("Loss" in r for r in records) == 6, records  # MONAI's StatsHandler reads the trainer output
+    again = build()  # an early-stopped stage counts as finished
+    again.run()
+    assert again.state.iteration == 6
