@@ -134,6 +134,13 @@ def test_ssim_3d_matches_skimage(data_root):
     ref = sk_ssim(hr, sr, data_range=dr, **SK_SSIM)
     assert abs(float(ssim(x, y, data_range=dr)) - ref) < 1e-4
     assert abs(float(psnr(x, y, data_range=dr)) - sk_psnr(hr, sr, data_range=dr)) < 1e-3
+    # a thin axis (8 slices) where scikit-image raises: the window shrinks to 7 along it, only there
+    thin_x, thin_y = x[..., :8], y[..., :8]
+    with pytest.raises(ValueError):
+        sk_ssim(hr[..., :8], sr[..., :8], data_range=dr, **SK_SSIM)
+    v = ssim(thin_x, thin_y, data_range=dr)
+    assert torch.equal(v, ssim(thin_x, thin_y, data_range=dr, win_size=(11, 11, 7)))
+    assert 0.0 < float(v) < 1.0
 
 
 def test_batch_gives_one_value_per_image(fundus_pair, xray_pair):

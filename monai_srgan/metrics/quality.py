@@ -230,11 +230,28 @@ def rmse(
     return _mse(x, y, mask).sqrt()
 
 
+def _window_sizes(win_size: int | Sequence[int], spatial: Sequence[int]) -> list[int]:
+    """One odd window size per axis; an axis shorter than the window gets the largest odd size that fits."""
+    wins = [int(win_size)] * len(spatial) if isinstance(win_size, (int, float)) else [int(w) for w in win_size]
+    if len(wins) != len(spatial):
+        raise ValueError(f"win_size has {len(wins)} values for {len(spatial)} spatial axes.")
+    out = []
+    for w, size in zip(wins, spatial):
+        if w % 2 == 0 or w < 1:
+            raise ValueError(f"SSIM window sizes must be odd and positive, got {w}.")
+        if size < w:
+            w = size if size % 2 else size - 1
+            if w < 1:
+                raise ValueError(f"spatial axis of size {size} is too small for SSIM.")
+        out.append(w)
+    return out
+
+
 def ssim_map(
     x: torch.Tensor,
     y: torch.Tensor,
     data_range: float = 1.0,
-    win_size: int = 11,
+    win_size: int | Sequence[int] = 11,
     sigma: float = 1.5,
     k1: float = 0.01,
     k2: float = 0.03,
@@ -243,8 +260,8 @@ def ssim_map(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """SSIM and contrast-structure maps of Wang et al. 2004 (eq. 13) over the "valid" window positions.
 
-    The local statistics use a separable Gaussian window (``win_size`` taps, ``sigma``; or a uniform
-    ``win_size``-wide window with ``gaussian_weights=False``) and the population covariance (or the sample
+    The local statistics use a separable Gaussian window (``win_size`` taps per axis, an int or one per axis,
+    ``sigma``; or a uniform window with ``gaussian_weights=False``) and the population covariance (or the sample
     covariance, ``NP / (NP - 1)`` times larger, with ``use_sample_covariance=True``: skimage's defaults). The maps
     lose ``(win_size - 1) // 2`` pixels on each side of each spatial axis, exactly what skimage's
     ``structural_similarity`` discards before averaging. Inputs in ``[0, data_range]``, ``(N, C, *spatial)``;
@@ -252,20 +269,19 @@ def ssim_map(
     """
     c1 = (k1 * data_range) ** 2
     c2 = (k2 * data_range) ** 2
-    radius = (win_size - 1) // 2
-    sd = x.ndim - 2
-    if gaussian_weights:
-        k = gaussian_kernel1d(sigma, radius=radius, dtype=x.dtype, device=x.device)
-    else:
-        k = torch.full((win_size,), 1.0 / win_size, dtype=x.dtype, device=x.device)
+    wins = _window_sizes(win_size, x.shape[2:])
     n = x.shape[0]
     stack = torch.cat([x, y, x * x, y * y, x * y], dim=0)
-    for axis in range(sd):
+    for axis, w in enumerate(wins):
+        if gaussian_weights:
+            k = gaussian_kernel1d(sigma, radius=(w - 1) // 2, dtype=x.dtype, device=x.device)
+        else:
+            k = torch.full((w,), 1.0 / w, dtype=x.dtype, device=x.device)
         stack = conv_axis(stack, k, axis)
     mu_x, mu_y, e_xx, e_yy, e_xy = stack.split(n, dim=0)
     cov_norm = 1.0
     if use_sample_covariance:
-        n_pix = win_size**sd
+        n_pix = math.prod(wins)
         cov_norm = n_pix / (n_pix - 1.0)
     sxx = cov_norm * (e_xx - mu_x * mu_x)
     syy = cov_norm * (e_yy - mu_y * mu_y)
@@ -283,7 +299,7 @@ def ssim(
     y_channel: bool = False,
     mask: torch.Tensor | None = None,
     input_range: Sequence[float] | None = None,
-    win_size: int = 11,
+    win_size: int | Sequence[int] = 11,
     sigma: float = 1.5,
     k1: float = 0.01,
     k2: float = 0.03,
@@ -299,6 +315,10 @@ def ssim(
     give different numbers; the bicubic baselines in ``../shared/reference`` use them. With ``mask``, the SSIM map
     is averaged over the window centres inside the mask only. 2D and 3D. Options as :func:`psnr`.
 
+    ``win_size`` may differ per axis. Where an axis is shorter than the window (a volume with a few slices, where
+    scikit-image raises), the window along that axis shrinks to the largest odd size that fits (the Gaussian is
+    truncated and renormalised); everywhere else the result is exactly the reference.
+
     Returns:
         ``(N,)`` SSIM (float32 for float32 input).
 
@@ -308,11 +328,10 @@ def ssim(
         1.0
     """
     x, y, mask, dr = _prepare(x, y, data_range, input_range, crop_border, y_channel, mask)
-    if any(s < win_size for s in x.shape[2:]):
-        raise ValueError(f"images of spatial shape {tuple(x.shape[2:])} are smaller than the SSIM window {win_size}.")
-    smap, _ = ssim_map(x, y, dr, win_size, sigma, k1, k2, gaussian_weights, use_sample_covariance)
+    wins = _window_sizes(win_size, x.shape[2:])
+    smap, _ = ssim_map(x, y, dr, wins, sigma, k1, k2, gaussian_weights, use_sample_covariance)
     if mask is not None:
-        mask = crop_spatial(mask, (win_size - 1) // 2)
+        mask = crop_spatial(mask, [(w - 1) // 2 for w in wins])
     return _masked_mean(smap, mask)
 
 

@@ -73,8 +73,8 @@ def evaluate_pair(
         lr: ``(N, C, *lr_spatial)`` model inputs (the bicubic baseline is ``imresize(lr, size=hr_spatial)``).
         scale: SR factor; inferred from the shapes when omitted.
         data_range, input_range: value range of the images (as :func:`~monai_srgan.metrics.psnr`; default [0, 1]).
-        crop_border: pixels cropped from each side for PSNR/SSIM/RMSE/hallucination; default the (integer) scale,
-            the SR-paper convention.
+        crop_border: pixels cropped from each side for PSNR/SSIM/RMSE/hallucination; default the (integer) scale
+            of each axis, the SR-paper convention (0 along axes that are not super-resolved).
         y_channel: PSNR/SSIM/RMSE on the BT.601 luma of RGB images (the SR convention for natural images; the
             fundus baselines in ``../shared/reference`` are RGB).
         mask: field-of-view mask ``(N or 1, 1, *spatial)`` (fundus): full-reference metrics inside it only.
@@ -102,7 +102,7 @@ def evaluate_pair(
     factors = _infer_scale(hr, lr) if scale is None else scale
     if crop_border is None:
         f = factors if isinstance(factors, Sequence) else [factors] * (hr.ndim - 2)
-        crop_border = [int(v) if float(v).is_integer() else 0 for v in f]
+        crop_border = [int(v) if float(v).is_integer() and v > 1 else 0 for v in f]
     if bicubic is None:
         bicubic = bicubic_baseline(lr, hr.shape[2:])
     bicubic = plain_tensor(bicubic).float()
