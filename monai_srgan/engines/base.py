@@ -318,7 +318,10 @@ class SRTrainerBase(Trainer):
                 )
 
     def _guard(self, values: Mapping[str, torch.Tensor | float], what: str = "loss") -> None:
-        if not self.nan_guard:
+        if not self.nan_guard or not values:
+            return
+        vals = [torch.as_tensor(v, dtype=torch.float32).reshape(()) for v in values.values()]
+        if bool(torch.isfinite(torch.stack([v.to(vals[0].device) for v in vals])).all()):  # one sync
             return
         bad = {k: float(v) for k, v in values.items() if not math.isfinite(float(v))}
         if bad:
