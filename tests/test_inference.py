@@ -165,3 +165,27 @@ def test_srinferer_is_a_monai_inferer_with_dtype_option():
         torch.testing.assert_close(inf(x, net), ref, atol=1e-5, rtol=0)
         low = SRInferer(scale=2, roi_size=32, dtype="bfloat16")(x, net.to(torch.bfloat16))
     assert low.dtype == torch.float32 and (low - ref).abs().max().item() < 0.1
+
+
+def test_comparison_outputs_flag_content_the_input_cannot_explain(tmp_path, chest):
+    from PIL import Image
+
+    from monai_srgan.inference.compare import comparison_paths, write_comparison
+
+    class Shifted(NearestUp):  # invents a 6-pixel shift: LR-consistency must drop
+        def forward(self, x):
+            return torch.roll(super().forward(x), shifts=6, dims=-1)
+
+    scores = {}
+    for name, net in (("faithful", NearestUp(2)), ("shifted", Shifted(2))):
+        pipe = SRInferencePipeline(net, 2, tile_size=1024)
+        sr = pipe.predict(chest)
+        out = tmp_path / f"{name}_x2.png"
+        scores[name] = write_comparison(pipe, chest, sr, out)
+        cmp_path, res_path = comparison_paths(out)
+        fig, res = Image.open(cmp_path), Image.open(res_path)
+        assert fig.width > 3 * min(768, 2 * chest.shape[2]) * 0.9 and fig.height > 384
+        assert res.size == (chest.shape[2], chest.shape[1])  # LR grid
+        scores[name + "_res"] = float(np.asarray(res).mean())
+    assert scores["faithful"] > 35.0 > scores["shifted"]
+    assert scores["shifted_res"] > 2 * scores["faithful_res"]

@@ -76,12 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(inf)
     inf.add_argument("--expect-scale", type=int, help="fail unless the model's scale is this")
     inf.add_argument("--format", default="same", help="same (default), dicom, png, jpeg, tiff, nifti")
-    inf.add_argument("--tile-size", type=int, default=192, help="tile size in input pixels (default 192)")
+    inf.add_argument(
+        "--tile-size", type=int, default=None, help="tile size in input pixels (default: the bundle's tile_size, else 192)"
+    )
     inf.add_argument("--overlap", type=int, default=None, help="tile overlap, input pixels (default: receptive field)")
     inf.add_argument(
         "--context", type=int, default=None, help="context pixels per tile side (default: receptive field)"
     )
-    inf.add_argument("--batch", type=int, default=4, help="tiles per generator call (default 4)")
+    inf.add_argument(
+        "--batch", type=int, default=None, help="tiles per generator call (default: the bundle's sw_batch_size, else 4)"
+    )
     inf.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, ...")
     inf.add_argument("--dtype", default=None, help="generator dtype: float32 (default), float16, bfloat16")
     inf.add_argument("--compare", action="store_true", help="also write bicubic|SR|difference PNG and LR residual map")
@@ -125,9 +129,11 @@ def _build_pipeline(args: argparse.Namespace):
         device=args.device,
         dtype=args.dtype,
     )
-    if args.bundle:
+    if args.bundle:  # the bundle's tile_size/sw_batch_size (e.g. a 3D tile) unless given on the command line
         pipe = SRInferencePipeline.from_bundle(args.bundle, weights=args.weights, scale=args.scale, **common)
     else:
+        common["tile_size"] = 192 if common["tile_size"] is None else common["tile_size"]
+        common["sw_batch_size"] = 4 if common["sw_batch_size"] is None else common["sw_batch_size"]
         pipe = SRInferencePipeline.from_model_file(
             args.model, network=args.network, scale=args.scale, network_kwargs=_net_kwargs(args), **common
         )
