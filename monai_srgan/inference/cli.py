@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("--expect-scale", type=int, help="fail unless the model's scale is this")
     inf.add_argument("--format", default="same", help="same (default), dicom, png, jpeg, tiff, nifti")
     inf.add_argument(
-        "--tile-size", type=int, default=None, help="tile size in input pixels (default: the bundle's tile_size, else 192)"
+        "--tile-size", type=int, default=None, help="tile size, input px (default: the bundle's tile_size, else 192)"
     )
     inf.add_argument("--overlap", type=int, default=None, help="tile overlap, input pixels (default: receptive field)")
     inf.add_argument(

@@ -160,6 +160,8 @@ class SRInferencePipeline:
         self.device = torch.device(device or "cpu")
         if isinstance(network, torch.nn.Module):
             network = network.to(self.device).eval()
+            if dtype is not None:
+                network = network.to(getattr(torch, str(dtype).replace("torch.", "")))
         self.network = network
         net_scale = getattr(network, "scale", None)
         if (
@@ -372,20 +374,21 @@ class SRInferencePipeline:
         out: np.ndarray | None = None
         try:
             for rows, y in self.inferer.iter_stripes(batch, self.network):
-                v = invert_normalization(y, params)
-                v = v.as_subclass(torch.Tensor) if isinstance(v, torch.Tensor) else torch.as_tensor(v)
-                if lo is not None and hi is not None:
-                    v = v.clamp_(float(lo), float(hi))
-                if out_dt.kind in "ui":
-                    v = v.round_()
-                if how == "slices":
-                    v = v.permute(1, 2, 3, 0)  # (C, h, W, D)
-                else:
-                    v = v[0]
                 if out is None:
-                    out = np.empty((v.shape[0], *sr_spatial), dtype=out_dt)
-                out[:, rows] = v.numpy().astype(out_dt, copy=False)
-                del v, y
+                    out = np.empty((y.shape[1], *sr_spatial), dtype=out_dt)
+                # invert in chunks of rows: the inverse works in float64, a whole stripe would double the memory
+                step = max(1, (1 << 22) // max(1, y[:, :, :1].numel()))
+                for r0 in range(0, y.shape[2], step):
+                    v = invert_normalization(y[:, :, r0 : r0 + step], params)
+                    v = v.as_subclass(torch.Tensor) if isinstance(v, torch.Tensor) else torch.as_tensor(v)
+                    if lo is not None and hi is not None:
+                        v = v.clamp_(float(lo), float(hi))
+                    if out_dt.kind in "ui":
+                        v = v.round_()
+                    v = v.permute(1, 2, 3, 0) if how == "slices" else v[0]  # (C, h, W[, D])
+                    dst = slice(rows.start + r0, min(rows.start + r0 + step, rows.stop))
+                    out[:, dst] = v.numpy().astype(out_dt, copy=False)
+                del y
         except RuntimeError as e:
             msg = str(e)
             if "channels" in msg or "size mismatch" in msg or "shape" in msg:
