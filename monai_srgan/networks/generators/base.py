@@ -76,6 +76,7 @@ def probe_receptive_field(
     """
     factors = normalize_scale(scale if scale is not None else model.scale, spatial_dims)
     was_training = model.training
+    dtype = next(model.parameters()).dtype
     model = model.eval().double()
     try:
         x = torch.randn((1, in_channels) + (size,) * spatial_dims, dtype=torch.float64, requires_grad=True)
@@ -86,7 +87,7 @@ def probe_receptive_field(
         nz = (x.grad.abs().sum(dim=(0, 1)) > 0).nonzero()
         return int((nz - c).abs().max())
     finally:
-        model.float().train(was_training)
+        model.to(dtype).train(was_training)
 
 
 def effective_receptive_field(
