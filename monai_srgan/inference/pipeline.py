@@ -134,6 +134,9 @@ class SRInferencePipeline:
         loader: callable turning a path / list of paths / InputItem into a ``MetaTensor``
             (default :class:`monai_srgan.transforms.LoadMedicalImage`).
         progress: show a per-tile progress bar.
+        check_geometry: for a 3D model with a per-axis scale (through-plane SR), refuse volumes whose header gives
+            no voxel spacing (``srgan_spacing_known``) and volumes whose upsampled axis is finer than another axis
+            (the slices are on another axis: reorient first).
     """
 
     def __init__(
@@ -156,6 +159,7 @@ class SRInferencePipeline:
         output_dtype: str = "auto",
         loader: Callable[[Any], MetaTensor] | None = None,
         progress: bool = False,
+        check_geometry: bool = True,
     ) -> None:
         self.device = torch.device(device or "cpu")
         if isinstance(network, torch.nn.Module):
@@ -183,6 +187,7 @@ class SRInferencePipeline:
             spatial_dims = len(scale) if isinstance(scale, Sequence) and not isinstance(scale, str) else 2
         self.spatial_dims = int(spatial_dims)
         self.output_dtype = output_dtype
+        self.check_geometry = bool(check_geometry)
         self._loader = loader
         self.tile_size = tile_size
         self.inferer = SRInferer(
@@ -315,12 +320,46 @@ class SRInferencePipeline:
         if not bool(torch.isfinite(image.as_subclass(torch.Tensor)).all()):
             raise InputFileError(where, "contains NaN or infinite values", "fix or remove the file")
         if nsp == self.spatial_dims:
+            if nsp == 3 and self.check_geometry:
+                self._check_slice_axis(image, where)
             return nsp, "native"
         if nsp == 3 and self.spatial_dims == 2:
             return nsp, "slices"
         raise InputFileError(
             where, f"is {nsp}D but the model is {self.spatial_dims}D", "use a 2D model for images, 3D for volumes"
         )
+
+    def _check_slice_axis(self, image: MetaTensor, where: str | None) -> None:
+        """Through-plane models need to know that their upsampled axis is the thick-slice axis of the volume."""
+        s = _as_tuple(self.scale)
+        if len(s) != 3 or len(set(s)) == 1:
+            return  # isotropic SR: every axis alike
+        axes = [k for k in range(3) if s[k] == max(s)]
+        known = image.meta.get("srgan_spacing_known")
+        sp = image.meta.get("srgan_spacing")
+        if known is not None and not all(bool(k) for k in list(known)[:3]):
+            raise InputFileError(
+                where,
+                f"the header gives no voxel spacing (axes known: {list(known)[:3]}), so the slice axis of this "
+                f"volume cannot be checked; the model upsamples axis {axes} (scale {list(s)}) only",
+                "write the spacing into the header (NIfTI pixdim + sform/qform; DICOM PixelSpacing and "
+                "ImagePositionPatient/SliceThickness) with the thick slices on that axis, or pass "
+                "check_geometry=False if you are sure",
+            )
+        if sp is None or len(sp) < 3:
+            return
+        sp = [float(v) for v in sp[:3]]
+        other = max(sp[k] for k in range(3) if k not in axes)
+        finest_sr = min(sp[k] for k in axes)
+        if finest_sr < 0.8 * other:
+            thick = int(np.argmax(sp))
+            raise InputFileError(
+                where,
+                f"voxel spacing {sp} mm: the model upsamples axis {axes} ({finest_sr:g} mm) but axis {thick} is the "
+                f"thick-slice axis ({sp[thick]:g} mm)",
+                f"reorient the volume so that the slices lie along axis {axes[0]} (e.g. monai.transforms.Orientation "
+                "or nibabel as_closest_canonical for axial data), or pass check_geometry=False",
+            )
 
     def scales_for(self, image: MetaTensor) -> tuple[int, ...]:
         """Per-axis SR factors for ``image`` (a 2D model on a volume keeps the slice axis)."""

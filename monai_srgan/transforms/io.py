@@ -654,6 +654,11 @@ def _load_dicom_series(paths: Sequence[str], voi_window, voi_index: int) -> tupl
                 "remove the odd file (e.g. a localizer) from the series folder",
             )
     order, slice_vec, dz = _geometric_order(paths, datasets, where)
+    first_ds = datasets[order[0]]
+    inplane_known = any(a in first_ds for a in ("PixelSpacing", "ImagerPixelSpacing"))
+    dz_known = (slice_vec is not None) or any(
+        first_ds.get(a, None) not in (None, "") for a in ("SpacingBetweenSlices", "SliceThickness")
+    )
     vols, metas = [], []
     for i in order:
         v, m = _dicom_values(datasets[i], paths[i], voi_window, voi_index)
@@ -667,6 +672,7 @@ def _load_dicom_series(paths: Sequence[str], voi_window, voi_index: int) -> tupl
         srgan_format="dicom_series",
         srgan_source_files=[paths[i] for i in order],
         srgan_spacing=[float(s) for s in spacing],
+        srgan_spacing_known=[inplane_known, inplane_known, bool(dz_known)],
         srgan_value_min=float(min(m["srgan_value_min"] for m in metas)),
         srgan_value_max=float(max(m["srgan_value_max"] for m in metas)),
         srgan_modality=str(first.get("Modality", "")),
@@ -865,6 +871,9 @@ def _load_nifti(path: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     else:
         lo, hi = (float(data.min()), float(data.max())) if data.size else (0.0, 1.0)
     zooms = [float(z) for z in img.header.get_zooms()[: min(3, data.ndim)]]
+    hdr = img.header
+    no_xform = int(hdr.get("sform_code", 0) or 0) == 0 and int(hdr.get("qform_code", 0) or 0) == 0
+    spacing_known = [not (no_xform and abs(z - 1.0) < 1e-6) for z in zooms]
     meta = {
         "srgan_format": "nifti",
         "srgan_dtype": str(stored),
@@ -877,6 +886,7 @@ def _load_nifti(path: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         "srgan_rescale_intercept": 0.0,
         "srgan_source_files": [path],
         "srgan_spacing": zooms,
+        "srgan_spacing_known": spacing_known,
     }
     return vals, np.asarray(img.affine, dtype=np.float64), meta
 
