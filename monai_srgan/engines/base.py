@@ -301,6 +301,17 @@ class SRTrainerBase(Trainer):
                 f"hr {tuple(hr.shape)}; check the dataset transforms."
             )
         g = self.generator_raw
+        g_dims = getattr(g, "spatial_dims", None)
+        if g_dims is not None and int(g_dims) != lr.ndim - 2:
+            data = "3D volumes (N, C, H, W, D)" if lr.ndim == 5 else "2D images (N, C, H, W)"
+            raise ConfigError(
+                f"the training data are {data} but the generator is {g_dims}D (spatial_dims={g_dims}): "
+                + (
+                    "use a 3D bundle (bundles/ct_mr_sr_3d) or set the networks' spatial_dims to 3 for volumes."
+                    if lr.ndim == 5
+                    else "a 3D model trains on volumes (NIfTI, DICOM series); use a 2D bundle for 2D images."
+                )
+            )
         in_ch = getattr(g, "in_channels", None)
         if in_ch is not None and lr.shape[1] != in_ch:
             raise ConfigError(

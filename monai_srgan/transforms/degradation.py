@@ -681,6 +681,13 @@ class SliceThicknessDegradation(RandomizableTransform):
         if randomize:
             self.randomize()
         nd = img.ndim - 1
+        if nd != 3:
+            meta = getattr(img, "meta", None) or {}
+            raise InputFileError(
+                meta.get("filename_or_obj"),
+                f"is a {nd}D image {tuple(img.shape)}; slice-thickness degradation needs a volume (C, H, W, D)",
+                "give 3D volumes (NIfTI, DICOM series) to a 3D bundle; 2D images go to a 2D bundle",
+            )
         if not -nd <= self.axis < nd:
             raise ConfigError(f"SliceThicknessDegradation axis={self.axis} but the image has {nd} spatial axes.")
         img = crop_to_multiple(img, self.scale_per_axis(nd), self.size_policy)
