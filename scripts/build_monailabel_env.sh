@@ -3,15 +3,28 @@
 #
 #   bash scripts/build_monailabel_env.sh [ENV_DIR]      (default: $MONAI_SRGAN_MONAILABEL_ENV, else .cache/monailabel-venv)
 #
-# The environment is reused when it exists and the hash of its inputs (this script, requirements-monailabel.txt,
-# pyproject.toml, the Python version and the repository path it is installed from) matches; otherwise it is rebuilt.
+# The environment is reused when it exists and the hash of its inputs matches (this script,
+# requirements-monailabel.txt, pyproject.toml's dependencies and dicom extra, the Python version and the repository
+# path it is installed from); otherwise it is rebuilt.
 # monai_srgan is installed in editable mode, so source changes need no rebuild.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 env_dir="${1:-${MONAI_SRGAN_MONAILABEL_ENV:-$repo/.cache/monailabel-venv}}"
 python="${PYTHON:-python3}"
 
-hash=$( { cat "$repo/scripts/build_monailabel_env.sh" "$repo/requirements-monailabel.txt" "$repo/pyproject.toml";
+# only what this environment installs from pyproject.toml: the dependencies and the dicom extra
+deps=$("$python" - "$repo/pyproject.toml" <<'PY'
+import sys
+try:
+    import tomllib
+except ImportError:  # Python 3.10: hash the whole file
+    print(open(sys.argv[1]).read())
+else:
+    project = tomllib.load(open(sys.argv[1], "rb"))["project"]
+    print(project.get("dependencies"), project.get("optional-dependencies", {}).get("dicom"))
+PY
+)
+hash=$( { cat "$repo/scripts/build_monailabel_env.sh" "$repo/requirements-monailabel.txt"; echo "$deps";
           "$python" --version; echo "$repo"; } | sha256sum | cut -d' ' -f1)
 if [ -x "$env_dir/bin/monailabel" ] && [ "$(cat "$env_dir/.monai_srgan_inputs" 2>/dev/null)" = "$hash" ]; then
   echo "MONAI Label environment up to date: $env_dir"
