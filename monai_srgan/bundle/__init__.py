@@ -1,0 +1,22 @@
+"""Helpers the MONAI bundles (``bundles/retina_sr``, ``bundles/cxr_sr``) ``_target_`` into.
+
+Bundles hold configs only; what they need beyond the transforms, networks, engines and metrics lives here:
+
+- :func:`make_datalist` — the deterministic train/validation/test split of a dataset folder (a MONAI datalist JSON);
+- :class:`ResizeImage[d] <ResizeImaged>` and :class:`ToGrayscale[d] <ToGrayscaled>` — deterministic pre-processing
+  (fixed width / longest side with the project's one resize; RGB(A) → 1 channel);
+- :func:`evaluate_sr` — model vs bicubic on held-out images: PSNR/SSIM (full and FOV-masked), fidelity metrics,
+  CSV/JSON/Markdown reports and a comparison figure;
+- :func:`load_bundle_generator` — build the bundle's generator and load weights, with errors naming the setting.
+"""
+
+from __future__ import annotations
+
+from .data import *  # noqa: F401,F403
+from .data import __all__ as _data_all
+from .evaluate import *  # noqa: F401,F403
+from .evaluate import __all__ as _eval_all
+from .networks import *  # noqa: F401,F403
+from .networks import __all__ as _net_all
+
+__all__ = [*_data_all, *_eval_all, *_net_all]

@@ -1,0 +1,297 @@
+"""Dataset split and deterministic pre-processing used by the bundles."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Hashable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from monai.config import KeysCollection
+from monai.data import MetaTensor
+from monai.transforms import MapTransform, Transform
+
+from monai_srgan.errors import ConfigError
+from monai_srgan.transforms.datasets import split_files
+from monai_srgan.transforms.io import find_inputs
+from monai_srgan.transforms.resize import imresize
+
+__all__ = [
+    "make_datalist",
+    "datalist_section",
+    "require_file",
+    "run_inference",
+    "ResizeImage",
+    "ResizeImaged",
+    "ResizeImageD",
+    "ResizeImageDict",
+    "ToGrayscale",
+    "ToGrayscaled",
+    "ToGrayscaleD",
+    "ToGrayscaleDict",
+]
+
+
+def _item_path(item: Any) -> str:
+    path = getattr(item, "path", item)
+    if isinstance(path, (list, tuple)):
+        path = path[0] if path else ""
+    return os.fspath(path)
+
+
+def make_datalist(
+    dataset_dir: str | os.PathLike,
+    out_json: str | os.PathLike | None = None,
+    fractions: Sequence[float] = (0.7, 0.1, 0.2),
+    seed: int = 0,
+    include: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
+    key: str = "image",
+    min_images: int = 1,
+) -> dict[str, list[dict[str, Any]]]:
+    """List the images of ``dataset_dir`` and split them deterministically (``split_files``) into a MONAI datalist.
+
+    The split depends only on the set of file names kept and ``seed``: the same folder gives the same split on
+    every machine, and the ``test`` section is never read by a bundle's ``train.json``.
+
+    Args:
+        dataset_dir: folder with PNG/JPEG/TIFF/DICOM (files or series)/NIfTI images, searched recursively.
+        out_json: where to write the datalist (``{"training", "validation", "test"}``, absolute paths).
+        fractions: ``(train, validation, test)``.
+        seed: split seed.
+        include: file-name patterns to keep (``fnmatch`` on the base name, e.g. ``["hrf_*", "idrid_*"]``); all by
+            default.
+        exclude: file-name patterns to drop (e.g. ``["mhh_*"]``: other-size duplicates of images kept).
+        key: datalist key of each entry.
+        min_images: fewer images than this raises.
+
+    Raises:
+        ConfigError: the folder does not exist or holds no (matching) images — names ``dataset_dir``.
+    """
+    folder = Path(dataset_dir).expanduser()
+    if not folder.is_dir():
+        raise ConfigError(
+            f"dataset_dir='{dataset_dir}' is not a folder: set --dataset_dir to the folder with your images"
+        )
+    items = find_inputs(folder)
+    kept = []
+    for it in items:
+        name = Path(_item_path(it)).name
+        if include and not any(fnmatch.fnmatch(name, p) for p in include):
+            continue
+        if exclude and any(fnmatch.fnmatch(name, p) for p in exclude):
+            continue
+        kept.append(it)
+    if len(kept) < max(int(min_images), 1):
+        what = f" matching include={list(include or [])} exclude={list(exclude or [])}" if include or exclude else ""
+        raise ConfigError(
+            f"dataset_dir='{dataset_dir}' holds {len(kept)} loadable images{what} (found {len(items)} in total; "
+            f"need at least {max(int(min_images), 1)}): set --dataset_dir to a folder of PNG/JPEG/TIFF/DICOM/NIfTI "
+            "images, or change --include/--exclude"
+        )
+    entries = []
+    for it in kept:
+        p = getattr(it, "path", it)
+        if isinstance(p, (list, tuple)):
+            p = [str(Path(x).resolve()) for x in p]
+        else:
+            p = str(Path(p).resolve())
+        entries.append({key: p})
+    return split_files(entries, fractions=tuple(fractions), seed=seed, out_json=out_json, key=key)
+
+
+def datalist_section(
+    datalist: Mapping[str, Sequence[Mapping[str, Any]]], section: str, key: str = "image", as_key: str | None = None
+) -> list[dict[str, Any]]:
+    """One section of a datalist with the entries' ``key`` renamed to ``as_key`` (e.g. ``"image"`` → ``"hr"``).
+
+    Raises:
+        ConfigError: the section is empty (too few images for the split) — names ``dataset_dir``/``split``.
+    """
+    entries = list(datalist.get(section, []))
+    if not entries:
+        raise ConfigError(
+            f"the '{section}' split is empty: dataset_dir has too few images for split_fractions "
+            f"(sections: { {k: len(v) for k, v in datalist.items()} })"
+        )
+    out = []
+    for e in entries:
+        e = dict(e)
+        if as_key and as_key != key:
+            e[as_key] = e.pop(key)
+        out.append(e)
+    return out
+
+
+def require_file(path: str | os.PathLike | None, setting: str, hint: str = "", required: bool = False) -> str | None:
+    """Return ``path`` if it is an existing file; otherwise raise :class:`ConfigError` naming ``setting``.
+
+    ``None``/``""`` passes through unless ``required`` (e.g. the VGG weight file of a perceptual-loss recipe).
+    """
+    if path is None or path == "":
+        if required:
+            raise ConfigError(f"{setting} is not set{': ' + hint if hint else ''}")
+        return None
+    if not Path(path).is_file():
+        raise ConfigError(f"{setting}='{path}' is not a file{': ' + hint if hint else ''}")
+    return os.fspath(path)
+
+
+def run_inference(
+    bundle_root: str | os.PathLike,
+    input_path: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    model_path: str | os.PathLike | None = None,
+    scale: int | None = None,
+    fmt: str = "same",
+    device: str = "cpu",
+    compare: bool = False,
+    extra_args: Sequence[str] = (),
+) -> int:
+    """Run ``monai-srgan infer`` (file, folder or DICOM series → ``output_dir``) with this bundle's weights.
+
+    The pipeline is built by :meth:`SRInferencePipeline.from_bundle` from ``<bundle_root>/configs/inference.json``;
+    ``scale`` is checked against the bundle's. Raises :class:`ConfigError` when the CLI reports an error.
+    """
+    from monai_srgan.inference.cli import main
+
+    args = [os.fspath(input_path), os.fspath(output_dir), "--bundle", os.fspath(bundle_root), "--format", fmt]
+    args += ["--device", str(device), "--no-progress"]
+    if model_path:
+        if not Path(model_path).is_file():
+            raise ConfigError(f"model_path='{model_path}' does not exist: set --model_path to a weight file")
+        args += ["--weights", os.fspath(model_path)]
+    if scale is not None:
+        args += ["--expect-scale", str(scale)]
+    if compare:
+        args.append("--compare")
+    args += list(extra_args)
+    code = main(args)
+    if code:
+        raise ConfigError(f"inference failed (exit status {code}); see the message above")
+    return code
+
+
+class ResizeImage(Transform):
+    """Deterministic resize with the project's one resize (:func:`monai_srgan.transforms.imresize`, antialiased).
+
+    Exactly one of ``spatial_size`` (``(H, W)`` or one int for a square), ``width`` (keep the aspect ratio) and
+    ``longest`` (longest side, keep the aspect ratio) is given. Images already of that size are returned unchanged;
+    ``only_down=True`` never enlarges. A ``MetaTensor`` keeps its meta; the affine and ``srgan_spacing`` follow.
+    """
+
+    def __init__(
+        self,
+        spatial_size: int | Sequence[int] | None = None,
+        width: int | None = None,
+        longest: int | None = None,
+        mode: str = "bicubic",
+        only_down: bool = False,
+        clip: bool = True,
+    ) -> None:
+        if sum(v is not None for v in (spatial_size, width, longest)) != 1:
+            raise ConfigError("ResizeImage: give exactly one of spatial_size, width, longest")
+        self.spatial_size, self.width, self.longest = spatial_size, width, longest
+        self.mode, self.only_down, self.clip = mode, only_down, clip
+
+    def target_size(self, hw: Sequence[int]) -> tuple[int, int]:
+        h, w = int(hw[0]), int(hw[1])
+        if self.spatial_size is not None:
+            s = self.spatial_size
+            size = (int(s), int(s)) if isinstance(s, int) else (int(s[0]), int(s[1]))
+        elif self.width is not None:
+            size = (max(int(round(h * self.width / w)), 1), int(self.width))
+        else:
+            f = self.longest / max(h, w)
+            size = (max(int(round(h * f)), 1), max(int(round(w * f)), 1))
+        if self.only_down and (size[0] > h or size[1] > w):
+            return h, w
+        return size
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        size = self.target_size(img.shape[1:3])
+        if tuple(img.shape[1:3]) == size:
+            return img
+        lo = hi = None
+        if self.clip and isinstance(img, MetaTensor):
+            lo, hi = img.meta.get("srgan_value_min"), img.meta.get("srgan_value_max")
+        spacing = img.meta.get("srgan_spacing") if isinstance(img, MetaTensor) else None
+        old = tuple(img.shape[1:3])
+        out = imresize(img.float(), size=size, mode=self.mode)
+        if lo is not None and hi is not None:
+            out = out.clamp(float(lo), float(hi))
+        if isinstance(out, MetaTensor) and spacing is not None:
+            sp = list(spacing) if isinstance(spacing, (list, tuple)) else [float(spacing)] * 2
+            out.meta["srgan_spacing"] = [float(sp[i]) * old[i] / size[i] for i in range(2)] + [
+                float(x) for x in sp[2:]
+            ]
+        return out
+
+
+class ResizeImaged(MapTransform):
+    """Dictionary version of :class:`ResizeImage`; an optional ``fov`` key is resized with nearest sampling."""
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        spatial_size: int | Sequence[int] | None = None,
+        width: int | None = None,
+        longest: int | None = None,
+        mode: str = "bicubic",
+        only_down: bool = False,
+        clip: bool = True,
+        mask_key: str | None = "fov",
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.resizer = ResizeImage(spatial_size, width, longest, mode, only_down, clip)
+        self.mask_key = mask_key
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        size = None
+        for key in self.key_iterator(d):
+            size = self.resizer.target_size(d[key].shape[1:3])
+            d[key] = self.resizer(d[key])
+        if size is not None and self.mask_key and self.mask_key in d and tuple(d[self.mask_key].shape[1:3]) != size:
+            d[self.mask_key] = (imresize(d[self.mask_key].float(), size=size, mode="nearest") > 0.5).float()
+        return d
+
+
+class ToGrayscale(Transform):
+    """RGB(A) → 1 channel (ITU-R BT.601 luma, as PIL's ``convert("L")``); 1-channel images pass unchanged."""
+
+    WEIGHTS = (0.299, 0.587, 0.114)
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        if img.shape[0] == 1:
+            return img
+        if img.shape[0] < 3:
+            return img[:1]
+        w = torch.tensor(self.WEIGHTS, dtype=img.dtype, device=img.device).reshape(3, *([1] * (img.ndim - 1)))
+        out = (img[:3] * w).sum(0, keepdim=True)
+        if isinstance(img, MetaTensor):
+            out = MetaTensor(out.as_tensor() if isinstance(out, MetaTensor) else out, meta=dict(img.meta))
+            out.meta["srgan_photometric"] = "L"
+            out.meta["original_channel_dim"] = "no_channel"  # as a 1-channel file loads: batches collate
+        return out
+
+
+class ToGrayscaled(MapTransform):
+    """Dictionary version of :class:`ToGrayscale`."""
+
+    def __init__(self, keys: KeysCollection, allow_missing_keys: bool = False) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.t = ToGrayscale()
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            d[key] = self.t(d[key])
+        return d
+
+
+ResizeImageD = ResizeImageDict = ResizeImaged
+ToGrayscaleD = ToGrayscaleDict = ToGrayscaled

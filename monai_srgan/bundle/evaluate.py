@@ -1,0 +1,314 @@
+"""Model vs bicubic on held-out images, for the bundles' ``evaluate.json``.
+
+For every image: pre-process (load, FOV crop / resize, normalise to [0, 1]) → HR; degrade (the same degradation as
+training, bicubic ×4 by default) → LR; the generator (tiled, exact) → SR; then
+:func:`monai_srgan.metrics.evaluate_pair` scores SR **and** the bicubic upsampling of the same LR against HR
+(PSNR, SSIM, RMSE, sharpness ratio, LR-consistency, hallucination score, optionally vessel agreement), on the whole
+image and, where a field-of-view mask is present (fundus, key ``"fov"``), inside it. SSIM is also given in
+scikit-image's default convention (7×7 uniform, sample covariance), the one of ../shared/reference/README.md.
+
+Writes ``metrics.csv`` (one row per image + mean), ``metrics.json`` (meta, summary, rows), ``metrics.md`` (summary
+table) and ``comparison.png`` (per image: bicubic | model | HR | |model − HR| ×4 | |bicubic − HR| ×4 on a crop).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from monai_srgan.errors import ConfigError
+
+__all__ = ["evaluate_sr", "load_bundle_generator", "comparison_figure", "update_metadata_metrics"]
+
+logger = logging.getLogger(__name__)
+
+
+def load_bundle_generator(
+    network: torch.nn.Module, weights: str | os.PathLike | None, scale: Any = None, setting: str = "model_path"
+) -> torch.nn.Module:
+    """Load ``weights`` (``params_ema`` preferred) into ``network``; errors name the setting to change.
+
+    Raises:
+        ConfigError: the weight file is missing (names ``setting``), or it does not fit the network (names
+            ``scale``/``network``/``network_kwargs``: a ×4 model evaluated with ``--scale 2``, another width, ...).
+    """
+    if weights is None or weights == "":
+        return network
+    if not Path(weights).is_file():
+        raise ConfigError(
+            f"{setting}='{weights}' does not exist: train the model first (configs/train.json writes "
+            f"<output_dir>/model.pt) or set --{setting} to a weight file"
+        )
+    from monai_srgan.networks import load_network_weights
+
+    try:
+        load_network_weights(network, os.fspath(weights), strict=True)
+    except Exception as e:  # noqa: BLE001 - say which setting does not fit
+        net_scale = getattr(network, "scale", scale)
+        raise ConfigError(
+            f"{setting}='{weights}' does not fit the configured network {type(network).__name__} "
+            f"(scale={net_scale}): the weights were trained with another scale, network or network_kwargs. "
+            f"Set --scale/--network/--network_kwargs to the values the weights were trained with (the bundle's "
+            f"shipped models/model.pt is described in its docs/README.md), or set --{setting} to weights trained "
+            f"for this configuration. ({str(e).splitlines()[0][:300]})"
+        ) from e
+    return network
+
+
+def _to_u8(x: torch.Tensor) -> np.ndarray:
+    a = (x.float().clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
+    return np.repeat(a[0][..., None], 3, -1) if a.shape[0] == 1 else np.moveaxis(a[:3], 0, -1)
+
+
+def _detail_crop(hr: torch.Tensor, size: int, mask: torch.Tensor | None = None) -> tuple[int, int]:
+    """Top-left corner of the ``size`` crop with the most gradient energy (inside the mask when given)."""
+    h, w = hr.shape[-2:]
+    size = min(size, h, w)
+    g = hr.float().mean(0)
+    e = (g[1:, :-1] - g[:-1, :-1]).abs() + (g[:-1, 1:] - g[:-1, :-1]).abs()
+    e = torch.nn.functional.pad(e, (0, 1, 0, 1))
+    if mask is not None:
+        e = e * (mask.reshape(h, w) > 0)
+    pooled = torch.nn.functional.avg_pool2d(e[None, None], size, stride=max(size // 4, 1))[0, 0]
+    idx = int(torch.argmax(pooled))
+    r, c = divmod(idx, pooled.shape[1])
+    s = max(size // 4, 1)
+    return min(r * s, h - size), min(c * s, w - size)
+
+
+def comparison_figure(
+    panels: Sequence[tuple[str, Sequence[torch.Tensor]]], crop: int = 160, zoom: int = 2, names: Sequence[str] = ()
+) -> np.ndarray:
+    """Stack one row per image: labelled crops (``(C, H, W)`` in [0, 1]) side by side, nearest-zoomed ×``zoom``.
+
+    Args:
+        panels: ``[(label, [image_0, image_1, ...]), ...]``: one column per label, one row per image.
+        crop: unused (kept for the call signature; crops are made by the caller).
+        zoom: nearest-neighbour enlargement of every crop.
+        names: row titles.
+    """
+    from PIL import Image, ImageDraw
+
+    labels = [p[0] for p in panels]
+    n_rows = len(panels[0][1])
+    gap, head = 4, 14
+    tiles: list[list[np.ndarray]] = []
+    for r in range(n_rows):
+        row = []
+        for _, imgs in panels:
+            a = _to_u8(imgs[r])
+            a = np.repeat(np.repeat(a, zoom, 0), zoom, 1)
+            row.append(a)
+        tiles.append(row)
+    th = max(t.shape[0] for row in tiles for t in row)
+    tw = max(t.shape[1] for row in tiles for t in row)
+    width = len(labels) * (tw + gap) + gap
+    height = n_rows * (th + head + gap) + gap
+    canvas = Image.new("RGB", (width, height), (0, 0, 0))
+    draw = ImageDraw.Draw(canvas)
+    for r, row in enumerate(tiles):
+        y = gap + r * (th + head + gap)
+        for c, a in enumerate(row):
+            x = gap + c * (tw + gap)
+            title = labels[c] if c else f"{names[r] if r < len(names) else ''}  {labels[c]}"
+            draw.text((x, y), title[: max(tw // 6, 8)], fill=(255, 255, 0))
+            canvas.paste(Image.fromarray(a), (x, y + head))
+    return np.asarray(canvas)
+
+
+def update_metadata_metrics(metadata_file: str | os.PathLike, eval_metrics: Mapping[str, Any]) -> None:
+    """Write ``eval_metrics`` into a bundle's ``configs/metadata.json`` (other fields untouched)."""
+    p = Path(metadata_file)
+    meta = json.loads(p.read_text())
+    meta["eval_metrics"] = dict(eval_metrics)
+    tmp = p.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(meta, indent=4) + "\n")
+    os.replace(tmp, p)
+
+
+def _fmt(v: float, nd: int = 4) -> float:
+    return float(round(float(v), nd))
+
+
+@torch.no_grad()
+def evaluate_sr(
+    network: torch.nn.Module,
+    files: Sequence[Mapping[str, Any]],
+    preprocess: Callable[[dict], dict],
+    degrade: Callable[[dict], dict],
+    scale: int,
+    out_dir: str | os.PathLike,
+    weights: str | os.PathLike | None = None,
+    device: str | torch.device = "cpu",
+    hr_key: str = "hr",
+    lr_key: str = "lr",
+    fov_key: str = "fov",
+    crop_border: int = 0,
+    tile_size: int | None = 128,
+    vessels: bool = False,
+    vessel_kwargs: Mapping[str, Any] | None = None,
+    num_figures: int = 4,
+    figure_crop: int = 160,
+    max_images: int | None = None,
+    model_name: str = "model",
+    metadata_file: str | os.PathLike | None = None,
+    meta: Mapping[str, Any] | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Evaluate a generator against bicubic on ``files`` and write the reports and the comparison figure.
+
+    Args:
+        network: the generator (weights loaded here from ``weights`` when given).
+        files: datalist entries (``{hr_key: path}``), e.g. the ``test`` section of the bundle's datalist.
+        preprocess: deterministic transform: entry → dict with ``hr_key`` normalised to [0, 1] (and ``fov_key``).
+        degrade: transform writing ``lr_key`` from ``hr_key`` (the training degradation; seeded per image when
+            random).
+        scale: SR factor.
+        out_dir: folder for ``metrics.csv``, ``metrics.json``, ``metrics.md``, ``comparison.png``.
+        weights: weight file (``params_ema`` preferred); ``None`` keeps the network's weights.
+        device: where the generator runs.
+        crop_border: pixels removed at each border before scoring (0: the reference protocol; SR papers use
+            ``scale``).
+        tile_size: LR tile size of the tiled inferer (exact: tiles get the receptive field as context); ``None``
+            runs the whole image at once.
+        vessels: add vessel agreement (fundus).
+        num_figures: images shown in ``comparison.png``.
+        max_images: evaluate only the first N files.
+        metadata_file: when given, the summary is written into this ``metadata.json``'s ``eval_metrics``.
+        meta: extra fields for ``metrics.json``'s ``meta``.
+
+    Returns:
+        ``{"summary": {column: {"mean", ...}}, "eval_metrics": {...}, "files": {...}}``.
+    """
+    from monai_srgan.inference.tiling import SRInferer
+    from monai_srgan.metrics import evaluate_pair, format_table, psnr, rows_from_results, ssim, summarize, write_report
+    from monai_srgan.transforms.resize import imresize
+
+    files = list(files)[: max_images or None]
+    if not files:
+        raise ConfigError("evaluation: no images to evaluate (empty 'test' split?): check --dataset_dir")
+    dev = torch.device(device)
+    network = load_bundle_generator(network, weights, scale).to(dev).eval()
+    net_scale = getattr(network, "scale", scale)
+    if net_scale is not None and int(np.max(np.atleast_1d(net_scale))) != int(scale):
+        raise ConfigError(f"scale={scale} but the network upsamples x{net_scale}: set --scale to the model's factor")
+    inferer = SRInferer(scale=scale, roi_size=tile_size, device=dev) if tile_size else None
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    fig_cols: dict[str, list[torch.Tensor]] = {k: [] for k in ("LR", "bicubic", "model", "HR", "|model-HR|x4", "|bicubic-HR|x4")}
+    fig_names: list[str] = []
+    t0 = time.time()
+    sr_seconds = 0.0
+    for i, entry in enumerate(files):
+        name = Path(str(entry.get(hr_key, f"image_{i}"))).name
+        d = preprocess(dict(entry))
+        if hasattr(degrade, "set_random_state"):
+            degrade.set_random_state(seed + i)
+        d = degrade(d)
+        hr = torch.as_tensor(d[hr_key]).float()[None]
+        lr = torch.as_tensor(d[lr_key]).float()[None]
+        mask = d.get(fov_key)
+        mask = torch.as_tensor(mask).float()[None] if mask is not None else None
+        if mask is not None and tuple(mask.shape[2:]) != tuple(hr.shape[2:]):
+            mask = None
+        ts = time.time()
+        if inferer is not None:
+            sr = inferer(lr.to(dev), network)
+        else:
+            sr = network(lr.to(dev))
+        sr = torch.as_tensor(sr).float().cpu()
+        sr_seconds += time.time() - ts
+        if tuple(sr.shape[2:]) != tuple(hr.shape[2:]):
+            raise ConfigError(
+                f"scale={scale}: the model output {tuple(sr.shape[2:])} does not match the HR {tuple(hr.shape[2:])} "
+                f"of '{name}'; set --scale to the model's factor"
+            )
+        bic = imresize(lr, size=tuple(hr.shape[2:])).clamp(0, 1)
+        res = evaluate_pair(
+            sr, hr, lr, scale=scale, crop_border=crop_border, bicubic=bic, vessels=vessels,
+            vessel_kwargs=dict(vessel_kwargs or {}), mask=None,
+        )  # fmt: skip
+        srs, bics = sr.clamp(0, 1), bic
+        sk = {"win_size": 7, "gaussian_weights": False, "use_sample_covariance": True, "crop_border": crop_border}
+        res["ssim_sk_model"] = ssim(srs, hr, **sk)
+        res["ssim_sk_bicubic"] = ssim(bics, hr, **sk)
+        res["ssim_sk_gain"] = res["ssim_sk_model"] - res["ssim_sk_bicubic"]
+        if mask is not None:
+            for tag, img in (("model", srs), ("bicubic", bics)):
+                res[f"psnr_fov_{tag}"] = psnr(img, hr, crop_border=crop_border, mask=mask)
+                res[f"ssim_fov_{tag}"] = ssim(img, hr, crop_border=crop_border, mask=mask)
+            res["psnr_fov_gain"] = res["psnr_fov_model"] - res["psnr_fov_bicubic"]
+            res["ssim_fov_gain"] = res["ssim_fov_model"] - res["ssim_fov_bicubic"]
+        rows += rows_from_results(res, names=[name], height=[int(hr.shape[2])], width=[int(hr.shape[3])])
+        logger.info("%s: PSNR model %.3f dB, bicubic %.3f dB", name, float(res["psnr_model"][0]),
+                    float(res["psnr_bicubic"][0]))  # fmt: skip
+        if len(fig_names) < num_figures:
+            r0, c0 = _detail_crop(hr[0], figure_crop, None if mask is None else mask[0])
+            cs = min(figure_crop, hr.shape[2], hr.shape[3])
+            sl = (slice(None), slice(r0, r0 + cs), slice(c0, c0 + cs))
+            lr_up = torch.nn.functional.interpolate(lr, size=tuple(hr.shape[2:]), mode="nearest")[0]
+            fig_cols["LR"].append(lr_up[sl])
+            fig_cols["bicubic"].append(bics[0][sl])
+            fig_cols["model"].append(srs[0][sl])
+            fig_cols["HR"].append(hr[0][sl])
+            fig_cols["|model-HR|x4"].append(((srs[0] - hr[0]).abs() * 4)[sl].mean(0, keepdim=True))
+            fig_cols["|bicubic-HR|x4"].append(((bics[0] - hr[0]).abs() * 4)[sl].mean(0, keepdim=True))
+            fig_names.append(name)
+    wall = time.time() - t0
+    summary = summarize(rows)
+    run_meta = {
+        "model_name": model_name,
+        "weights": os.fspath(weights) if weights else None,
+        "scale": scale,
+        "crop_border": crop_border,
+        "num_images": len(rows),
+        "ssim": "paper convention (gaussian 11x11, sigma 1.5); ssim_sk_*: scikit-image defaults (uniform 7x7, sample "
+        "covariance) as in ../shared/reference/README.md",
+        "psnr_fov": "inside the FundusFOV mask" if any("psnr_fov_model" in r for r in rows) else None,
+        "wall_seconds": round(wall, 2),
+        "sr_seconds": round(sr_seconds, 2),
+        "device": str(dev),
+        "hardware": f"{platform.machine()} {platform.processor() or ''} torch {torch.__version__} "
+        f"threads {torch.get_num_threads()}".strip(),
+        **dict(meta or {}),
+    }
+    write_report(rows, out / "metrics.csv")
+    write_report(rows, out / "metrics.json", meta=run_meta)
+    (out / "metrics.md").write_text(
+        f"# {model_name}: model vs bicubic x{scale} on {len(rows)} held-out images\n\n" + format_table(summary) + "\n"
+    )
+    if fig_names:
+        from PIL import Image
+
+        fig = comparison_figure(list(fig_cols.items()), zoom=2, names=fig_names)
+        Image.fromarray(fig).save(out / "comparison.png")
+
+    def mean(k: str) -> float | None:
+        return _fmt(summary[k]["mean"]) if k in summary else None
+
+    eval_metrics = {
+        k: mean(k)
+        for k in (
+            "psnr_model", "psnr_bicubic", "psnr_gain", "ssim_model", "ssim_bicubic", "ssim_gain",
+            "ssim_sk_model", "ssim_sk_bicubic", "psnr_fov_model", "psnr_fov_bicubic", "psnr_fov_gain",
+            "ssim_fov_model", "ssim_fov_bicubic", "lr_psnr_model", "lr_psnr_bicubic", "hallucination_model",
+            "hallucination_bicubic", "vessel_f1_model", "vessel_f1_bicubic",
+        )
+        if k in summary
+    }  # fmt: skip
+    eval_metrics["num_test_images"] = len(rows)
+    if metadata_file:
+        update_metadata_metrics(metadata_file, eval_metrics)
+    logger.info("evaluation written to %s", out)
+    print(format_table(summary))
+    return {"summary": summary, "eval_metrics": eval_metrics, "files": {"dir": str(out)}}
