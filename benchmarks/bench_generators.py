@@ -5,7 +5,10 @@ Usage::
 
     python benchmarks/bench_generators.py                    # 32x32 LR RGB crop -> 128x128, all generators
     python benchmarks/bench_generators.py --size 64 --repeat 3
-    python benchmarks/bench_generators.py --only rrdbnet srvgg --threads 1
+    python benchmarks/bench_generators.py --only rrdbnet srvgg --threads 0   # torch's default thread count
+
+One thread by default: on a CPU shared with other processes, multi-threaded runs stall at every operator's
+thread barrier and their timings vary several-fold between runs; single-thread figures are reproducible (per core).
 
 FLOPs are counted with ``torch.utils.flop_counter.FlopCounterMode`` (2 FLOPs per multiply-accumulate; convolutions,
 matmuls and the rest of what it counts). The machine's convolution peak is measured in the same run by a large
@@ -130,7 +133,9 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--size", type=int, default=32, help="LR size (output is 4x)")
     ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's default)")
+    ap.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1: reproducible on a shared machine; 0: torch's default)"
+    )
     ap.add_argument("--only", nargs="*", default=None, choices=sorted(GENERATORS))
     ap.add_argument("--no-bf16", action="store_true", help="skip bf16 autocast (slow on CPUs without bf16 units)")
     ap.add_argument("--bf16-size", type=int, default=16, help="LR size of the bf16 run (a centre crop)")
@@ -166,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
             for _ in range(args.repeat):  # interleaved, so that load changes hit both alike
                 t32 = min(t32, timed(lambda m=model: m(lr)))
                 tcl = min(tcl, timed(lambda m=model_cl, x=lr_cl: m(x)))
-            peak = conv_peak(1)  # measured next to the model: the CPU share other processes leave changes
+            peak = conv_peak(2)  # measured next to the model: the CPU share other processes leave changes
             if args.no_bf16:
                 tbf, out_bf, ref_b, hr_b = float("nan"), ref, ref, hr
             else:
