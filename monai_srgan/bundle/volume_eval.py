@@ -127,7 +127,7 @@ def evaluate_volume_sr(
         ``<metric>_trilinear``, ``<metric>_tricubic`` and ``psnr_gain_trilinear``/``psnr_gain_tricubic`` (model −
         baseline) means.
     """
-    from monai_srgan.metrics.report import evaluate_pair, format_table, summarize, write_report  # noqa: F401
+    from monai_srgan.metrics.report import evaluate_pair, summarize, write_report
     from monai_srgan.transforms import LoadMedicalImage, SliceThicknessDegradation
     from monai_srgan.transforms.resize import imresize
 
@@ -156,15 +156,17 @@ def evaluate_volume_sr(
         factors = [scale if k == slice_axis % 3 else 1 for k in range(3)]
         if tuple(sr.shape) != tuple(hr.shape):
             raise ConfigError(
-                f"evaluate: the model's output {tuple(sr.shape)} is not the HR shape {tuple(hr.shape)}: is the bundle's "
-                f"scale {pipeline.scale} the evaluation scale {factors}?"
+                f"evaluate: the model's output {tuple(sr.shape)} is not the HR shape {tuple(hr.shape)}: is the "
+                f"bundle's scale {pipeline.scale} the evaluation scale {factors}?"
             )
         hr_t = hr.as_tensor().float()[None]
         lr_t = lr.as_tensor().float()[None]
         sr_t = sr.as_tensor().float()[None]
         base = {k: imresize(lr_t, size=tuple(hr_t.shape[2:]), mode=m, spatial_dims=3) for k, m in _BASELINES.items()}
         rng = (float(hr_t.min()), float(hr_t.max()))
-        row: dict[str, Any] = {"image": f"{Path(str(path)).name}[{slab[0]}:{slab[1]}]" if slab else Path(str(path)).name}
+        row: dict[str, Any] = {
+            "image": f"{Path(str(path)).name}[{slab[0]}:{slab[1]}]" if slab else Path(str(path)).name
+        }
         res = {k: evaluate_pair(sr_t, hr_t, lr_t, scale=factors, input_range=rng, bicubic=b) for k, b in base.items()}
         first = next(iter(res.values()))
         for col, v in first.items():
@@ -185,7 +187,9 @@ def evaluate_volume_sr(
         rows.append(row)
         if figure:
             lr_near = imresize(lr_t, size=tuple(hr_t.shape[2:]), mode="nearest", spatial_dims=3)[0]
-            fig_rows.append([_plane(v, ax) for v in (lr_near, base["trilinear"][0], base["tricubic"][0], sr_t[0], hr_t[0])])
+            fig_rows.append(
+                [_plane(v, ax) for v in (lr_near, base["trilinear"][0], base["tricubic"][0], sr_t[0], hr_t[0])]
+            )
     summary = summarize(rows)  # numeric columns only
     meta = {
         "scale": scale,
