@@ -186,3 +186,9 @@ def test_volume_smaller_than_the_patch_is_a_clear_error(tmp_path, data_root):
     err = _root_cause(info.value)
     assert isinstance(err, InputFileError), repr(err)
     assert "totalseg_example_mr_sm" in str(err) and "smaller" in str(err)
+
+
+def test_metadata_is_valid_offline(reference_root):
+    from monai.bundle import verify_metadata
+
+    verify_metadata(meta_file=str(CFG / "metadata.json"), filepath=str(reference_root / "meta_schema_20240725.json"))
