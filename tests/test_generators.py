@@ -444,3 +444,15 @@ def test_effective_receptive_field_bounded_by_theoretical():
     assert full == r  # all the gradient mass lies within the theoretical radius, and reaches it
     assert 0 <= half <= most <= r
     assert m.training  # mode restored
+
+
+def test_srvgg_cubic_base_starts_at_bicubic_and_scripts():
+    """The compact bundles' variant: zero-initialised last conv → the untrained network is exactly bicubic."""
+    m = SRVGGNetCompact(2, 3, 3, 4, num_feat=8, num_conv=2, base_mode="cubic", zero_init_last=True).eval()
+    x = torch.rand(1, 3, 10, 12)
+    expected = torch.nn.functional.interpolate(x, scale_factor=4.0, mode="bicubic", align_corners=False)
+    assert torch.equal(m(x), expected)
+    assert torch.equal(torch.jit.script(m)(x), expected)
+    assert m.receptive_field >= 2
+    with pytest.raises(ConfigError, match="base_mode"):
+        SRVGGNetCompact(3, 1, 1, 2, base_mode="cubic")

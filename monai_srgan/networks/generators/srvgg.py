@@ -1,9 +1,9 @@
 """SRVGGNetCompact (Real-ESRGAN's compact model, realesr-general-x4v3 / realesr-animevideov3), 2D/3D.
 
 A plain VGG-style stack ``conv → act → (conv → act) × num_conv → conv(C → out·Πs)`` followed by a pixel shuffle, plus
-the nearest-neighbour upsampled input as a base (Real-ESRGAN ``srvgg_arch.py``). All convolutions run at LR
-resolution, so it is the fast model for large images. Keys (``body.0.weight``, ``body.1.weight`` (PReLU), …,
-``body.{2·num_conv+2}.weight``) are exactly Real-ESRGAN's.
+the nearest-neighbour upsampled input as a base (Real-ESRGAN ``srvgg_arch.py``; linear or cubic bases are options).
+All convolutions run at LR resolution, so it is the fast model for large images. Keys (``body.0.weight``,
+``body.1.weight`` (PReLU), …, ``body.{2·num_conv+2}.weight``) are exactly Real-ESRGAN's.
 """
 
 from __future__ import annotations
@@ -38,6 +38,10 @@ class SRVGGNetCompact(nn.Module):
         num_feat: feature channels (64).
         num_conv: hidden convolutions (32 in realesr-general-x4v3, 16 in animevideov3 and BasicSR's default).
         act_type: ``"prelu"`` (one parameter per channel), ``"relu"`` or ``"leakyrelu"`` (slope 0.1).
+        base_mode: how the input is upsampled into the base the body's residual is added to: ``"nearest"``
+            (Real-ESRGAN), ``"linear"`` (bi-/trilinear) or ``"cubic"`` (bicubic, 2D only; a VDSR-style global
+            residual that starts training at bicubic quality — the compact bundles' default).
+        zero_init_last: start the last convolution at zero, so the untrained network outputs the base exactly.
     """
 
     def __init__(
@@ -49,6 +53,8 @@ class SRVGGNetCompact(nn.Module):
         num_feat: int = 64,
         num_conv: int = 16,
         act_type: str = "prelu",
+        base_mode: str = "nearest",
+        zero_init_last: bool = False,
     ) -> None:
         super().__init__()
         if act_type not in ("prelu", "relu", "leakyrelu"):
@@ -58,6 +64,13 @@ class SRVGGNetCompact(nn.Module):
                 f"SRVGGNetCompact adds the upsampled input: in_channels ({in_channels}) must equal out_channels, "
                 "or one of them must be 1."
             )
+        modes = {"nearest": "nearest", "linear": ("bilinear" if spatial_dims == 2 else "trilinear"), "cubic": "bicubic"}
+        if base_mode not in modes or (base_mode == "cubic" and spatial_dims != 2):
+            raise ConfigError(
+                f"SRVGGNetCompact base_mode must be 'nearest', 'linear' or 'cubic' (2D only), got {base_mode!r} "
+                f"with spatial_dims={spatial_dims}."
+            )
+        self.base_mode = modes[base_mode]
         factors = normalize_scale(scale, spatial_dims)
         conv = Conv[Conv.CONV, spatial_dims]
         self.spatial_dims = spatial_dims
@@ -77,9 +90,13 @@ class SRVGGNetCompact(nn.Module):
             body += [conv(num_feat, num_feat, 3, 1, 1), act()]
         body.append(conv(num_feat, out_channels * math.prod(factors), 3, 1, 1))
         self.body = nn.ModuleList(body)
+        if zero_init_last:
+            nn.init.zeros_(body[-1].weight)
+            nn.init.zeros_(body[-1].bias)
         self.upsampler = PixelShuffle(spatial_dims, factors)
+        base_radius = {"nearest": 0, "linear": 1, "cubic": 2}[base_mode]
         self.receptive_field = max(
-            receptive_radius([("conv", 1)] * (num_conv + 2) + [("up", factors[d])], factors[d])
+            max(receptive_radius([("conv", 1)] * (num_conv + 2) + [("up", factors[d])], factors[d]), base_radius)
             for d in range(spatial_dims)
         )
 
@@ -89,4 +106,6 @@ class SRVGGNetCompact(nn.Module):
             out = layer(out)
         out = self.upsampler(out)
         base = x.mean(dim=1, keepdim=True) if self.mean_base else x
-        return out + F.interpolate(base, scale_factor=self.scale_factors, mode="nearest")
+        if self.base_mode == "nearest":
+            return out + F.interpolate(base, scale_factor=self.scale_factors, mode="nearest")
+        return out + F.interpolate(base, scale_factor=self.scale_factors, mode=self.base_mode, align_corners=False)
