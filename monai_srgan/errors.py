@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from typing import Any
 
-__all__ = ["InputFileError", "ConfigError"]
+__all__ = ["InputFileError", "ConfigError", "source_path"]
 
 
 class InputFileError(ValueError):
@@ -31,3 +33,14 @@ class InputFileError(ValueError):
 
 class ConfigError(ValueError):
     """A configuration value cannot work; the message names the setting to change."""
+
+
+def source_path(img: Any) -> str | None:
+    """The file an image came from (``meta["filename_or_obj"]``, first entry of a collated list), for error messages."""
+    meta = getattr(img, "meta", None)
+    if isinstance(meta, Mapping):
+        p = meta.get("filename_or_obj")
+        if isinstance(p, (list, tuple)):
+            p = p[0] if p else None
+        return None if p in (None, "") else os.fspath(p) if isinstance(p, os.PathLike) else str(p)
+    return None

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from monai.config import KeysCollection
 from monai.transforms import MapTransform, RandomizableTransform, Transform
 
-from monai_srgan.errors import ConfigError, InputFileError
+from monai_srgan.errors import ConfigError, InputFileError, source_path
 from monai_srgan.transforms.resize import imresize, rescale_affine
 
 __all__ = [
@@ -58,16 +58,6 @@ SIZE_POLICIES = ("crop", "raise")
 
 
 # ----------------------------------------------------------------------------------------------------- helpers
-def _source_path(img: Any) -> str | None:
-    meta = getattr(img, "meta", None)
-    if isinstance(meta, Mapping):
-        p = meta.get("filename_or_obj")
-        if isinstance(p, (list, tuple)):
-            p = p[0] if p else None
-        return None if p in (None, "") else str(p)
-    return None
-
-
 def _per_axis(value: Any, n: int, name: str) -> tuple[float, ...]:
     if isinstance(value, (Sequence, np.ndarray, torch.Tensor)) and not isinstance(value, str):
         out = tuple(float(v) for v in value)
@@ -109,7 +99,7 @@ def crop_to_multiple(img: torch.Tensor, scale: float | Sequence[float], policy: 
     shape = tuple(img.shape[1:])
     if any(s < sc for s, sc in zip(shape, scales)):
         raise InputFileError(
-            _source_path(img), f"image of spatial size {shape} is smaller than the scale {scales}", "use a larger image"
+            source_path(img), f"image of spatial size {shape} is smaller than the scale {scales}", "use a larger image"
         )
     if ints is None:
         return img
@@ -118,7 +108,7 @@ def crop_to_multiple(img: torch.Tensor, scale: float | Sequence[float], policy: 
         return img
     if policy == "raise":
         raise InputFileError(
-            _source_path(img),
+            source_path(img),
             f"spatial size {shape} is not divisible by the scale {ints}",
             "crop or pad the image to a multiple of the scale, or use size_policy='crop'",
         )

@@ -24,7 +24,7 @@ from monai.config import KeysCollection
 from monai.data import MetaTensor
 from monai.transforms import MapTransform, Transform
 
-from monai_srgan.errors import ConfigError, InputFileError
+from monai_srgan.errors import ConfigError, InputFileError, source_path
 
 __all__ = [
     "FundusFOV",
@@ -117,8 +117,8 @@ def estimate_fov_mask(
     mask = ndimage.binary_closing(np.pad(mask, r), structure=disk)[r:-r, r:-r]
     labels, n = ndimage.label(mask)
     if n == 0:
-        name = getattr(img, "meta", {}).get("filename_or_obj")
-        raise InputFileError(name, "no field of view found (the image is dark everywhere)", "is it a fundus photo?")
+        problem = "no field of view found (the image is dark everywhere)"
+        raise InputFileError(source_path(img), problem, "is it a fundus photo?")
     sizes = ndimage.sum_labels(mask, labels, index=np.arange(1, n + 1))
     mask = ndimage.binary_fill_holes(labels == (int(np.argmax(sizes)) + 1))
     m = torch.from_numpy(mask.astype(np.float32))[None, None]

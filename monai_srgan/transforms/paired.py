@@ -33,7 +33,7 @@ from monai.transforms import (
     SpatialCrop,
 )
 
-from monai_srgan.errors import ConfigError, InputFileError
+from monai_srgan.errors import ConfigError, InputFileError, source_path
 
 __all__ = [
     "RandHRPatch",
@@ -51,16 +51,6 @@ __all__ = [
 ]
 
 
-def _path(img: Any) -> str | None:
-    meta = getattr(img, "meta", None)
-    if isinstance(meta, Mapping):
-        p = meta.get("filename_or_obj")
-        if isinstance(p, (list, tuple)):
-            p = p[0] if p else None
-        return None if p in (None, "") else str(p)
-    return None
-
-
 def _tuple(v: Any, n: int, name: str, kind=int) -> tuple:
     if isinstance(v, (Sequence, np.ndarray, torch.Tensor)) and not isinstance(v, str):
         out = tuple(kind(i) for i in v)
@@ -76,7 +66,7 @@ def _check_fits(img: Any, size: Sequence[int], what: str) -> None:
         raise ConfigError(f"{what} {tuple(size)} has {len(size)} axes but the image has {len(shape)} spatial axes.")
     if any(s < p for s, p in zip(shape, size)):
         raise InputFileError(
-            _path(img),
+            source_path(img),
             f"image of spatial size {shape} is smaller than the {what} {tuple(size)}",
             "use a smaller patch size, or exclude/upscale images this small",
         )
@@ -139,7 +129,7 @@ class RandHRPatchd(RandSpatialCropd):
             fov = d[self.fov_key]
             if tuple(fov.shape[1:]) != tuple(img.shape[1:]):
                 raise InputFileError(
-                    _path(fov) or _path(img),
+                    source_path(fov) or source_path(img),
                     f"'{self.fov_key}' of size {tuple(fov.shape[1:])} is not aligned with '{first}' "
                     f"of size {tuple(img.shape[1:])}",
                 )
@@ -189,8 +179,9 @@ class RandPairedCrop(RandomizableTransform):
         lr_shape, hr_shape = tuple(lr.shape[1:]), tuple(hr.shape[1:])
         if len(hr_shape) != len(lr_shape) or any(not 0 <= h - s * n < s for h, n, s in zip(hr_shape, lr_shape, scale)):
             raise InputFileError(
-                _path(hr) or _path(lr),
-                f"HR of spatial size {hr_shape} is not {scale} × the LR of size {lr_shape} (LR file: {_path(lr)})",
+                source_path(hr) or source_path(lr),
+                f"HR of spatial size {hr_shape} is not {scale} × the LR of size {lr_shape} "
+                f"(LR file: {source_path(lr)})",
                 "check that the LR/HR files are a pair and that scale is right",
             )
 
@@ -261,7 +252,7 @@ class RandPairedCropd(RandomizableTransform, MapTransform):
                 raise ConfigError(f"RandPairedCropd: key '{k}' missing from the data (keys: {list(d)}).")
             if tuple(d[k].shape[1:]) != tuple(hr.shape[1:]):
                 raise InputFileError(
-                    _path(d[k]) or _path(hr),
+                    source_path(d[k]) or source_path(hr),
                     f"'{k}' of size {tuple(d[k].shape[1:])} is not aligned with '{self.hr_keys[0]}' "
                     f"of size {tuple(hr.shape[1:])}",
                 )
