@@ -33,6 +33,7 @@ class BicubicResidualSR(nn.Module):
         num_feat: body width.
         num_conv: 3×3 convolutions in the body (after the first one).
         act: ``"prelu"`` (default), ``"relu"`` or ``"leakyrelu"``.
+        linear_kernel: size of an optional linear sub-pixel filter on the input added to the residual (0: none, the default).
     """
 
     def __init__(
@@ -44,6 +45,7 @@ class BicubicResidualSR(nn.Module):
         num_feat: int = 32,
         num_conv: int = 8,
         act: str = "prelu",
+        linear_kernel: int = 0,
     ) -> None:
         super().__init__()
         out_channels = in_channels if out_channels is None else out_channels
@@ -72,13 +74,26 @@ class BicubicResidualSR(nn.Module):
         self.tail = nn.Conv2d(num_feat, out_channels * self.scale**2, 3, 1, 1)
         nn.init.zeros_(self.tail.weight)
         nn.init.zeros_(self.tail.bias)
+        # a learned linear sub-pixel filter on the input, added to the residual: convex in its weights, so the
+        # optimal linear upsampler for the training degradation is found in a few hundred steps
+        self.linear = (
+            nn.Conv2d(in_channels, out_channels * self.scale**2, linear_kernel, 1, linear_kernel // 2)
+            if linear_kernel
+            else None
+        )
+        if self.linear is not None:
+            nn.init.zeros_(self.linear.weight)
+            nn.init.zeros_(self.linear.bias)
         self.upsample = nn.PixelShuffle(self.scale)
         # radius in LR pixels: one per 3x3 convolution, + 2 for the bicubic kernel
-        self.receptive_field = num_conv + 2 + 2
+        self.receptive_field = max(num_conv + 2, linear_kernel // 2) + 2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         base = F.interpolate(x, scale_factor=float(self.scale), mode="bicubic", align_corners=False)
-        return base + self.upsample(self.tail(self.body(x)))
+        res = self.tail(self.body(x))
+        if self.linear is not None:
+            res = res + self.linear(x)
+        return base + self.upsample(res)
 
 
 def build_generator(name: str, **kwargs: Any) -> nn.Module:
