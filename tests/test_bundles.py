@@ -23,7 +23,11 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 BUNDLES = {"retina_sr": REPO / "bundles" / "retina_sr", "cxr_sr": REPO / "bundles" / "cxr_sr"}
 TINY_G = {"num_feat": 8, "num_conv": 2}
-TINY_D = {"discriminator_def#num_features": 8, "discriminator_def#num_layers": 4, "discriminator_def#dense_features": 16}
+TINY_D = {
+    "discriminator_def#num_features": 8,
+    "discriminator_def#num_layers": 4,
+    "discriminator_def#dense_features": 16,
+}
 
 
 def _cfg(bundle: str, *names: str) -> list[str]:
@@ -270,3 +274,15 @@ def test_shipped_weights_beat_bicubic_on_held_out_crop(bundle, data_root):
     bic = imresize(lr, size=hr.shape[2:]).clamp(0, 1)
     gain = float(psnr(sr, hr) - psnr(bic, hr))
     assert gain > 0.0, gain
+
+
+def test_inference_config_runs_and_checks_scale(small_data, tmp_path):
+    """inference.json's ``run`` (the monai-srgan CLI with this bundle's weights) on a held-in small radiograph."""
+    src = tmp_path / "in.png"
+    Image.open(small_data["cxr_sr"] / "nih_00000075_000.png").crop((64, 64, 160, 160)).save(src)
+    _run(_cfg("cxr_sr", "inference.json"), input_path=str(src), output_dir=str(tmp_path / "out"), device="cpu")
+    out = Image.open(tmp_path / "out" / "in_x4.png")
+    assert out.size == (384, 384) and out.mode == "L"
+    with pytest.raises(Exception) as e:
+        _run(_cfg("cxr_sr", "inference.json"), input_path=str(src), output_dir=str(tmp_path / "o2"), scale=2)
+    assert "scale=2" in _chain(e.value) and "--scale 4" in _chain(e.value)

@@ -156,8 +156,16 @@ def run_inference(
     ``scale`` is checked against the bundle's. Raises :class:`ConfigError` when the CLI reports an error.
     """
     from monai_srgan.inference.cli import main
+    from monai_srgan.inference.pipeline import SRInferencePipeline
 
-    args = [os.fspath(input_path), os.fspath(output_dir), "--bundle", os.fspath(bundle_root), "--format", fmt]
+    if scale is not None:  # fail early, naming the setting: the shipped weights fix the bundle's scale
+        bundle_scale = SRInferencePipeline.from_bundle(bundle_root, weights=model_path or None).scale
+        if bundle_scale != scale:
+            raise ConfigError(
+                f"scale={scale} but the weights of bundle '{bundle_root}' are x{bundle_scale}: set --scale "
+                f"{bundle_scale}, or train a x{scale} model (train.json --scale {scale}) and pass --model_path"
+            )
+    args = ["infer", os.fspath(input_path), os.fspath(output_dir), "--bundle", os.fspath(bundle_root), "--format", fmt]
     args += ["--device", str(device), "--no-progress"]
     if model_path:
         if not Path(model_path).is_file():
@@ -224,9 +232,7 @@ class ResizeImage(Transform):
             out = out.clamp(float(lo), float(hi))
         if isinstance(out, MetaTensor) and spacing is not None:
             sp = list(spacing) if isinstance(spacing, (list, tuple)) else [float(spacing)] * 2
-            out.meta["srgan_spacing"] = [float(sp[i]) * old[i] / size[i] for i in range(2)] + [
-                float(x) for x in sp[2:]
-            ]
+            out.meta["srgan_spacing"] = [float(sp[i]) * old[i] / size[i] for i in range(2)] + [float(x) for x in sp[2:]]
         return out
 
 

@@ -205,7 +205,9 @@ def evaluate_sr(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
-    fig_cols: dict[str, list[torch.Tensor]] = {k: [] for k in ("LR", "bicubic", "model", "HR", "|model-HR|x4", "|bicubic-HR|x4")}
+    fig_cols: dict[str, list[torch.Tensor]] = {
+        k: [] for k in ("LR", "bicubic", "model", "HR", "|model-HR|x4", "|bicubic-HR|x4")
+    }
     fig_names: list[str] = []
     t0 = time.time()
     sr_seconds = 0.0

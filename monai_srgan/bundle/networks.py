@@ -33,7 +33,8 @@ class BicubicResidualSR(nn.Module):
         num_feat: body width.
         num_conv: 3×3 convolutions in the body (after the first one).
         act: ``"prelu"`` (default), ``"relu"`` or ``"leakyrelu"``.
-        linear_kernel: size of an optional linear sub-pixel filter on the input added to the residual (0: none, the default).
+        linear_kernel: size of an optional linear sub-pixel filter on the input, added to the residual (0: none,
+            the default).
     """
 
     def __init__(
@@ -52,7 +53,9 @@ class BicubicResidualSR(nn.Module):
         if spatial_dims != 2:
             raise ConfigError(f"BicubicResidualSR is 2D only, got spatial_dims={spatial_dims}")
         if out_channels != in_channels:
-            raise ConfigError("BicubicResidualSR adds a residual to the bicubic input: out_channels must equal in_channels")
+            raise ConfigError(
+                "BicubicResidualSR adds a residual to the bicubic input: out_channels must equal in_channels"
+            )
         if isinstance(scale, Sequence):
             if len(set(scale)) != 1:
                 raise ConfigError(f"BicubicResidualSR needs one scale for both axes, got {scale}")
