@@ -16,7 +16,5 @@ from .data import *  # noqa: F401,F403
 from .data import __all__ as _data_all
 from .evaluate import *  # noqa: F401,F403
 from .evaluate import __all__ as _eval_all
-from .networks import *  # noqa: F401,F403
-from .networks import __all__ as _net_all
 
-__all__ = [*_data_all, *_eval_all, *_net_all]
+__all__ = [*_data_all, *_eval_all]
