@@ -278,6 +278,15 @@ class BicubicDownsample(Transform):
         return _like(lr, img, x.shape[1:])
 
 
+class _RandDegradeDictBase(RandomizableTransform, _DegradeDictBase):
+    """A random dictionary degradation wrapping one array transform in ``self.degrade``; seeds are forwarded to it."""
+
+    def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None):
+        super().set_random_state(seed, state)
+        self.degrade.set_random_state(seed, state)
+        return self
+
+
 class BicubicDownsampled(_DegradeDictBase):
     """Dictionary version of :class:`BicubicDownsample`: ``d[lr_key] = degrade(d[key])``.
 
@@ -391,7 +400,7 @@ class RandBlurDownsample(RandomizableTransform):
         return _like(lr, img, x.shape[1:])
 
 
-class RandBlurDownsampled(RandomizableTransform, _DegradeDictBase):
+class RandBlurDownsampled(_RandDegradeDictBase):
     """Dictionary :class:`RandBlurDownsample` (one sigma per call shared by all ``keys``).
 
     Example: ``RandBlurDownsampled(keys="hr", lr_key="lr", scale=4, sigma=(1.0, 2.0))``.
@@ -415,11 +424,6 @@ class RandBlurDownsampled(RandomizableTransform, _DegradeDictBase):
         _DegradeDictBase.__init__(self, keys, lr_key, fov_key, allow_missing_keys)
         RandomizableTransform.__init__(self, 1.0)
         self.degrade = RandBlurDownsample(scale, sigma, prob, down_mode, size_policy, clip)
-
-    def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None):
-        super().set_random_state(seed, state)
-        self.degrade.set_random_state(seed, state)
-        return self
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
         d = dict(data)
@@ -541,7 +545,7 @@ class RandXRayDegradation(RandomizableTransform):
         return _like(v * (hi - lo) + lo, img, x.shape[1:])
 
 
-class RandXRayDegradationd(RandomizableTransform, _DegradeDictBase):
+class RandXRayDegradationd(_RandDegradeDictBase):
     """Dictionary :class:`RandXRayDegradation`.
 
     Example: ``RandXRayDegradationd(keys="hr", lr_key="lr", scale=2, dose=(500, 5000))``.
@@ -560,11 +564,6 @@ class RandXRayDegradationd(RandomizableTransform, _DegradeDictBase):
         _DegradeDictBase.__init__(self, keys, lr_key, fov_key, allow_missing_keys)
         RandomizableTransform.__init__(self, 1.0)
         self.degrade = RandXRayDegradation(**kwargs)
-
-    def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None):
-        super().set_random_state(seed, state)
-        self.degrade.set_random_state(seed, state)
-        return self
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
         d = dict(data)
@@ -704,7 +703,7 @@ class SliceThicknessDegradation(RandomizableTransform):
         return _like(y.contiguous(), img, x.shape[1:])
 
 
-class SliceThicknessDegradationd(RandomizableTransform, _DegradeDictBase):
+class SliceThicknessDegradationd(_RandDegradeDictBase):
     """Dictionary :class:`SliceThicknessDegradation`.
 
     Example: ``SliceThicknessDegradationd(keys="hr", lr_key="lr", scale=4, axis=-1, profile="gaussian")``.
@@ -723,11 +722,6 @@ class SliceThicknessDegradationd(RandomizableTransform, _DegradeDictBase):
         _DegradeDictBase.__init__(self, keys, lr_key, fov_key, allow_missing_keys)
         RandomizableTransform.__init__(self, 1.0)
         self.degrade = SliceThicknessDegradation(**kwargs)
-
-    def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None):
-        super().set_random_state(seed, state)
-        self.degrade.set_random_state(seed, state)
-        return self
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
         d = dict(data)

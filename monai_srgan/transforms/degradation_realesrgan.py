@@ -41,6 +41,7 @@ from monai_srgan.transforms.degradation import (
     _DegradeDictBase,
     _like,
     _plain,
+    _RandDegradeDictBase,
     crop_to_multiple,
     quantize,
 )
@@ -426,7 +427,7 @@ class RandRealESRGANDegradation(RandomizableTransform):
         return _like(lr[0], img, x.shape[1:]) if single else lr
 
 
-class RandRealESRGANDegradationd(RandomizableTransform, _DegradeDictBase):
+class RandRealESRGANDegradationd(_RandDegradeDictBase):
     """Dictionary :class:`RandRealESRGANDegradation`: ``d[lr_key]`` from ``d[key]``; optionally ``d[usm_key]``.
 
     The HR under ``keys`` stays unsharpened (the discriminator's real images); with ``usm=True`` the sharpened HR,
@@ -457,11 +458,6 @@ class RandRealESRGANDegradationd(RandomizableTransform, _DegradeDictBase):
         RandomizableTransform.__init__(self, prob)
         self.degrade = RandRealESRGANDegradation(scale=scale, bit_depth=bit_depth, prob=1.0, **kwargs)
         self.usm_key = usm_key
-
-    def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None):
-        super().set_random_state(seed, state)
-        self.degrade.set_random_state(seed, state)
-        return self
 
     def randomize(self, data: Any = None) -> None:
         super().randomize(None)
