@@ -92,15 +92,19 @@ def _check_common(src: pydicom.Dataset, o: pydicom.Dataset, out_file: Path) -> N
     assert "nearest-x2" in o.DerivationDescription and "x2" in o.DerivationDescription
     assert o.SeriesDescription.endswith("SR x2")
     assert o.ImageComments == DEFAULT_NOTE
-    assert o.BurnedInAnnotation == "NO"
+    # BurnedInAnnotation only as the source states it; the derivation is described by CID 7203 "Spatial resampling"
+    assert o.get("BurnedInAnnotation") == src.get("BurnedInAnnotation")
+    assert [(c.CodeValue, c.CodingSchemeDesignator) for c in o.DerivationCodeSequence] == [("113085", "DCM")]
     assert len(o.SourceImageSequence) == 1
     ref = o.SourceImageSequence[0]
     assert ref.ReferencedSOPInstanceUID == src.SOPInstanceUID
     assert ref.ReferencedSOPClassUID == src.SOPClassUID
     assert (o.Rows, o.Columns) == (src.Rows * SCALE, src.Columns * SCALE)
     for kw in ("PixelSpacing", "ImagerPixelSpacing"):
-        if kw in src:
+        if kw in src and all(float(v) > 0 for v in src[kw].value):
             np.testing.assert_allclose([float(v) for v in o[kw].value], [float(v) / SCALE for v in src[kw].value])
+        elif kw in src:  # invalid source value (the CR's PixelSpacing is 0\0): omitted, never passed on
+            assert kw not in o
     assert not any(e.tag.is_private for e in o)
     assert "NumberOfFrames" not in o and "LargestImagePixelValue" not in o
     assert out_file.name.startswith("IM") and src.PatientID not in str(out_file) if "PatientID" in src else True

@@ -195,6 +195,7 @@ class ScaleToUnitRange(_AffineNormalize):
 
     def params(self, img):
         lo, hi = _current_range(img, self.value_range, type(self).__name__)
+        hi = np.where(hi != lo, hi, lo + 1.0)  # constant image (float NIfTI/DICOM data range): keep the map invertible
         a, b = self.out_range
         scale = (b - a) / (hi - lo)
         return _plain(scale), _plain(a - lo * scale), self.out_range

@@ -24,6 +24,7 @@ higher. The metadata keys written are those of docs/architecture.md (``srgan_*``
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import warnings
@@ -39,6 +40,17 @@ from monai.data import MetaTensor
 from monai.transforms import MapTransform, Transform
 
 from monai_srgan.errors import InputFileError
+from monai_srgan.transforms.dicom_pixels import (
+    DICOM_EXTRA_HINT,
+    MIN_IMAGE_SIZE,
+    PIXEL_TAGS,
+    dicom_decoder_status,
+    dicom_spacing,
+    dicom_values,
+)
+from monai_srgan.transforms.dicom_pixels import check_pixel_header as _dicom_check_pixels
+from monai_srgan.transforms.dicom_pixels import promote_functional_groups as _promote_functional_groups
+from monai_srgan.transforms.dicom_pixels import sop_name as _sop_name
 
 __all__ = [
     "DICOM_EXTRA_HINT",
@@ -56,69 +68,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DICOM_EXTRA_HINT = (
-    "install the DICOM decoders with: pip install 'monai_srgan[dicom]' "
-    "(pylibjpeg, pylibjpeg-libjpeg, pylibjpeg-openjpeg)"
-)
-
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 NIFTI_EXTENSIONS = (".nii", ".nii.gz")
 DICOM_EXTENSIONS = (".dcm", ".dicom", ".ima")
-_PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 
 PathLike = Union[str, os.PathLike]
-
-# ---------------------------------------------------------------------------------------------------------------------
-# pydicom 2.4 / 3.x compatibility
-# ---------------------------------------------------------------------------------------------------------------------
-try:  # pydicom >= 3
-    from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, convert_color_space
-
-    _PYDICOM3 = True
-except ImportError:  # pragma: no cover - pydicom 2.x
-    from pydicom.pixel_data_handlers.util import (  # type: ignore[no-redef]
-        apply_color_lut,
-        apply_modality_lut,
-        apply_voi_lut,
-        convert_color_space,
-    )
-
-    _PYDICOM3 = False
-
-
-def dicom_decoder_status(transfer_syntax: str) -> tuple[bool, str]:
-    """Whether pixel data of a transfer syntax can be decoded with the installed plugins.
-
-    Works with pydicom 2.4 (pixel data handlers) and 3.x (``pydicom.pixels`` decoders).
-
-    Args:
-        transfer_syntax: the transfer syntax UID.
-
-    Returns:
-        ``(available, detail)``; ``detail`` names the missing dependencies when not available.
-    """
-    from pydicom.uid import UID
-
-    uid = UID(str(transfer_syntax))
-    if not uid.is_transfer_syntax or not uid.is_encapsulated:
-        return True, ""  # native (incl. deflated/big endian) or unknown: let pydicom try
-    if _PYDICOM3:
-        from pydicom.pixels import get_decoder
-
-        try:
-            decoder = get_decoder(uid)
-        except NotImplementedError:
-            return False, f"pydicom has no decoder for '{uid.name}'"
-        if decoder.is_available:
-            return True, ""
-        missing = "; ".join(decoder.missing_dependencies)
-        return False, f"plugins missing dependencies: {missing}" if missing else "no decoder plugin installed"
-    import pydicom.config  # pragma: no cover - pydicom 2.x
-
-    for handler in pydicom.config.pixel_data_handlers:  # pragma: no cover
-        if handler.supports_transfer_syntax(uid) and handler.is_available():
-            return True, ""
-    return False, "no pixel data handler installed"  # pragma: no cover
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -133,11 +87,14 @@ class InputItem:
         kind: ``"image"`` (PNG/JPEG/TIFF/BMP), ``"dicom"`` (single file, possibly multi-frame), ``"dicom_series"``
             or ``"nifti"``.
         series_uid: the DICOM ``SeriesInstanceUID`` (DICOM kinds only).
+        notes: warnings about how the input was assembled (e.g. a slice split off its series because it has no
+            ``ImagePositionPatient``); the loader copies them into ``meta["srgan_warnings"]`` for reports.
     """
 
     path: str | tuple[str, ...]
     kind: str
     series_uid: str | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def files(self) -> list[str]:
@@ -195,7 +152,7 @@ def _dicom_header(path: str):
         ds = pydicom.dcmread(path, defer_size="4 KB", force=True)
     except Exception as e:  # noqa: BLE001
         raise InputFileError(path, f"not a readable DICOM file ({type(e).__name__}: {e})", "the file is corrupt") from e
-    if "Rows" not in ds or not any(t in ds for t in _PIXEL_TAGS):
+    if "Rows" not in ds or not any(t in ds for t in PIXEL_TAGS):
         raise InputFileError(path, "not a valid DICOM file (no DICM preamble and no image elements)", "corrupt file?")
     return ds
 
@@ -209,8 +166,12 @@ def find_inputs(
     ``DICM`` magic. DICOM files with slice geometry (``ImagePositionPatient``/``ImageOrientationPatient``, i.e.
     CT/MR-like) are grouped into series by ``SeriesInstanceUID``: a group of one file (or any multi-frame file) is a
     ``"dicom"`` item, a larger group a ``"dicom_series"`` item. Projection images (CR/DX, no geometry) are always
-    single ``"dicom"`` items, even when several share a series. DICOM objects without pixel data (structured
-    reports, presentation states, ...) and other files are skipped.
+    single ``"dicom"`` items, even when several share a series. A file without geometry in a series whose other
+    files have it becomes its own ``"dicom"`` item, with a warning (logged and in the items' ``notes``). DICOM
+    objects without pixel data (structured reports, presentation states, ...) and other files are skipped.
+
+    Symbolic links to files and folders are followed; broken links, link loops and folders reached a second time
+    through a link are skipped with a reason.
 
     Args:
         folder: the folder to scan (a single file is accepted and returns one item).
@@ -225,15 +186,17 @@ def find_inputs(
     """
     root = Path(folder)
     if not root.exists():
+        if root.is_symlink():
+            raise InputFileError(root, "is a broken symbolic link", "check the input path")
         raise InputFileError(root, "does not exist", "check the input path")
-    files = [root] if root.is_file() else sorted(p for p in (root.rglob("*") if recursive else root.iterdir()))
+    files = [root] if root.is_file() else _walk(root, recursive, skipped)
     items: list[InputItem] = []
     series: dict[str, list[str]] = {}
     multiframe: set[str] = set()
     real_uid: dict[str, str | None] = {}
+    with_geometry: dict[str, list[str]] = {}
+    without_geometry: dict[str, list[str]] = {}
     for p in files:
-        if not p.is_file() or p.name.startswith("."):
-            continue
         sp = str(p)
         if _has_ext(sp, NIFTI_EXTENSIONS):
             items.append(InputItem(sp, "nifti"))
@@ -248,41 +211,107 @@ def find_inputs(
             except InputFileError as e:
                 _skip(skipped, sp, e.problem)
                 continue
-            if not any(t in ds for t in _PIXEL_TAGS):
+            if not any(t in ds for t in PIXEL_TAGS):
                 _skip(skipped, sp, f"DICOM without pixel data ({_sop_name(ds)})")
                 continue
             uid = str(ds.get("SeriesInstanceUID", "") or "")
             real_uid[sp] = uid or None
             if not uid or "ImagePositionPatient" not in ds or "ImageOrientationPatient" not in ds:
                 # projection images (CR/DX/XA, photos) are independent images even within one series
+                if uid:
+                    without_geometry.setdefault(uid, []).append(sp)
                 uid = f"no-geometry:{sp}"
+            else:
+                with_geometry.setdefault(uid, []).append(sp)
             series.setdefault(uid, []).append(sp)
             if int(ds.get("NumberOfFrames", 1) or 1) > 1:
                 multiframe.add(sp)
         else:
             _skip(skipped, sp, "not an image file")
+    notes = _split_series_notes(with_geometry, without_geometry)
     for paths in series.values():
         uid_out = real_uid[paths[0]]
         if len(paths) == 1 or any(p in multiframe for p in paths):
-            items.extend(InputItem(p, "dicom", uid_out) for p in paths)
+            items.extend(InputItem(p, "dicom", uid_out, notes.get(p, ())) for p in paths)
         else:
-            items.append(InputItem(tuple(sorted(paths)), "dicom_series", uid_out))
+            item_notes = tuple(n for p in paths for n in notes.get(p, ()))
+            items.append(InputItem(tuple(sorted(paths)), "dicom_series", uid_out, item_notes))
     items.sort(key=lambda it: it.files[0])
     return items
+
+
+def _split_series_notes(with_geo: dict[str, list[str]], without_geo: dict[str, list[str]]) -> dict[str, tuple]:
+    """Warnings for files split off a series because they lack ImagePositionPatient/ImageOrientationPatient."""
+    notes: dict[str, tuple[str, ...]] = {}
+    for uid, lone in without_geo.items():
+        members = with_geo.get(uid)
+        if not members:
+            continue  # a series of projection images: nothing is split
+        for f in lone:
+            note = (
+                f"{f} has no ImagePositionPatient/ImageOrientationPatient while {len(members)} other file(s) of "
+                f"series {uid} have them: processed as a separate image, not as a slice of the volume"
+            )
+            logger.warning(note)
+            notes[f] = (*notes.get(f, ()), note)
+            for m in members:
+                notes[m] = (*notes.get(m, ()), note)
+    return notes
+
+
+def _walk(root: Path, recursive: bool, skipped: list | None) -> list[Path]:
+    """Files under ``root`` (sorted), following symbolic links; broken links and link loops are skipped."""
+    out: list[Path] = []
+    visited = {os.path.realpath(root): str(root)}
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as e:
+            _skip(skipped, str(folder), f"folder cannot be read ({e.strerror or e})")
+            continue
+        for entry in entries:
+            p = Path(entry.path)
+            if entry.is_symlink():
+                try:
+                    os.stat(p)
+                except OSError as e:
+                    if e.errno == errno.ELOOP:
+                        _skip(skipped, str(p), f"symbolic link loop ('{os.readlink(p)}' leads back to itself)")
+                    else:
+                        _skip(skipped, str(p), f"broken symbolic link (target '{os.readlink(p)}' does not exist)")
+                    continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError as e:
+                _skip(skipped, str(p), f"cannot be read ({e.strerror or e})")
+                continue
+            if is_dir:
+                if not recursive:
+                    continue
+                real = os.path.realpath(p)
+                if real in visited:
+                    here = os.path.realpath(folder)
+                    loop = here == real or here.startswith(real.rstrip(os.sep) + os.sep)
+                    kind = "symbolic link loop" if loop else "link to a folder scanned already"
+                    _skip(skipped, str(p), f"{kind}: leads to '{real}', scanned as '{visited[real]}'")
+                    continue
+                visited[real] = str(p)
+                stack.append(p)
+            elif entry.name.startswith("."):
+                continue
+            elif entry.is_file():
+                out.append(p)
+            else:
+                _skip(skipped, str(p), "not a regular file (device, socket or pipe)")
+    return sorted(out)
 
 
 def _skip(skipped: list | None, path: str, reason: str) -> None:
     logger.debug("skipping %s: %s", path, reason)
     if skipped is not None:
         skipped.append((path, reason))
-
-
-def _sop_name(ds) -> str:
-    sop = ds.get("SOPClassUID", None)
-    try:
-        return f"SOP class '{sop.name}'" if sop is not None else f"modality {ds.get('Modality', '?')}"
-    except Exception:  # noqa: BLE001
-        return f"SOP class {sop}"
 
 
 def _check_file(path: str) -> None:
@@ -351,22 +380,6 @@ def _series_files_in(folder: str) -> list[str]:
 # ---------------------------------------------------------------------------------------------------------------------
 # DICOM
 # ---------------------------------------------------------------------------------------------------------------------
-def _dicom_check_pixels(ds, path: str) -> None:
-    if not any(t in ds for t in _PIXEL_TAGS):
-        raise InputFileError(
-            path,
-            f"DICOM object has no pixel data ({_sop_name(ds)})",
-            "it is not an image (e.g. a structured report or presentation state): remove it from the input",
-        )
-    ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
-    if ts is not None:
-        ok, detail = dicom_decoder_status(ts)
-        if not ok:
-            raise InputFileError(
-                path, f"no decoder installed for transfer syntax '{ts.name}' ({ts}): {detail}", DICOM_EXTRA_HINT
-            )
-
-
 def _read_dicom(path: str):
     import pydicom
     from pydicom.errors import InvalidDicomError
@@ -388,200 +401,6 @@ def _read_dicom(path: str):
     return ds
 
 
-_GROUP_ATTRS = {
-    "PixelMeasuresSequence": ("PixelSpacing", "SliceThickness", "SpacingBetweenSlices"),
-    "PixelValueTransformationSequence": ("RescaleSlope", "RescaleIntercept", "RescaleType"),
-    "FrameVOILUTSequence": ("WindowCenter", "WindowWidth", "VOILUTFunction"),
-    "PlaneOrientationSequence": ("ImageOrientationPatient",),
-    "PlanePositionSequence": ("ImagePositionPatient",),
-}
-
-
-def _promote_functional_groups(ds) -> None:
-    """Copy shared (else first per-frame) functional-group attributes of enhanced multi-frame objects to the top."""
-    groups = []
-    for seq in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
-        if seq in ds and len(ds[seq].value) > 0:
-            groups.append(ds[seq].value[0])
-    for group in groups:
-        for seq_name, attrs in _GROUP_ATTRS.items():
-            if seq_name in group and len(group[seq_name].value) > 0:
-                item = group[seq_name].value[0]
-                for attr in attrs:
-                    if attr in item and attr not in ds:
-                        setattr(ds, attr, item[attr].value)
-
-
-def _positive_pair(value) -> list[float] | None:
-    try:
-        vals = [float(v) for v in value]
-    except (TypeError, ValueError):
-        return None
-    return vals[:2] if len(vals) >= 2 and all(v > 0 and np.isfinite(v) for v in vals[:2]) else None
-
-
-def _dicom_spacing(ds) -> list[float]:
-    """In-plane spacing (row spacing, column spacing): PixelSpacing, else ImagerPixelSpacing, else 1.0."""
-    for attr in ("PixelSpacing", "ImagerPixelSpacing"):
-        if attr in ds:
-            pair = _positive_pair(ds[attr].value)
-            if pair:
-                return pair
-    return [1.0, 1.0]
-
-
-def _first_value(value) -> float | None:
-    if value is None:
-        return None
-    try:
-        if isinstance(value, (list, tuple)) or (hasattr(value, "__len__") and not isinstance(value, str)):
-            value = value[0]
-        return float(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
-def _decode_dicom(ds, path: str) -> np.ndarray:
-    _dicom_check_pixels(ds, path)
-    ts = ds.file_meta.TransferSyntaxUID
-    try:
-        arr = ds.pixel_array
-    except Exception as e:  # noqa: BLE001 - translate every decoder failure into a clear message
-        msg = str(e)
-        low = msg.lower()
-        if any(s in low for s in ("missing dependencies", "no available", "handler", "plugin", "not installed")):
-            raise InputFileError(path, f"cannot decode '{ts.name}' pixel data: {msg}", DICOM_EXTRA_HINT) from e
-        raise InputFileError(
-            path, f"pixel data cannot be decoded ({type(e).__name__}: {msg})", "the file is truncated or corrupt"
-        ) from e
-    return np.asarray(arr)
-
-
-def _stored_range(ds) -> tuple[int, int]:
-    bits = int(ds.get("BitsStored", ds.get("BitsAllocated", 16)) or 16)
-    if int(ds.get("PixelRepresentation", 0) or 0) == 1:
-        return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-    return 0, 2**bits - 1
-
-
-def _mask_bits(arr: np.ndarray, ds) -> np.ndarray:
-    """Keep only the ``BitsStored`` low bits; sign-extend signed data (PS3.5 8.1.1)."""
-    if arr.dtype.kind not in "iu":
-        return arr
-    bits = int(ds.get("BitsStored", arr.dtype.itemsize * 8) or arr.dtype.itemsize * 8)
-    if bits >= arr.dtype.itemsize * 8:
-        return arr
-    lo, hi = _stored_range(ds)
-    if arr.size == 0 or (int(arr.min()) >= lo and int(arr.max()) <= hi):
-        return arr  # nothing outside BitsStored (the usual case): masking would change nothing
-    mask = (1 << bits) - 1
-    vals = arr.astype(np.int64) & mask
-    if int(ds.get("PixelRepresentation", 0) or 0) == 1:
-        vals = np.where(vals >= (1 << (bits - 1)), vals - (1 << bits), vals)
-    return vals.astype(arr.dtype)
-
-
-def _voi_output_range(ds) -> tuple[float, float]:
-    """Output range of pydicom's ``apply_voi_lut`` (mirrors ``apply_windowing``; PS3.3 C.11.2.1.2)."""
-    if "VOILUTSequence" in ds:
-        bits = int(ds.VOILUTSequence[0].LUTDescriptor[2])
-        return 0.0, float(2**bits - 1)
-    if "ModalityLUTSequence" in ds:
-        bits = int(ds.ModalityLUTSequence[0].LUTDescriptor[2])
-        return 0.0, float(2**bits - 1)
-    lo, hi = _stored_range(ds)
-    if "RescaleSlope" in ds and "RescaleIntercept" in ds:
-        s, i = float(ds.RescaleSlope), float(ds.RescaleIntercept)
-        lo, hi = lo * s + i, hi * s + i
-    return float(min(lo, hi)), float(max(lo, hi))
-
-
-def _linear_window(x: np.ndarray, center: float, width: float, y_min: float, y_max: float) -> np.ndarray:
-    """DICOM LINEAR VOI function (PS3.3 C.11.2.1.2.1)."""
-    if width < 1:
-        raise ValueError("window width must be >= 1")
-    c, w = center - 0.5, width - 1.0
-    out = ((x - c) / max(w, 1e-12) + 0.5) * (y_max - y_min) + y_min
-    out = np.where(x <= c - w / 2, y_min, out)
-    return np.where(x > c + w / 2, y_max, out)
-
-
-def _dicom_values(
-    ds, path: str, voi_window: bool | tuple[float, float] | None, voi_index: int
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Decode one DICOM object into a channel-first float array in the value domain plus its ``srgan_*`` meta."""
-    _promote_functional_groups(ds)
-    raw = _decode_dicom(ds, path)
-    nframes = int(ds.get("NumberOfFrames", 1) or 1)
-    samples = int(ds.get("SamplesPerPixel", 1) or 1)
-    pi = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
-    stored_dtype = str(raw.dtype)
-    bits = int(ds.get("BitsStored", raw.dtype.itemsize * 8) or raw.dtype.itemsize * 8)
-    meta: dict[str, Any] = {
-        "srgan_photometric": pi,
-        "srgan_dtype": stored_dtype,
-        "srgan_bits": bits,
-        "srgan_inverted": False,
-        "srgan_rescale_slope": 1.0,
-        "srgan_rescale_intercept": 0.0,
-    }
-    wc, ww = _first_value(ds.get("WindowCenter", None)), _first_value(ds.get("WindowWidth", None))
-    if wc is not None and ww is not None:
-        meta["srgan_window_center"], meta["srgan_window_width"] = wc, ww
-
-    if pi == "PALETTE COLOR":
-        vals = np.asarray(apply_color_lut(raw, ds), dtype=np.float64)
-        samples = 3
-        lut_bits = int(ds.get("RedPaletteColorLookupTableDescriptor", [0, 0, 16])[2])
-        lo, hi = 0.0, float(2**lut_bits - 1)
-        meta["srgan_bits"] = lut_bits
-    elif samples > 1:
-        vals = raw
-        if not _PYDICOM3 and pi in ("YBR_FULL", "YBR_FULL_422"):  # pragma: no cover - pydicom 3 converts itself
-            vals = convert_color_space(vals, pi, "RGB")
-        vals = vals.astype(np.float64)
-        lo, hi = (0.0, float(2**bits - 1)) if raw.dtype.kind in "iu" else (float(vals.min()), float(vals.max()))
-    elif raw.dtype.kind == "f":
-        vals = raw.astype(np.float64)
-        if not np.all(np.isfinite(vals)):
-            raise InputFileError(path, "pixel data contain NaN or Inf", "fix or remove the file")
-        lo, hi = float(vals.min()), float(vals.max())
-    else:
-        stored = _mask_bits(raw, ds)
-        slo, shi = _stored_range(ds)
-        vals = np.asarray(apply_modality_lut(stored, ds), dtype=np.float64)
-        if "ModalityLUTSequence" in ds:
-            lut = np.asarray(apply_modality_lut(np.arange(slo, shi + 1), ds), dtype=np.float64)
-            lo, hi = float(lut.min()), float(lut.max())
-        else:
-            if "RescaleSlope" in ds and "RescaleIntercept" in ds:
-                meta["srgan_rescale_slope"] = float(ds.RescaleSlope)
-                meta["srgan_rescale_intercept"] = float(ds.RescaleIntercept)
-            ends = np.asarray(apply_modality_lut(np.array([slo, shi]), ds), dtype=np.float64)
-            lo, hi = float(ends.min()), float(ends.max())
-        if voi_window:
-            if isinstance(voi_window, (tuple, list)):
-                lo, hi = _voi_output_range(ds)
-                vals = _linear_window(vals, float(voi_window[0]), float(voi_window[1]), lo, hi)
-                meta["srgan_window_center"], meta["srgan_window_width"] = map(float, voi_window)
-            elif "VOILUTSequence" in ds or ("WindowCenter" in ds and "WindowWidth" in ds):
-                lo, hi = _voi_output_range(ds)
-                vals = np.asarray(apply_voi_lut(vals, ds, index=voi_index, prefer_lut=True), dtype=np.float64)
-            else:
-                warnings.warn(f"{path}: voi_window requested but the file has no VOI window/LUT", stacklevel=3)
-        if pi == "MONOCHROME1":
-            vals = (lo + hi) - vals
-            meta["srgan_inverted"] = True
-
-    # channel-first, frames last
-    if samples == 1:
-        vals = vals[None] if nframes == 1 else np.moveaxis(vals, 0, -1)[None]
-    else:
-        vals = np.moveaxis(vals, -1, 0) if nframes == 1 else np.moveaxis(vals, (0, -1), (-1, 0))
-    meta["srgan_value_min"], meta["srgan_value_max"] = float(lo), float(hi)
-    return vals, meta
-
-
 def _orientation(ds) -> tuple[np.ndarray, np.ndarray] | None:
     iop = ds.get("ImageOrientationPatient", None)
     if iop is None or len(iop) != 6:
@@ -592,14 +411,15 @@ def _orientation(ds) -> tuple[np.ndarray, np.ndarray] | None:
 
 def _load_dicom_file(path: str, voi_window, voi_index: int) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     ds = _read_dicom(path)
-    vals, meta = _dicom_values(ds, path, voi_window, voi_index)
-    spacing = _dicom_spacing(ds)
+    vals, meta = dicom_values(ds, path, voi_window, voi_index)
+    notes: list[str] = []
+    spacing, known = dicom_spacing(ds, path, notes)
     affine = np.eye(4)
     if vals.ndim == 4:  # multi-frame volume
-        dz = ds.get("SpacingBetweenSlices", None) or ds.get("SliceThickness", None)
-        dz = float(dz) if dz is not None and float(dz) > 0 else 1.0
-        spacing = [*spacing, dz]
+        dz = _positive_float(ds.get("SpacingBetweenSlices", None)) or _positive_float(ds.get("SliceThickness", None))
+        spacing = [*spacing, dz or 1.0]
         affine = _volume_affine(ds, spacing, None)
+        meta["srgan_spacing_known"] = [known, known, dz is not None]
     else:
         affine[0, 0], affine[1, 1] = spacing
     meta.update(
@@ -607,8 +427,17 @@ def _load_dicom_file(path: str, voi_window, voi_index: int) -> tuple[np.ndarray,
         srgan_source_files=[path],
         srgan_spacing=[float(s) for s in spacing],
         srgan_modality=str(ds.get("Modality", "")),
+        srgan_warnings=notes,
     )
     return vals, affine, meta
+
+
+def _positive_float(value) -> float | None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if v > 0 and np.isfinite(v) else None
 
 
 def _volume_affine(ds, spacing: Sequence[float], slice_vec: np.ndarray | None) -> np.ndarray:
@@ -653,20 +482,22 @@ def _load_dicom_series(paths: Sequence[str], voi_window, voi_index: int) -> tupl
                 f"this file is {shape[0]}x{shape[1]}x{shape[2]} (rows x columns x samples)",
                 "remove the odd file (e.g. a localizer) from the series folder",
             )
+    notes: list[str] = []
+    paths, datasets = _drop_duplicate_instances(list(paths), datasets, where, notes)
     order, slice_vec, dz = _geometric_order(paths, datasets, where)
     first_ds = datasets[order[0]]
-    inplane_known = any(a in first_ds for a in ("PixelSpacing", "ImagerPixelSpacing"))
+    inplane, inplane_known = dicom_spacing(first_ds, paths[order[0]], notes)
     dz_known = (slice_vec is not None) or any(
         first_ds.get(a, None) not in (None, "") for a in ("SpacingBetweenSlices", "SliceThickness")
     )
     vols, metas = [], []
     for i in order:
-        v, m = _dicom_values(datasets[i], paths[i], voi_window, voi_index)
+        v, m = dicom_values(datasets[i], paths[i], voi_window, voi_index)
         vols.append(v)
         metas.append(m)
     vals = np.stack(vols, axis=-1)
     first = datasets[order[0]]
-    spacing = [*_dicom_spacing(first), dz]
+    spacing = [*inplane, dz]
     meta = dict(metas[0])
     meta.update(
         srgan_format="dicom_series",
@@ -676,8 +507,54 @@ def _load_dicom_series(paths: Sequence[str], voi_window, voi_index: int) -> tupl
         srgan_value_min=float(min(m["srgan_value_min"] for m in metas)),
         srgan_value_max=float(max(m["srgan_value_max"] for m in metas)),
         srgan_modality=str(first.get("Modality", "")),
+        srgan_warnings=notes,
     )
     return vals, _volume_affine(first, spacing, slice_vec), meta
+
+
+def _drop_duplicate_instances(paths: list[str], datasets: list, where: str, notes: list[str]) -> tuple[list, list]:
+    """Keep one file per SOPInstanceUID: identical copies are dropped with a warning, differing ones refused."""
+    seen: dict[str, int] = {}
+    keep: list[int] = []
+    for i, ds in enumerate(datasets):
+        uid = str(ds.get("SOPInstanceUID", "") or "")
+        if not uid:
+            keep.append(i)
+            continue
+        if uid not in seen:
+            seen[uid] = i
+            keep.append(i)
+            continue
+        j = seen[uid]
+        same = _pixel_bytes(datasets[j]) == _pixel_bytes(ds) and _float_tuple(
+            datasets[j].get("ImagePositionPatient")
+        ) == _float_tuple(ds.get("ImagePositionPatient"))
+        if not same:
+            raise InputFileError(
+                where,
+                f"two files of the series share SOPInstanceUID {uid} but hold different images: {paths[j]} and "
+                f"{paths[i]}",
+                "one of them is a modified copy: remove the wrong file (a derived series must reference each source "
+                "instance unambiguously)",
+            )
+        note = f"{paths[i]} is a duplicate of {paths[j]} (same SOPInstanceUID {uid}, same pixels): ignored"
+        logger.warning("%s: %s", where, note)
+        notes.append(note)
+    return [paths[i] for i in keep], [datasets[i] for i in keep]
+
+
+def _pixel_bytes(ds) -> bytes | None:
+    for tag in PIXEL_TAGS:
+        if tag in ds:
+            return bytes(ds[tag].value)
+    return None
+
+
+def _float_tuple(value) -> tuple[float, ...] | None:
+    try:
+        return tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _geometric_order(paths, datasets, where) -> tuple[list[int], np.ndarray | None, float]:
@@ -814,6 +691,13 @@ def _load_itk(path: str, fmt: str) -> tuple[np.ndarray, np.ndarray, dict[str, An
 
 
 def _int_range_meta(arr: np.ndarray, path: str) -> dict[str, Any]:
+    if min(arr.shape[:2]) < MIN_IMAGE_SIZE:
+        raise InputFileError(
+            path,
+            f"image is too small to super-resolve: {arr.shape[0]}x{arr.shape[1]} pixels; "
+            f"at least {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} is needed",
+            "remove it from the input",
+        )
     if arr.dtype.kind in "iu":
         info = np.iinfo(arr.dtype)
         if arr.dtype.itemsize <= 2:
@@ -852,9 +736,19 @@ def _load_nifti(path: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     if data.dtype.kind == "f" and not np.all(np.isfinite(data)):
         n_bad = int(np.size(data) - np.count_nonzero(np.isfinite(data)))
         raise InputFileError(path, f"volume contains {n_bad} NaN/Inf voxels", "fix or mask the volume before use")
-    if data.ndim == 5 and data.shape[3] == 1:
+    if data.ndim == 5 and data.shape[3] == 1:  # NIfTI vector layout (X, Y, Z, 1, C): components as channels
         data = data[:, :, :, 0]
-    if data.ndim == 4:  # (X, Y, Z, T/C): channels first
+    elif data.ndim == 4 and data.shape[3] == 1:
+        data = data[..., 0]
+    elif data.ndim == 4 and not _nifti_channels_4d(img, data.shape):
+        raise InputFileError(
+            path,
+            f"is a 4D NIfTI of shape {tuple(data.shape)}: {data.shape[3]} volumes along the 4th axis (a time series "
+            "or a multi-volume acquisition), which a super-resolution model does not take",
+            "supported are 2D (X, Y) and 3D (X, Y, Z) NIfTI, and 2D colour as (X, Y, 1, 3); split it into 3D "
+            "volumes first (e.g. 'fslsplit IN OUT -t' or nibabel.funcs.four_to_three) and process those",
+        )
+    if data.ndim == 4:  # (X, Y, Z, C): channels first
         vals = np.moveaxis(data, -1, 0)
     elif data.ndim in (2, 3):
         vals = data[None]
@@ -891,6 +785,16 @@ def _load_nifti(path: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     return vals, np.asarray(img.affine, dtype=np.float64), meta
 
 
+def _nifti_channels_4d(img, shape: Sequence[int]) -> bool:
+    """A 4D NIfTI holds channels (not time points) when it is a 2D colour image ``(X, Y, 1, 3)`` as the NIfTI writer
+    stores it, or declares a vector intent (NIFTI_INTENT_VECTOR, 1007)."""
+    try:
+        intent = int(img.header.get("intent_code", 0) or 0)
+    except (TypeError, ValueError):
+        intent = 0
+    return intent == 1007 or (shape[2] == 1 and shape[3] == 3)
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # The loader
 # ---------------------------------------------------------------------------------------------------------------------
@@ -901,8 +805,10 @@ def load_medical_image(
     check_finite: bool = True,
 ) -> MetaTensor:
     """Load one image/volume; see :class:`LoadMedicalImage` for the arguments and the result."""
+    notes: list[str] = []
     if isinstance(src, InputItem):
         paths, kind = src.files, src.kind
+        notes = list(src.notes)
     else:
         paths, kind = _as_paths(src), None
     if len(paths) == 1 and os.path.isdir(paths[0]):
@@ -937,6 +843,7 @@ def load_medical_image(
         space="RAS",
     )
     meta.setdefault("srgan_alpha_dropped", False)
+    meta["srgan_warnings"] = notes + list(meta.get("srgan_warnings") or [])
     if len(meta["srgan_spacing"]) < out.ndim - 1:
         meta["srgan_spacing"] = list(meta["srgan_spacing"]) + [1.0] * (out.ndim - 1 - len(meta["srgan_spacing"]))
     return MetaTensor(torch.from_numpy(out), affine=torch.as_tensor(affine, dtype=torch.float64), meta=meta)

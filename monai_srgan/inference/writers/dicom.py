@@ -14,12 +14,22 @@ and changes only what super-resolution changes:
   re-inverted, rounded and clipped to BitsStored), BitsAllocated/BitsStored/HighBit/PixelRepresentation/
   PhotometricInterpretation/RescaleSlope/RescaleIntercept/window kept;
 * uncompressed explicit VR little endian; private tags, overlays, icons and pixel statistics of the source removed;
-* a configurable note (ImageComments, default "not for diagnostic use") and BurnedInAnnotation ``NO``.
+* a configurable note (ImageComments, default "not for diagnostic use"); BurnedInAnnotation only as the source
+  states it (never invented);
+* DerivationCodeSequence describing this derivation, (113085, DCM, "Spatial resampling") of CID 7203 "Image
+  Derivation" (the source's own derivation codes describe how the *source* was derived and are replaced);
+* invalid source values are not passed on: a PixelSpacing/ImagerPixelSpacing/NominalScannedPixelSpacing that is not
+  two positive numbers is omitted, a missing StudyInstanceUID is generated (one for the whole output), a missing
+  SOPClassUID becomes Secondary Capture; each with a logged warning naming the attribute and value;
+* multi-frame sources (one file, ``NumberOfFrames`` > 1) give one multi-frame file with the same number of frames
+  (in-plane SR only), PixelSpacing of the functional groups ÷ scale;
+* colour sources are written as ``RGB`` (YBR decoded by pydicom, palette colour expanded through its LUT).
 """
 
 from __future__ import annotations
 
 import datetime
+import logging
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -37,7 +47,28 @@ from pydicom.valuerep import DSfloat
 from monai_srgan.errors import InputFileError
 from monai_srgan.inference.writers._common import _scale_tuple, atomic_write_dir, to_numpy
 
-__all__ = ["write_dicom_series", "values_to_stored", "DEFAULT_NOTE", "stored_range"]
+__all__ = ["write_dicom_series", "values_to_stored", "DEFAULT_NOTE", "stored_range", "DERIVATION_CODE"]
+
+logger = logging.getLogger(__name__)
+
+#: CID 7203 "Image Derivation" code written in DerivationCodeSequence: (CodeValue, CodingSchemeDesignator, CodeMeaning)
+DERIVATION_CODE = ("113085", "DCM", "Spatial resampling")
+_SPACING_KEYWORDS = ("PixelSpacing", "ImagerPixelSpacing", "NominalScannedPixelSpacing")
+_PALETTE_KEYWORDS = (
+    "RedPaletteColorLookupTableDescriptor",
+    "GreenPaletteColorLookupTableDescriptor",
+    "BluePaletteColorLookupTableDescriptor",
+    "AlphaPaletteColorLookupTableDescriptor",
+    "RedPaletteColorLookupTableData",
+    "GreenPaletteColorLookupTableData",
+    "BluePaletteColorLookupTableData",
+    "AlphaPaletteColorLookupTableData",
+    "SegmentedRedPaletteColorLookupTableData",
+    "SegmentedGreenPaletteColorLookupTableData",
+    "SegmentedBluePaletteColorLookupTableData",
+    "SegmentedAlphaPaletteColorLookupTableData",
+    "PaletteColorLookupTableUID",
+)
 
 DEFAULT_NOTE = "SUPER-RESOLUTION (AI) OUTPUT - NOT FOR DIAGNOSTIC USE"
 
@@ -60,6 +91,8 @@ _DROP_KEYWORDS = (
     "PixelDataProviderURL",
     "DataSetTrailingPadding",
     "PlanarConfiguration",
+    "DerivationCodeSequence",
+    *_PALETTE_KEYWORDS,
 )
 
 
@@ -149,12 +182,52 @@ def _source_item(ds: Dataset) -> Dataset:
 
 
 def _float_list(value: Any) -> list[float] | None:
+    """The numbers of a (multi-)value, or None when absent or not numeric."""
     if value is None:
         return None
     try:
         return [float(v) for v in value]
     except TypeError:
-        return [float(value)]
+        try:
+            return [float(value)]
+        except (TypeError, ValueError):
+            return None
+    except ValueError:
+        return None
+
+
+def _valid_spacing(ds: Dataset, keyword: str, where: str | None = None) -> list[float] | None:
+    """A spacing pair of two positive numbers, or None (absent or invalid; invalid ones logged when ``where``)."""
+    if keyword not in ds:
+        return None
+    val = _float_list(ds.get(keyword))
+    if val is not None and len(val) == 2 and all(v > 0 and math.isfinite(v) for v in val):
+        return val
+    if where is not None:
+        raw = ds[keyword].value
+        text = "\\".join(str(v) for v in raw) if isinstance(raw, (list, tuple)) else str(raw)
+        msg = "source %s '%s' is not two positive numbers: omitted from the derived image"
+        logger.warning("%s: " + msg, where, keyword, text)
+    return None
+
+
+def _derivation_code() -> Dataset:
+    code = Dataset()
+    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = DERIVATION_CODE
+    return code
+
+
+def _out_pixel_format(src: Dataset, n_chan: int, meta: Mapping[str, Any]) -> dict[str, int]:
+    """BitsAllocated/BitsStored/PixelRepresentation of the derived pixels (palette colour becomes RGB of LUT bits)."""
+    pi = str(src.get("PhotometricInterpretation", "")).strip().upper()
+    if pi == "PALETTE COLOR" and n_chan == 3:
+        bits = int(meta.get("srgan_bits", 16) or 16)
+        return {"bits_stored": bits, "bits_allocated": 8 if bits <= 8 else 16, "pixel_representation": 0}
+    return {
+        "bits_stored": int(src.BitsStored),
+        "bits_allocated": int(src.BitsAllocated),
+        "pixel_representation": int(src.PixelRepresentation),
+    }
 
 
 def _save(ds: Dataset, path: Path) -> None:
@@ -256,16 +329,37 @@ def write_dicom_series(
             sources_paths[0],
             f"SR image is {rows}x{cols} but the source is {src_rows}x{src_cols} at scale {sr_:g}x{sc_:g}",
         )
-    if round(len(sources) * sd_) != n_out:
+    n_frames = int(_first(ref.get("NumberOfFrames"), 1.0))
+    multiframe = len(sources) == 1 and n_frames > 1
+    if multiframe:
+        if sd_ != 1.0 or n_out != n_frames:
+            raise InputFileError(
+                sources_paths[0],
+                f"{n_out} output frames do not fit the {n_frames} frames of the multi-frame source "
+                f"(scale {sd_:g} across frames); only in-plane SR of multi-frame files is written as DICOM",
+                "use --format nifti",
+            )
+    elif round(len(sources) * sd_) != n_out:
         raise InputFileError(
             sources_paths[0], f"{n_out} output slices do not fit {len(sources)} source slices at scale {sd_:g}"
         )
     samples = int(ref.get("SamplesPerPixel", 1))
-    if samples != n_chan:
+    palette = str(ref.get("PhotometricInterpretation", "")).strip().upper() == "PALETTE COLOR"
+    if samples != n_chan and not (palette and n_chan == 3):
         raise InputFileError(sources_paths[0], f"source has {samples} samples per pixel, SR image {n_chan} channels")
+    where = os.path.dirname(sources_paths[0]) if len(sources) > 1 else sources_paths[0]
+    study_uid = None
+    if not str(ref.get("StudyInstanceUID", "") or "").strip():
+        study_uid = generate_uid()
+        logger.warning("%s: source has no StudyInstanceUID: the derived series gets a new one (%s)", where, study_uid)
+    for kw in _SPACING_KEYWORDS:
+        _valid_spacing(ref, kw, where)  # logs invalid spacings once per series
+    pixel_format = _out_pixel_format(ref, n_chan, meta)
 
     inverted = bool(meta.get("srgan_inverted", False))
     vmin, vmax = meta.get("srgan_value_min"), meta.get("srgan_value_max")
+    if meta.get("srgan_invert_sum") is not None:  # deep MONOCHROME1 data were inverted as x' = sum - x
+        vmin, vmax = float(meta["srgan_invert_sum"]), 0.0
     new_series_uid = series_uid or generate_uid()
     now = datetime.datetime.now()
     date, time = now.strftime("%Y%m%d"), now.strftime("%H%M%S.%f")
@@ -286,22 +380,62 @@ def write_dicom_series(
             series_number = 1000
     positions, locations, refs = _slice_positions(sources, n_out, sd_)
 
+    header_kw = {
+        "rows": rows,
+        "cols": cols,
+        "scales": (sr_, sc_, sd_),
+        "series_uid": new_series_uid,
+        "series_number": series_number,
+        "description": description,
+        "derivation": derivation,
+        "note": note,
+        "date": date,
+        "time": time,
+        "study_uid": study_uid,
+        "pixel_format": pixel_format,
+    }
+
+    def _stored(values: np.ndarray, base: Dataset) -> np.ndarray:
+        """(C, rows, cols[, F]) value domain -> stored container values, frame/sample layout of PixelData."""
+        stored = values_to_stored(
+            values,
+            bits_stored=pixel_format["bits_stored"],
+            bits_allocated=pixel_format["bits_allocated"],
+            pixel_representation=pixel_format["pixel_representation"],
+            slope=_first(base.get("RescaleSlope"), 1.0) or 1.0,
+            intercept=_first(base.get("RescaleIntercept"), 0.0),
+            inverted=inverted,
+            value_min=vmin,
+            value_max=vmax,
+        )
+        if stored.ndim == 4:  # (C, rows, cols, F) -> (F, rows, cols, C)
+            stored = np.moveaxis(stored, (0, -1), (-1, 0))
+        else:
+            stored = np.moveaxis(stored, 0, -1)  # (rows, cols, C)
+        if n_chan == 1:
+            stored = stored[..., 0]
+        return np.ascontiguousarray(stored)  # interleaved colour samples (PlanarConfiguration 0)
+
+    def _finish(ds: Dataset, stored: np.ndarray, path: Path) -> None:
+        if n_chan > 1:
+            ds.PlanarConfiguration = 0
+        ds.add_new(0x7FE00010, "OB" if stored.dtype.itemsize == 1 else "OW", stored.tobytes())
+        _save(ds, path)
+
     def _write(tmp: Path) -> None:
+        if multiframe:
+            ds = _derived_header(ref, **header_kw)
+            ds.NumberOfFrames = n_out
+            if "FrameIncrementPointer" in ref:
+                ds.FrameIncrementPointer = ref.FrameIncrementPointer
+            ds.SourceImageSequence = DicomSequence([_source_item(ref)])
+            _shift_position_in_plane(ds, ref, sr_, sc_)
+            _scale_functional_groups(ds, sr_, sc_)
+            _finish(ds, _stored(arr, ref), tmp / "IM00001.dcm")
+            return
         for j in range(n_out):
             base = sources[refs[j][0]]
-            ds = _derived_header(
-                base,
-                rows=rows,
-                cols=cols,
-                scales=(sr_, sc_, sd_),
-                series_uid=new_series_uid,
-                series_number=series_number,
-                description=description,
-                derivation=derivation,
-                note=note,
-                date=date,
-                time=time,
-            )
+            ds = _derived_header(base, **header_kw)
             ds.SourceImageSequence = DicomSequence([_source_item(sources[k]) for k in refs[j]])
             if sd_ != 1.0:
                 ds.InstanceNumber = j + 1
@@ -313,26 +447,41 @@ def write_dicom_series(
                     if ds.get(kw) not in (None, ""):
                         setattr(ds, kw, _ds(float(ds.get(kw)) / sd_))
             _shift_position_in_plane(ds, base, sr_, sc_)
-            stored = values_to_stored(
-                arr[..., j],
-                bits_stored=int(base.BitsStored),
-                bits_allocated=int(base.BitsAllocated),
-                pixel_representation=int(base.PixelRepresentation),
-                slope=float(base.get("RescaleSlope", 1.0) or 1.0),
-                intercept=float(base.get("RescaleIntercept", 0.0) or 0.0),
-                inverted=inverted,
-                value_min=vmin,
-                value_max=vmax,
-            )
-            if n_chan > 1:
-                stored = np.ascontiguousarray(np.moveaxis(stored, 0, -1))  # interleaved RGB (PlanarConfiguration 0)
-                ds.PlanarConfiguration = 0
-            else:
-                stored = np.ascontiguousarray(stored[0])
-            ds.add_new(0x7FE00010, "OB" if stored.dtype.itemsize == 1 else "OW", stored.tobytes())
-            _save(ds, tmp / f"IM{j + 1:05d}.dcm")
+            _finish(ds, _stored(arr[..., j], base), tmp / f"IM{j + 1:05d}.dcm")
 
     return atomic_write_dir(out_dir, _write)
+
+
+def _first(value: Any, default: float) -> float:
+    vals = _float_list(value)
+    return vals[0] if vals else default
+
+
+def _scale_functional_groups(ds: Dataset, s_row: float, s_col: float) -> None:
+    """Enhanced multi-frame objects: PixelSpacing of the functional groups ÷ scale, positions moved in-plane."""
+    for seq_name in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
+        for group in ds.get(seq_name, None) or []:
+            for measures in group.get("PixelMeasuresSequence", None) or []:
+                ps = _float_list(measures.get("PixelSpacing"))
+                if ps is not None and len(ps) == 2 and all(v > 0 for v in ps):
+                    measures.PixelSpacing = [_ds(ps[0] / s_row), _ds(ps[1] / s_col)]
+            for pos in group.get("PlanePositionSequence", None) or []:
+                if "ImagePositionPatient" in pos:
+                    _shift_position_in_plane(pos, _frame_geometry(ds, group), s_row, s_col)
+
+
+def _frame_geometry(ds: Dataset, group: Dataset) -> Dataset:
+    """A dataset holding the orientation and (source) pixel spacing that apply to one functional group."""
+    geo = Dataset()
+    shared = (ds.get("SharedFunctionalGroupsSequence", None) or [Dataset()])[0]
+    for g in (shared, group):
+        for item in g.get("PlaneOrientationSequence", None) or []:
+            if "ImageOrientationPatient" in item:
+                geo.ImageOrientationPatient = item.ImageOrientationPatient
+        for item in g.get("PixelMeasuresSequence", None) or []:
+            if "PixelSpacing" in item:
+                geo.PixelSpacing = item.PixelSpacing
+    return geo
 
 
 def _shift_position_in_plane(ds: Dataset, base: Dataset, s_row: float, s_col: float) -> None:
@@ -362,6 +511,8 @@ def _derived_header(
     note: str | None,
     date: str,
     time: str,
+    study_uid: str | None = None,
+    pixel_format: Mapping[str, int] | None = None,
 ) -> Dataset:
     ds = Dataset()
     for elem in src:  # shallow copy of the header without private tags, overlays and source-pixel items
@@ -381,18 +532,31 @@ def _derived_header(
     old_type = list(src.get("ImageType", []) or [])
     ds.ImageType = ["DERIVED", "SECONDARY", *[str(v) for v in old_type[2:]]]
     ds.DerivationDescription = derivation
-    ds.BurnedInAnnotation = "NO"
+    ds.DerivationCodeSequence = DicomSequence([_derivation_code()])
+    if study_uid is not None:
+        ds.StudyInstanceUID = study_uid
+    if "SOPClassUID" not in ds or not str(ds.SOPClassUID).strip():
+        logger.warning("source has no SOPClassUID: the derived image is written as Secondary Capture")
+        ds.SOPClassUID = pydicom.uid.SecondaryCaptureImageStorage
     if note:
         ds.ImageComments = note[:10240]
     ds.Rows, ds.Columns = int(rows), int(cols)
-    for kw in ("PixelSpacing", "ImagerPixelSpacing", "NominalScannedPixelSpacing"):
-        val = _float_list(src.get(kw))
-        if val is not None and len(val) == 2:
+    for kw in _SPACING_KEYWORDS:
+        if kw in ds:
+            del ds[kw]
+        val = _valid_spacing(src, kw)
+        if val is not None:
             setattr(ds, kw, [_ds(val[0] / s_row), _ds(val[1] / s_col)])
-    if int(src.get("SamplesPerPixel", 1)) > 1:
+    if pixel_format is not None and str(src.get("PhotometricInterpretation", "")).strip().upper() == "PALETTE COLOR":
+        ds.SamplesPerPixel = 3
+        ds.BitsAllocated = pixel_format["bits_allocated"]
+        ds.BitsStored = pixel_format["bits_stored"]
+        ds.HighBit = pixel_format["bits_stored"] - 1
+        ds.PixelRepresentation = 0
+    if int(ds.get("SamplesPerPixel", 1)) > 1:
         ds.PhotometricInterpretation = "RGB"  # decoded colour data is RGB whatever the source encoding
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = src.SOPClassUID
+    meta.MediaStorageSOPClassUID = ds.SOPClassUID
     meta.MediaStorageSOPInstanceUID = sop_uid
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     meta.ImplementationClassUID = pydicom.uid.PYDICOM_IMPLEMENTATION_UID
