@@ -30,23 +30,123 @@ def chest(data_root):
     return LoadMedicalImage()(str(data_root / "cxr" / "mhh_2168a917.png"))  # 549 x 640, 8-bit, real
 
 
-def test_tiled_equals_untiled_on_a_real_chest_xray(chest):
+def _srvgg(in_channels=1, scale=4, seed=0):
+    """The cxr_sr/retina_sr architecture (SRVGGNetCompact, bicubic base) with random, non-zero weights."""
+    from monai_srgan.networks import SRVGGNetCompact
+
+    torch.manual_seed(seed)
+    net = SRVGGNetCompact(2, in_channels, in_channels, scale=scale, num_feat=8, num_conv=3, base_mode="cubic")
+    return net.eval()
+
+
+@pytest.mark.parametrize("tile", [64, 77, 100, 131, 1000])
+def test_tiled_equals_untiled_on_a_real_chest_xray_crop(chest, tile):
+    """Abutting tiles with context margins equal the untiled network (≤ 1e-6), 2D, divisible or not, batched."""
+    x = chest.as_tensor().float()[None, :, :200, :230] / 255.0  # real 200 x 230 crop in [0, 1]
+    for net, scale in ((_srresnet(), 2), (_srvgg(), 4)):
+        with torch.inference_mode():
+            whole = net(x)
+            for batch in (1, 3):
+                inf = SRInferer(scale=scale, roi_size=tile, sw_batch_size=batch)
+                tiled = inf(x, net)
+                assert tiled.shape == whole.shape
+                assert (tiled - whole).abs().max().item() <= 1e-6, (tile, batch, type(net).__name__)
+                # tiles abut: every input pixel is the core of exactly one tile, no row is computed twice
+                cover = torch.zeros(x.shape[2:], dtype=torch.int32)
+                for core, box, _ in inf.plan(tuple(x.shape[2:]), net):
+                    cover[core] += 1
+                    assert all(b.start <= c.start and c.stop <= b.stop for c, b in zip(core, box))
+                assert bool((cover == 1).all())
+
+
+def test_tiled_equals_untiled_in_3d_on_a_real_volume(data_root):
+    from monai_srgan.transforms import LoadMedicalImage
+
+    vol = LoadMedicalImage()(str(data_root / "volumes" / "totalseg_example_ct.nii.gz")).as_tensor().float()
+    x = vol[None, :, 30:70, 20:57, 40:61]
+    x = (x - x.min()) / (x.max() - x.min())
+    net = _srresnet(3, scale=(1, 1, 2), num_feat=4, num_blocks=1, head_kernel_size=3, tail_kernel_size=3)
+    with torch.inference_mode():
+        whole = net(x)
+        for tile in ((16, 16, 8), (13, 40, 21), (40, 11, 5)):
+            tiled = SRInferer(scale=(1, 1, 2), roi_size=tile)(x, net)
+            assert (tiled - whole).abs().max().item() <= 1e-6, tile
+
+
+def test_pipeline_tiles_are_exact_and_context_is_what_makes_them_so(chest):
     net = _srresnet()
-    assert net.receptive_field > 4
-    kw = dict(output_dtype="float32")
+    kw = dict(output_dtype="float32", dtype="float32")
     whole = SRInferencePipeline(net, 2, tile_size=max(chest.shape[1:]), **kw).predict(chest)
-    # 96-px tiles (42 of them), 4 tiles per batch, and stripes of a few tile rows (tiny float buffer budget)
-    tiled_pipe = SRInferencePipeline(net, 2, tile_size=96, sw_batch_size=4, max_buffer_mb=2, **kw)
-    stripes = list(tiled_pipe.inferer.iter_stripes(torch.zeros(1, 1, *chest.shape[1:]), net))
-    assert len(stripes) > 1
+    tiled_pipe = SRInferencePipeline(net, 2, tile_size=96, **kw)
+    assert len(tiled_pipe.inferer.plan(tuple(chest.shape[1:]), net)) == 42  # 6 x 7 tiles of 549 x 640
     tiled = tiled_pipe.predict(chest)
     assert tiled.shape == whole.shape == (1, 2 * chest.shape[1], 2 * chest.shape[2])
-    # values are in the 8-bit value domain: 1e-4 of the [0, 1] range is 0.0255 grey levels
-    diff = (tiled.as_tensor() - whole.as_tensor()).abs().max().item()
-    assert diff / 255.0 < 1e-4, diff
+    # values are in the 8-bit value domain: 1e-6 of the [0, 1] range is 2.55e-4 grey levels
+    assert (tiled.as_tensor() - whole.as_tensor()).abs().max().item() / 255.0 <= 1e-6
     # without context margins the same tiles are not exact: the margins are what makes tiling seamless
-    plain = SRInferencePipeline(net, 2, tile_size=96, context=0, overlap=4, **kw).predict(chest)
+    plain = SRInferencePipeline(net, 2, tile_size=96, context=0, **kw).predict(chest)
     assert (plain.as_tensor() - whole.as_tensor()).abs().max().item() / 255.0 > 1e-4
+
+
+def test_precision_by_capability(monkeypatch):
+    from monai_srgan.utils import precision
+
+    assert precision.resolve_dtype("float32") == torch.float32
+    assert precision.resolve_dtype("bf16") == torch.bfloat16 and precision.resolve_dtype("float16") == torch.float16
+    assert precision.resolve_dtype("auto", "cuda") == torch.float16
+    with pytest.raises(ConfigError, match="dtype"):
+        precision.resolve_dtype("int8")
+    native = any(f in precision.cpu_flags() for f in ("avx512_bf16", "amx_bf16"))
+    assert precision.has_native_bf16() == native
+    assert precision.bf16_speedup() == precision.bf16_speedup()  # measured once, cached
+    expected = torch.bfloat16 if native and precision.bf16_speedup() >= precision.MIN_BF16_SPEEDUP else torch.float32
+    assert precision.resolve_dtype("auto", "cpu") == expected == precision.resolve_dtype(None)
+    monkeypatch.setenv("MONAI_SRGAN_AUTO_DTYPE", "float32")
+    assert precision.resolve_dtype("auto") == torch.float32
+    assert SRInferencePipeline(_srresnet(), 2).dtype == torch.float32
+    monkeypatch.setenv("MONAI_SRGAN_AUTO_DTYPE", "bfloat16")
+    assert SRInferencePipeline(_srresnet(), 2).dtype == torch.bfloat16
+    assert SRInferencePipeline(NearestUp(2), 2, dtype="auto").dtype == torch.bfloat16
+    # 3D networks on a CPU and exported models stay float32 under auto
+    assert SRInferencePipeline(_srresnet(3, num_feat=4, num_blocks=1), 2).dtype == torch.float32
+    monkeypatch.setattr(precision, "has_native_bf16", lambda: False)
+    monkeypatch.delenv("MONAI_SRGAN_AUTO_DTYPE")
+    assert not precision.fast_bf16("cpu") and precision.resolve_dtype("auto") == torch.float32
+
+
+def test_low_precision_keeps_the_input_convolution_in_float32(chest):
+    from monai_srgan.utils.precision import low_precision
+
+    net = _srvgg()
+    seen = []
+    net.body[0].register_forward_hook(lambda m, a, o: seen.append((a[0].dtype, o.dtype)))
+    net.body[2].register_forward_hook(lambda m, a, o: seen.append((a[0].dtype, o.dtype)))
+    x = chest.as_tensor().float()[None, :, :64, :64] / 255.0
+    with torch.inference_mode(), low_precision(net, "cpu", torch.bfloat16):
+        y = net(x)
+    assert seen == [(torch.float32, torch.float32), (torch.bfloat16, torch.bfloat16)]  # only the first conv is fp32
+    assert y.dtype == torch.float32  # the fp32 bicubic base lifts the sum
+    assert len(net.body[0]._forward_pre_hooks) == 0  # hooks removed
+
+
+def test_pipeline_auto_uses_channels_last_and_writes_fast_lossless_png(tmp_path, chest):
+    from PIL import Image
+
+    net = _srvgg(scale=2)
+    pipe = SRInferencePipeline(net, 2, dtype="float32")
+    assert pipe.network.body[2].weight.is_contiguous(memory_format=torch.channels_last)
+    assert pipe.inferer.sw_batch_size == 1 and pipe.compress_level == 1
+    sr = pipe.predict(chest)
+    sizes = {}
+    for level in (1, 9):
+        out = pipe.write(sr, tmp_path / f"sr{level}.png", "png", compress_level=level)
+        np.testing.assert_array_equal(np.asarray(Image.open(out)), sr.numpy()[0])  # lossless at every level
+        sizes[level] = out.stat().st_size
+    assert sizes[9] < sizes[1]
+    tif = pipe.write(sr, tmp_path / "sr.tif", "tiff")
+    np.testing.assert_array_equal(pipe.load(str(tif)).numpy()[0].astype(np.uint8), sr.numpy()[0])
+    with pytest.raises(ConfigError, match="compress_level"):
+        pipe.write(sr, tmp_path / "bad.png", "png", compress_level=12)
 
 
 def test_output_integers_and_geometry_of_a_2d_image(chest):
@@ -162,9 +262,11 @@ def test_srinferer_is_a_monai_inferer_with_dtype_option():
     assert isinstance(inf, Inferer)
     with torch.no_grad():
         ref = net(x)
-        torch.testing.assert_close(inf(x, net), ref, atol=1e-5, rtol=0)
+        torch.testing.assert_close(inf(x, net), ref, atol=1e-6, rtol=0)
+        auto = SRInferer(scale=2, roi_size=32, dtype="bfloat16")(x, net)  # autocast, fp32 weights
         low = SRInferer(scale=2, roi_size=32, dtype="bfloat16")(x, net.to(torch.bfloat16))
-    assert low.dtype == torch.float32 and (low - ref).abs().max().item() < 0.1
+    assert auto.dtype == low.dtype == torch.float32
+    assert (auto - ref).abs().max().item() < 0.05 and (low - ref).abs().max().item() < 0.1
 
 
 def test_comparison_outputs_flag_content_the_input_cannot_explain(tmp_path, chest):

@@ -1,30 +1,30 @@
-"""Seamless, memory-bounded tiled SR inference on MONAI's ``sliding_window_inference``.
+"""Exact, memory-bounded tiled SR inference: abutting tiles with context margins (a MONAI ``Inferer``).
 
-Three things make tiles invisible and memory flat:
+The image is cut into tiles that abut (no overlap, no blending, no row computed twice). Each tile is run with
+``context`` extra input pixels on every side, taken from the whole image (clamped at the image border, where the
+untiled network sees the same border), and only the tile's own centre is kept from the output. With
+``context >= generator.receptive_field`` every kept pixel sees exactly the input the untiled network sees, so the
+tiled output equals the untiled output up to float rounding of the convolution kernels (≤ 1e-6 in practice).
 
-1. **Context margins.** Each tile is run with ``context`` extra input pixels on every side, taken from the whole
-   image (clamped at the image border, where the untiled network sees the same border), and the margin's output is
-   cropped off. With ``context >= generator.receptive_field`` every tile output equals the untiled output on that
-   tile, so the blend of overlapping tiles equals the untiled result up to float rounding.
-2. **Gaussian blending** (MONAI's importance map) over an overlap of at least the receptive field.
-3. **Stripes.** Large inputs are processed in stripes along the first spatial axis; only one stripe's float output
-   buffer and count map exist at a time, and the caller converts each stripe to its compact output type before the
-   next one is computed.
-
-MONAI's buffered mode (``buffer_steps``) does not support outputs larger than the input, so it is not used.
+This is the algorithm of Real-ESRGAN's ``tile_process`` (tile + ``tile_pad`` context, paste the unpadded centre),
+generalised to N-D inputs, per-axis scales and batches of tiles; tile sizes are balanced along each axis so that no
+thin last tile is run. Memory: one tile's activations plus, in :meth:`SRInferer.__call__`, one float32 output; the
+pipeline pastes every tile straight into its compact (e.g. uint8) output instead (:meth:`SRInferer.iter_tiles`).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterator, Sequence
 
 import torch
-from monai.inferers import Inferer, sliding_window_inference
+from monai.inferers import Inferer
 
 from monai_srgan.errors import ConfigError
+from monai_srgan.utils.precision import low_precision, resolve_dtype
 
-__all__ = ["SRInferer", "DEFAULT_RECEPTIVE_FIELD"]
+__all__ = ["SRInferer", "DEFAULT_RECEPTIVE_FIELD", "tile_grid"]
 
 DEFAULT_RECEPTIVE_FIELD = 16
 
@@ -40,40 +40,49 @@ def _tuple(v: int | float | Sequence[int | float], n: int, name: str) -> tuple:
     return v
 
 
+def tile_grid(size: int, tile: int) -> list[tuple[int, int]]:
+    """Split ``[0, size)`` into ``ceil(size / tile)`` abutting intervals of balanced length (each ``<= tile``)."""
+    k = max(1, math.ceil(size / max(1, tile)))
+    cuts = [(i * size) // k for i in range(k + 1)]
+    return [(cuts[i], cuts[i + 1]) for i in range(k)]
+
+
 class SRInferer(Inferer):
     """Tiled SR inferer (a MONAI ``Inferer``) for any generator with ``sr.shape[2:] == scale * lr.shape[2:]``.
 
     Args:
         scale: SR factor, one int or one per spatial axis.
-        roi_size: tile size in input pixels (int or per axis); clipped to the image size.
-        overlap: tile overlap in input pixels for Gaussian blending (default: the receptive field).
+        roi_size: tile size in input pixels (int or per axis); clipped to the image size. Tiles are balanced: an axis
+            of ``n`` pixels gets ``ceil(n / roi_size)`` tiles of (nearly) equal size.
+        overlap: ignored (kept for compatibility): tiles abut and the context margin makes them exact.
         context: extra input pixels run on every side of a tile and cropped from its output (default: the receptive
-            field); 0 gives plain MONAI tiling.
+            field); smaller than the receptive field leaves seams.
         receptive_field: radius of the generator's receptive field in input pixels (default: ``network.receptive_field``
             or 16).
-        sw_batch_size: tiles per generator call.
-        mode: ``"gaussian"`` (default) or ``"constant"`` blending.
-        sigma_scale: Gaussian sigma as a fraction of the tile size (MONAI's default 0.125).
+        sw_batch_size: tiles per generator call (1 is fastest on CPUs; a GPU may want more). With more than one, all
+            tiles are run at one padded size (border tiles take their context from further inside).
         device: device the generator runs on (tiles are moved there); the output stays on the input's device.
-        dtype: dtype the generator runs in (e.g. ``torch.float16`` on a GPU); output is float32.
-        max_buffer_mb: the float output buffer of one stripe is kept below this size; larger images are split into
-            stripes along the first spatial axis.
-        progress: show MONAI's per-tile progress bar.
+        dtype: ``None``/``float32`` runs the network as it is; ``bfloat16``/``float16`` run it under
+            autocast with the first convolution in float32 (:func:`monai_srgan.utils.precision.low_precision`), or
+            cast the input when the network's weights already have that dtype; ``"auto"``
+            decides by capability (:func:`monai_srgan.utils.precision.resolve_dtype`). Output is float32.
+        channels_last: run tiles in channels-last memory format (``None``: for 2D inputs, where it pays on CPUs).
+        max_buffer_mb: ignored (kept for compatibility): no stripe buffers exist any more.
+        progress: show a per-tile progress bar.
     """
 
     def __init__(
         self,
         scale: int | Sequence[int],
-        roi_size: int | Sequence[int] = 192,
+        roi_size: int | Sequence[int] = 256,
         overlap: int | Sequence[int] | None = None,
         context: int | None = None,
         receptive_field: int | None = None,
-        sw_batch_size: int = 4,
-        mode: str = "gaussian",
-        sigma_scale: float = 0.125,
+        sw_batch_size: int = 1,
         device: str | torch.device | None = None,
         dtype: torch.dtype | str | None = None,
-        max_buffer_mb: float = 512.0,
+        channels_last: bool | None = None,
+        max_buffer_mb: float | None = None,
         progress: bool = False,
     ) -> None:
         super().__init__()
@@ -85,13 +94,10 @@ class SRInferer(Inferer):
         if int(sw_batch_size) < 1:
             raise ConfigError(f"sw_batch_size={sw_batch_size} must be at least 1")
         self.sw_batch_size = int(sw_batch_size)
-        self.mode = mode
-        self.sigma_scale = sigma_scale
         self.device = torch.device(device) if device is not None else None
-        if isinstance(dtype, str):
-            dtype = getattr(torch, dtype.replace("torch.", ""))
-        self.dtype = dtype
-        self.max_buffer_mb = float(max_buffer_mb)
+        self.dtype = None if dtype is None else resolve_dtype(dtype, self.device or "cpu")
+        self.channels_last = channels_last
+        self.max_buffer_mb = max_buffer_mb
         self.progress = progress
 
     # ------------------------------------------------------------------ helpers
@@ -101,10 +107,22 @@ class SRInferer(Inferer):
         rf = getattr(network, "receptive_field", None)
         return int(rf) if rf is not None else DEFAULT_RECEPTIVE_FIELD
 
-    def _run(self, network: Callable, x: torch.Tensor, out_device: torch.device) -> torch.Tensor:
+    def _memory_format(self, ndim: int) -> torch.memory_format:
+        use = (ndim == 4) if self.channels_last is None else bool(self.channels_last)
+        if not use or ndim not in (4, 5):
+            return torch.contiguous_format
+        return torch.channels_last if ndim == 4 else torch.channels_last_3d
+
+    def _run(self, network: Callable, x: torch.Tensor) -> torch.Tensor:
         dev = self.device or x.device
-        y = network(x.to(device=dev, dtype=self.dtype or x.dtype))
-        return y.to(device=out_device, dtype=torch.float32)
+        x = x.to(device=dev).contiguous(memory_format=self._memory_format(x.ndim))
+        low = self.dtype if self.dtype in (torch.float16, torch.bfloat16) else None
+        param = next(network.parameters(), None) if isinstance(network, torch.nn.Module) else None
+        if low is not None and param is not None and param.dtype == low:
+            return network(x.to(low)).float()  # the weights are already in low precision
+        with low_precision(network if isinstance(network, torch.nn.Module) else None, dev.type, low):
+            y = network(x)
+        return y.float()
 
     def _check_scale(self, x: torch.Tensor, y: torch.Tensor, scales: tuple[int, ...]) -> None:
         expected = tuple(int(s * n) for s, n in zip(scales, x.shape[2:]))
@@ -115,11 +133,42 @@ class SRInferer(Inferer):
                 f"but scale={self.scale} was expected: set the scale that the model was trained for"
             )
 
+    def plan(self, spatial: Sequence[int], network: Callable | None = None) -> list[tuple[tuple, tuple, tuple]]:
+        """Tiles of an input of ``spatial`` size: ``[(core, box, keep)]``, each a tuple of per-axis slices.
+
+        ``core`` is the tile in input pixels (the tiles abut and cover the input), ``box`` the input region run
+        through the network (``core`` plus the context margin, clamped to the image), ``keep`` the part of the
+        network's output for ``box`` that belongs to ``core`` (in output pixels).
+        """
+        nsp = len(spatial)
+        scales = tuple(int(s) for s in _tuple(self.scale, nsp, "scale"))
+        ctx = self._rf(network) if self.context is None else int(self.context)
+        roi = tuple(max(1, min(int(r), s)) for r, s in zip(_tuple(self.roi_size, nsp, "roi_size"), spatial))
+        same_size = self.sw_batch_size > 1
+        axes = []
+        for d in range(nsp):
+            n, grid = spatial[d], tile_grid(spatial[d], roi[d])
+            full = min(max(b - a for a, b in grid) + 2 * ctx, n)
+            per_axis = []
+            for a, b in grid:
+                if same_size:  # one padded size for every tile (batchable); border tiles shift inwards
+                    lo = min(max(a - ctx, 0), n - full)
+                    hi = lo + full
+                else:
+                    lo, hi = max(a - ctx, 0), min(b + ctx, n)
+                keep = slice((a - lo) * scales[d], (b - lo) * scales[d])
+                per_axis.append((slice(a, b), slice(lo, hi), keep))
+            axes.append(per_axis)
+        return [tuple(zip(*combo)) for combo in itertools.product(*axes)]  # type: ignore[misc]
+
     # ------------------------------------------------------------------ API
-    def iter_stripes(
+    def iter_tiles(
         self, inputs: torch.Tensor, network: Callable[[torch.Tensor], torch.Tensor]
-    ) -> Iterator[tuple[slice, torch.Tensor]]:
-        """Yield ``(output_slice_along_first_spatial_axis, sr_stripe)`` covering the whole SR output in order.
+    ) -> Iterator[tuple[int, tuple[slice, ...], torch.Tensor]]:
+        """Yield ``(batch_index, output_slices, sr_tile)`` until the whole SR output is covered, one tile at a time.
+
+        ``sr_tile`` is float32 ``(C_out, *tile)`` on the input's device and belongs at
+        ``out[batch_index, :, *output_slices]``; the tiles abut, so every output pixel is yielded exactly once.
 
         Args:
             inputs: ``(N, C, *spatial)`` normalised float input.
@@ -130,87 +179,47 @@ class SRInferer(Inferer):
         x = inputs.as_subclass(torch.Tensor) if isinstance(inputs, torch.Tensor) else torch.as_tensor(inputs)
         x = x.float()
         nsp = x.ndim - 2
-        spatial = tuple(x.shape[2:])
         scales = tuple(int(s) for s in _tuple(self.scale, nsp, "scale"))
-        rf = self._rf(network)
-        ctx = rf if self.context is None else int(self.context)
-        roi = tuple(min(int(r), s) for r, s in zip(_tuple(self.roi_size, nsp, "roi_size"), spatial))
-        ov = _tuple(rf if self.overlap is None else self.overlap, nsp, "overlap")
-        out_dev = x.device
-
-        # whole image in one tile: no tiling needed
-        if roi == spatial:
-            outs = []
-            for n0 in range(0, x.shape[0], self.sw_batch_size):
-                xb = x[n0 : n0 + self.sw_batch_size]
-                yb = self._run(network, xb, out_dev)
+        tiles = self.plan(tuple(x.shape[2:]), network)
+        work = [(n, t) for n in range(x.shape[0]) for t in tiles]
+        bar = _progress(len(work)) if self.progress else None
+        checked = False
+        for i in range(0, len(work), self.sw_batch_size):
+            chunk = work[i : i + self.sw_batch_size]
+            xb = torch.cat([x[(slice(n, n + 1), slice(None), *box)] for n, (_, box, _) in chunk])
+            yb = self._run(network, xb)
+            if not checked:
                 self._check_scale(xb, yb, scales)
-                outs.append(yb)
-            y = outs[0] if len(outs) == 1 else torch.cat(outs)
-            yield slice(0, y.shape[2]), y
-            return
-
-        frac = tuple(min(max(float(o) / r, 0.0), 0.9) if r > 1 else 0.0 for o, r in zip(ov, roi))
-        # stripes along the first spatial axis, each a multiple of the tile size
-        bytes_per_row = 4 * x.shape[0] * math.prod(s * n for s, n in zip(scales[1:], spatial[1:])) * scales[0]
-        checked = [False]
-
-        def predictor(win: torch.Tensor, coords: list, offset: int) -> torch.Tensor:
-            crops, cuts = [], []
-            for c in coords:
-                n = c[0].start
-                box, cut = [], []
-                for d, sl in enumerate(c[2:]):
-                    start = sl.start + (offset if d == 0 else 0)
-                    length = sl.stop - sl.start
-                    full = min(length + 2 * ctx, spatial[d])
-                    cs = min(max(start - ctx, 0), spatial[d] - full)
-                    box.append(slice(cs, cs + full))
-                    cut.append(slice((start - cs) * scales[d], (start - cs + length) * scales[d]))
-                crops.append(x[(slice(n, n + 1), slice(None), *box)])
-                cuts.append(cut)
-            xb = torch.cat(crops)
-            yb = self._run(network, xb, self.device or out_dev)
-            if not checked[0]:
-                self._check_scale(xb, yb, scales)
-                checked[0] = True
-            return torch.cat([yb[(slice(i, i + 1), slice(None), *cut)] for i, cut in enumerate(cuts)])
-
-        rows = spatial[0]
-        # output channels are unknown before the first call: budget for 3 plus MONAI's 1-channel count map
-        per_row = bytes_per_row * 4
-        stripe = max(roi[0], int(self.max_buffer_mb * 2**20 // max(per_row, 1)))
-        stripe = max(roi[0], (stripe // roi[0]) * roi[0])
-        for a in range(0, rows, stripe):
-            b = min(a + stripe, rows)
-            if 0 < b - a < roi[0]:  # short last stripe: extend it backwards, keep only the new rows
-                a2 = max(b - roi[0], 0)
-            else:
-                a2 = a
-            sub = x[:, :, a2:b]
-            roi_s = (min(roi[0], b - a2), *roi[1:])
-            y = sliding_window_inference(
-                sub,
-                roi_size=roi_s,
-                sw_batch_size=self.sw_batch_size,
-                predictor=lambda w, c, _o=a2: predictor(w, c, _o),
-                overlap=frac,
-                mode=self.mode,
-                sigma_scale=self.sigma_scale,
-                sw_device=self.device or out_dev,
-                device=out_dev,
-                progress=self.progress,
-                with_coord=True,
-            )
-            y = y.as_subclass(torch.Tensor) if isinstance(y, torch.Tensor) else y
-            if a2 != a:
-                y = y[:, :, (a - a2) * scales[0] :]
-            yield slice(a * scales[0], b * scales[0]), y
-            del y
+                checked = True
+            yb = yb.to(x.device)
+            for j, (n, (core, _, keep)) in enumerate(chunk):
+                out_sl = tuple(slice(c.start * s, c.stop * s) for c, s in zip(core, scales))
+                yield n, out_sl, yb[(j, slice(None), *keep)]
+            del xb, yb
+            if bar is not None:
+                bar.update(len(chunk))
+        if bar is not None:
+            bar.close()
 
     def __call__(  # type: ignore[override]
         self, inputs: torch.Tensor, network: Callable[[torch.Tensor], torch.Tensor], *args, **kwargs
     ) -> torch.Tensor:
         """Super-resolve ``inputs`` ``(N, C, *spatial)``; returns float32 ``(N, C_out, *(scale * spatial))``."""
-        parts = [y for _, y in self.iter_stripes(inputs, network)]
-        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)
+        nsp = inputs.ndim - 2
+        scales = tuple(int(s) for s in _tuple(self.scale, nsp, "scale"))
+        out: torch.Tensor | None = None
+        for n, sl, y in self.iter_tiles(inputs, network):
+            if out is None:
+                shape = (inputs.shape[0], y.shape[0], *(s * k for s, k in zip(scales, inputs.shape[2:])))
+                out = torch.empty(shape, dtype=torch.float32, device=y.device)
+            out[(n, slice(None), *sl)] = y
+        assert out is not None
+        return out
+
+
+def _progress(total: int):
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - tqdm ships with MONAI's optional deps
+        return None
+    return tqdm(total=total, desc="tiles", leave=False)
