@@ -1,40 +1,42 @@
-"""monai_srgan.inference: the shared SR inference pipeline, tiled inferer, writers and the ``monai-srgan`` CLI."""
+"""monai_srgan.inference: the shared SR inference pipeline, tiled inferer, writers and the ``monai-srgan`` CLI.
+
+Names are imported on first use (PEP 562), so ``monai-srgan --help`` starts without loading torch or MONAI.
+"""
 
 from __future__ import annotations
 
-from monai_srgan.inference.exported import ExportedGenerator, export_model, is_exported, load_exported
-from monai_srgan.inference.pipeline import (
-    FORMAT_EXTENSIONS,
-    SRInferencePipeline,
-    load_generator,
-    output_format_for,
-    sr_affine,
-)
-from monai_srgan.inference.tiling import SRInferer
-from monai_srgan.inference.writers import (
-    write_dicom_series,
-    write_image,
-    write_jpeg,
-    write_nifti,
-    write_png,
-    write_tiff,
-)
+import importlib
+from typing import Any
 
-__all__ = [
-    "SRInferencePipeline",
-    "SRInferer",
-    "sr_affine",
-    "output_format_for",
-    "FORMAT_EXTENSIONS",
-    "load_generator",
-    "ExportedGenerator",
-    "export_model",
-    "is_exported",
-    "load_exported",
-    "write_image",
-    "write_dicom_series",
-    "write_png",
-    "write_jpeg",
-    "write_tiff",
-    "write_nifti",
-]
+_LAZY = {
+    "SRInferencePipeline": "pipeline",
+    "load_generator": "pipeline",
+    "output_format_for": "pipeline",
+    "sr_affine": "pipeline",
+    "FORMAT_EXTENSIONS": "pipeline",
+    "SRInferer": "tiling",
+    "ExportedGenerator": "exported",
+    "export_model": "exported",
+    "is_exported": "exported",
+    "load_exported": "exported",
+    "write_image": "writers",
+    "write_dicom_series": "writers",
+    "write_png": "writers",
+    "write_jpeg": "writers",
+    "write_tiff": "writers",
+    "write_nifti": "writers",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

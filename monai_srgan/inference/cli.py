@@ -4,45 +4,58 @@
 (recursively; DICOM grouped by SeriesInstanceUID), super-resolves each with the shared
 :class:`~monai_srgan.inference.pipeline.SRInferencePipeline`, writes the outputs atomically under ``OUTPUT`` and a
 JSON + CSV report of every input (status, timing, error). Exit status: 0 all done, 1 some input failed (the others
-are still processed), 2 bad arguments / no input / unwritable output, 130 interrupted.
+are still processed), 2 bad arguments / no input / unwritable output / an earlier run in OUTPUT, 130 interrupted
+(Ctrl-C), 143 terminated (SIGTERM, as sent by ``timeout``, systemd, ``docker stop`` and Slurm).
+
+Options are checked before any input is read; torch and MONAI are imported only after the arguments are parsed, so
+``--help`` and usage errors answer at once.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import hashlib
 import json
 import logging
-import os
-import shutil
+import signal
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from monai_srgan import __version__
 from monai_srgan.errors import ConfigError, InputFileError
-from monai_srgan.inference.writers._common import TMP_MARKER, atomic_write_file, sanitize_name
+from monai_srgan.inference import batch
+from monai_srgan.inference.batch import REPORT_NAME, plan_outputs
+from monai_srgan.inference.writers._common import TMP_MARKER
 
-__all__ = ["main", "build_parser", "plan_outputs", "REPORT_NAME"]
+__all__ = ["main", "build_parser", "plan_outputs", "REPORT_NAME", "NETWORK_CHOICES", "FORMAT_CHOICES"]
 
 logger = logging.getLogger("monai_srgan.cli")
+package_logger = logging.getLogger("monai_srgan")
 
-REPORT_NAME = "srgan_report"
-_SKIP_REASONS = ("not an image file", "DICOMDIR", "DICOM without pixel data")
-REPORT_FIELDS = [
-    "input",
-    "kind",
-    "status",
-    "output",
-    "seconds",
-    "input_shape",
-    "output_shape",
-    "scale",
-    "lr_psnr",
-    "error",
-]
+#: ``monai_srgan.networks.GENERATORS`` names, written out so that ``--help`` needs no torch (a test keeps them equal)
+NETWORK_CHOICES = ("srresnet", "msrresnet", "edsr", "rrdbnet", "srvggnetcompact", "cascadedsr")
+FORMAT_CHOICES = ("same", "dicom", "png", "jpeg", "jpg", "tiff", "tif", "nifti")
+_NETWORK_ALIASES = ("srgan", "esrgan", "realesrgan", "srvgg", "compact", "cascaded", "edsrse")
+DTYPE_CHOICES = ("auto", "float32", "float16", "bfloat16")
+EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+def _int_at_least(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is too small: use a value of at least {minimum}")
+        return value
+
+    return parse
+
+
+_positive, _non_negative = _int_at_least(1), _int_at_least(0)
 
 
 # --------------------------------------------------------------------------------------------------- arguments
@@ -51,9 +64,14 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     src = g.add_mutually_exclusive_group(required=True)
     src.add_argument("--bundle", help="MONAI bundle folder (configs/inference.json + models/model.pt)")
     src.add_argument("--model", help="weight file (.pt checkpoint/state dict) or exported model (.ts, .onnx)")
-    g.add_argument("--network", default="srresnet", help="generator registry name for --model (default srresnet)")
-    g.add_argument("--scale", type=int, help="SR factor of --model; with --bundle, checked against the bundle's")
-    g.add_argument("--in-channels", type=int, default=None, help="input channels of --model (default 1)")
+    g.add_argument(
+        "--network",
+        default="srresnet",
+        metavar="NAME",
+        help=f"generator of --model: {', '.join(NETWORK_CHOICES)} (default srresnet)",
+    )
+    g.add_argument("--scale", type=_positive, help="SR factor of --model; with --bundle, checked against the bundle's")
+    g.add_argument("--in-channels", type=_positive, default=None, help="input channels of --model (default 1)")
     g.add_argument(
         "--net-arg",
         action="append",
@@ -67,6 +85,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``monai-srgan`` (sub-commands ``infer`` and ``export``)."""
     parser = argparse.ArgumentParser(prog="monai-srgan", description="GAN super-resolution of medical images.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -74,23 +93,31 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("input", help="file, DICOM series folder or folder searched recursively")
     inf.add_argument("output", help="output folder (created; must not be inside the input, nor hold it)")
     _add_model_args(inf)
-    inf.add_argument("--expect-scale", type=int, help="fail unless the model's scale is this")
-    inf.add_argument("--format", default="same", help="same (default), dicom, png, jpeg, tiff, nifti")
+    inf.add_argument("--expect-scale", type=_positive, help="fail unless the model's scale is this")
+    inf.add_argument("--format", default="same", choices=FORMAT_CHOICES, help="output format (default: same as input)")
     inf.add_argument(
-        "--tile-size", type=int, default=None, help="tile size, input px (default: the bundle's tile_size, else 192)"
-    )
-    inf.add_argument("--overlap", type=int, default=None, help="tile overlap, input pixels (default: receptive field)")
-    inf.add_argument(
-        "--context", type=int, default=None, help="context pixels per tile side (default: receptive field)"
+        "--tile-size", type=_positive, default=None, help="tile size, input px (default: the bundle's, else 192)"
     )
     inf.add_argument(
-        "--batch", type=int, default=None, help="tiles per generator call (default: the bundle's sw_batch_size, else 4)"
+        "--overlap", type=_non_negative, default=None, help="tile overlap, input pixels (default: receptive field)"
+    )
+    inf.add_argument(
+        "--context", type=_non_negative, default=None, help="context pixels per tile side (default: receptive field)"
+    )
+    inf.add_argument(
+        "--batch", type=_positive, default=None, help="tiles per generator call (default: the bundle's, else 4)"
     )
     inf.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, ...")
-    inf.add_argument("--dtype", default=None, help="generator dtype: float32 (default), float16, bfloat16")
+    inf.add_argument(
+        "--dtype", default=None, choices=DTYPE_CHOICES, help="generator precision (default: the pipeline's)"
+    )
     inf.add_argument("--compare", action="store_true", help="also write bicubic|SR|difference PNG and LR residual map")
-    inf.add_argument("--resume", action="store_true", help="skip inputs whose output exists; clean partial leftovers")
-    inf.add_argument("--series-number", type=int, default=None, help="SeriesNumber of derived DICOM series")
+    again = inf.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue an earlier run: skip inputs whose output exists")
+    again.add_argument(
+        "--overwrite", action="store_true", help="redo an earlier run: replace its outputs (each atomically)"
+    )
+    inf.add_argument("--series-number", type=_non_negative, default=None, help="SeriesNumber of derived DICOM series")
     inf.add_argument("--note", default=None, help="DICOM ImageComments note (default: not for diagnostic use)")
     inf.add_argument("--no-note", action="store_true", help="write no ImageComments note")
     inf.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -99,8 +126,21 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("output", help="output file (.ts / .pt for TorchScript, .onnx for ONNX)")
     _add_model_args(exp)
     exp.add_argument("--to", choices=("torchscript", "onnx"), default=None, help="default: from the file extension")
-    exp.add_argument("--tile-size", type=int, default=64, help="example input size used for tracing (default 64)")
+    exp.add_argument("--tile-size", type=_positive, default=64, help="example input size used for tracing (default 64)")
     return parser
+
+
+def _check_device(device: str) -> None:
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"--device {device!r} is not a device name: use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device}: no CUDA GPU is available here; use --device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ConfigError(f"--device {device}: only {torch.cuda.device_count()} GPU(s) here")
 
 
 def _net_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -144,180 +184,113 @@ def _build_pipeline(args: argparse.Namespace):
     return pipe
 
 
-# --------------------------------------------------------------------------------------------------- planning
-def _is_within(a: Path, b: Path) -> bool:
-    try:
-        a.relative_to(b)
-        return True
-    except ValueError:
-        return False
+class _WarningsOfInput(logging.Handler):
+    """Collects the package's warnings while one input is processed, for that input's report row."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if text not in self.messages:
+            self.messages.append(text)
 
 
-def check_output_location(input_path: Path, output: Path) -> None:
-    """Refuse an output folder that is the input, inside the input folder, or holds the input."""
-    inp, out = input_path.resolve(), output.resolve()
-    if inp == out or (inp.is_dir() and _is_within(out, inp)):
-        raise ConfigError(f"output folder '{output}' is inside the input '{input_path}': choose a folder outside it")
-    if _is_within(inp, out):
-        raise ConfigError(f"output folder '{output}' contains the input '{input_path}': choose another folder")
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"output '{output}' exists and is not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f"{TMP_MARKER}probe-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        raise ConfigError(f"output folder '{output}' is not writable ({e.strerror or e})") from e
+class _Stopped(KeyboardInterrupt):
+    """Raised by the SIGTERM handler so that a terminated run unwinds like Ctrl-C (reports, removes temporaries)."""
 
 
-def _dicom_uid_name(item: Any) -> str:
-    """A name from UIDs only: the series UID (+ a short hash of the SOP instance for single files)."""
-    import pydicom
+def _handle_signals() -> tuple[dict[str, int], dict[int, Any]]:
+    caught: dict[str, int] = {}
+    previous: dict[int, Any] = {}
 
-    uid = item.series_uid
-    sop = None
-    if item.kind == "dicom":
+    def handler(signum, frame):  # noqa: ARG001 - the signal API's signature
+        caught["signal"] = signum
+        raise _Stopped()
+
+    for sig in EXIT_SIGNAL:
         try:
-            ds = pydicom.dcmread(item.files[0], stop_before_pixels=True, specific_tags=["SOPInstanceUID"])
-            sop = str(ds.get("SOPInstanceUID", "") or "")
-        except Exception:  # noqa: BLE001 - unreadable files fail later with a proper message
-            sop = None
-    if not uid:
-        uid = "dicom_" + hashlib.sha1(item.files[0].encode()).hexdigest()[:12]
-    name = sanitize_name(uid)
-    if item.kind == "dicom" and sop:
-        name += "_" + hashlib.sha1(sop.encode()).hexdigest()[:8]
-    return name
+            previous[sig] = signal.signal(sig, handler)
+        except ValueError:  # not the main thread (e.g. called from a server): leave signals alone
+            pass
+    return caught, previous
 
 
-def plan_outputs(items: Sequence[Any], input_root: Path, output: Path, fmt: str, scale_tag: str) -> list[Path]:
-    """Output path per input, inside ``output`` and unique.
-
-    DICOM inputs are named from UIDs (``<SeriesInstanceUID>_x4``) directly under ``output`` (folder names in PACS
-    exports often hold patient names); other files keep their relative folder, every part sanitized.
-    """
-    from monai_srgan.inference.pipeline import FORMAT_EXTENSIONS
-
-    used: set[str] = set()
-    plans = []
-    root = input_root if input_root.is_dir() else input_root.parent
-    for item in items:
-        kind = item.kind
-        if kind in ("dicom", "dicom_series"):
-            rel_dir: list[str] = []
-            stem = _dicom_uid_name(item)
-        else:
-            f = Path(item.files[0])
-            try:
-                rel = f.resolve().parent.relative_to(root.resolve())
-                rel_dir = [sanitize_name(p) for p in rel.parts]
-            except ValueError:
-                rel_dir = []
-            stem = sanitize_name(item.name)
-        out_fmt = fmt
-        if fmt == "same":
-            out_fmt = {"dicom": "dicom", "dicom_series": "dicom", "nifti": "nifti"}.get(kind)
-            if out_fmt is None:
-                ext = Path(item.files[0]).suffix.lower()
-                out_fmt = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff"}.get(
-                    ext, "png"
-                )
-        ext = FORMAT_EXTENSIONS[out_fmt]
-        base = f"{stem}_{scale_tag}"
-        candidate = "/".join([*rel_dir, base + ext])
-        k = 2
-        while candidate.lower() in used:
-            candidate = "/".join([*rel_dir, f"{base}_{k}{ext}"])
-            k += 1
-        used.add(candidate.lower())
-        path = output.joinpath(*candidate.split("/"))
-        if not _is_within(path.resolve(), output.resolve()):  # cannot happen with sanitized parts; belt and braces
-            raise ConfigError(f"output name {candidate!r} would escape the output folder")
-        plans.append((path, out_fmt))
-    return plans
+def _prepare_output(args: argparse.Namespace, output: Path) -> None:
+    """Refuse to mix with an earlier run unless ``--resume``/``--overwrite`` say how; keep its report."""
+    earlier = batch.previous_run(output)
+    if earlier and not (args.resume or args.overwrite):
+        raise ConfigError(
+            f"output folder '{output}' already holds a {earlier}: use --resume to continue it, --overwrite to redo it, "
+            "or choose another output folder"
+        )
+    if args.resume:
+        n = batch.clean_partial(output)
+        if n:
+            logger.info("removed %d partial output(s) of an interrupted run", n)
+    if earlier:
+        kept = batch.archive_report(output)
+        logger.info("the earlier run's report is kept as %s", kept)
 
 
-def _clean_partial(output: Path) -> int:
-    n = 0
-    for p in sorted(output.rglob(f"{TMP_MARKER}*"), reverse=True):
-        if p.is_dir():
-            shutil.rmtree(p, ignore_errors=True)
-        else:
-            p.unlink(missing_ok=True)
-        n += 1
-    return n
+def _write_replacing(pipe: Any, sr: Any, out_path: Path, out_fmt: str, **writer_kw: Any) -> None:
+    """``--overwrite``: write beside the old output, then swap, so a failure leaves the old output in place."""
+    import shutil
+    import uuid
 
-
-def _write_report(output: Path, rows: list[dict[str, Any]], summary: dict[str, Any]) -> None:
-    def _json(tmp: Path) -> None:
-        tmp.write_text(json.dumps({"summary": summary, "inputs": rows}, indent=2, default=str))
-
-    def _csv(tmp: Path) -> None:
-        with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=REPORT_FIELDS, extrasaction="ignore")
-            w.writeheader()
-            for r in rows:
-                w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in REPORT_FIELDS})
-
-    atomic_write_file(output / f"{REPORT_NAME}.json", _json, overwrite=True)
-    atomic_write_file(output / f"{REPORT_NAME}.csv", _csv, overwrite=True)
-
-
-# --------------------------------------------------------------------------------------------------- commands
-def _classify_skipped(path: str, reason: str) -> tuple[str, str]:
-    """``("skipped", reason)`` for files that are not images; ``("failed", why)`` for broken ones.
-
-    A DICOM object "without pixel data" is a normal member of a PACS export (structured report, presentation
-    state) only when it also has no image attributes; with Rows/Columns, or without a SOP class, it is a truncated or
-    corrupt image and counts as a failure.
-    """
-    if not reason.startswith(_SKIP_REASONS):
-        return "failed", reason
-    if reason.startswith("DICOM without pixel data"):
-        import pydicom
-
-        try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
-            has_image_attrs = "Rows" in ds or "Columns" in ds
-            has_class = "SOPClassUID" in ds
-        except Exception:  # noqa: BLE001
-            has_image_attrs, has_class = False, False
-        if has_image_attrs:
-            return "failed", "image header (Rows/Columns) but no readable pixel data: truncated or corrupt file"
-        if not has_class:
-            return "failed", "not a valid DICOM object (no SOP class, no pixel data): corrupt file"
-    return "skipped", reason
-
-
-def _input_label(item: Any) -> str:
-    files = item.files
-    return files[0] if len(files) == 1 else os.path.commonpath(files)
+    tag = uuid.uuid4().hex[:12]
+    fresh = out_path.parent / f"{TMP_MARKER}new-{tag}-{out_path.name}"
+    old = out_path.parent / f"{TMP_MARKER}old-{tag}-{out_path.name}"
+    try:
+        pipe.write(sr, fresh, out_fmt, **writer_kw)
+        out_path.rename(old)
+        fresh.rename(out_path)
+    finally:
+        for leftover in (fresh, old):
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            elif leftover.exists():
+                leftover.unlink()
 
 
 def run_infer(args: argparse.Namespace) -> int:
     """``monai-srgan infer``: returns the exit status."""
-    from monai_srgan.transforms.io import find_inputs
-
     input_path, output = Path(args.input), Path(args.output)
     if not input_path.exists():
         raise ConfigError(f"input '{input_path}' does not exist")
-    check_output_location(input_path, output)
-    if args.resume:
-        n = _clean_partial(output)
-        if n:
-            logger.info("removed %d partial output(s) of an interrupted run", n)
+    _check_device(args.device)
+    batch.check_output_location(input_path, output)
     pipe = _build_pipeline(args)
+    _prepare_output(args, output)
+    tmp_before = set(output.rglob(f"{TMP_MARKER}*"))
+    caught, previous = _handle_signals()
+    try:
+        return _run_batch(args, pipe, input_path, output, caught)
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        batch.clean_partial(output, keep=tmp_before)
+
+
+def _run_batch(args: argparse.Namespace, pipe: Any, input_path: Path, output: Path, caught: dict[str, int]) -> int:
+    from monai_srgan.transforms.io import find_inputs
 
     skipped: list[tuple[str, str]] = []
-    items = find_inputs(input_path, recursive=True, skipped=skipped)
+    found_warnings = _WarningsOfInput()  # e.g. a slice split off its series: the summary names them
+    package_logger.addHandler(found_warnings)
+    try:
+        items = find_inputs(input_path, recursive=True, skipped=skipped)
+    finally:
+        package_logger.removeHandler(found_warnings)
     rows: list[dict[str, Any]] = []
     for path, reason in skipped:
-        status, reason = _classify_skipped(path, reason)
-        rows.append({"input": path, "kind": "", "status": status, "error": f"{path}: {reason}"})
+        status, reason = batch.classify_skipped(path, reason)
+        rows.append(
+            {"input": path, "kind": "", "status": status, "error": reason if path in reason else f"{path}: {reason}"}
+        )
     scales = pipe.scale if isinstance(pipe.scale, int) else "x".join(str(s) for s in pipe.scale)
-    scale_tag = f"x{scales}"
-    plans = plan_outputs(items, input_path, output, args.format, scale_tag)
+    plans = plan_outputs(items, input_path, output, args.format, f"x{scales}")
     summary: dict[str, Any] = {
         "input": str(input_path),
         "output": str(output),
@@ -325,11 +298,14 @@ def run_infer(args: argparse.Namespace) -> int:
         "scale": pipe.scale,
         "format": args.format,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "command": "monai-srgan " + " ".join(sys.argv[1:]) if sys.argv else "",
     }
+    if found_warnings.messages:
+        summary["warnings"] = found_warnings.messages
     if not items:
         summary.update(ok=0, failed=sum(r["status"] == "failed" for r in rows), skipped=len(rows))
         summary["error"] = f"no images or DICOM series found in '{input_path}'"
-        _write_report(output, rows, summary)
+        batch.write_report(output, rows, summary)
         print(f"monai-srgan: error: {summary['error']}", file=sys.stderr)
         return 2
 
@@ -347,21 +323,25 @@ def run_infer(args: argparse.Namespace) -> int:
     bar = tqdm(list(zip(items, plans)), desc="monai-srgan", unit="input", disable=args.no_progress, file=sys.stderr)
     try:
         for item, (out_path, out_fmt) in bar:
-            row: dict[str, Any] = {"input": _input_label(item), "kind": item.kind, "output": str(out_path)}
+            row: dict[str, Any] = {"input": batch.input_label(item), "kind": item.kind, "output": str(out_path)}
             rows.append(row)
-            if out_path.exists():
+            exists = out_path.exists()
+            if exists and not args.overwrite:
                 if args.resume:
-                    row["status"] = "skipped"
-                    row["error"] = "output exists (--resume)"
+                    row.update(status="skipped", error="output exists (--resume)")
                 else:
-                    row["status"] = "failed"
-                    row["error"] = "output exists; not overwritten (use --resume or another output folder)"
+                    row.update(status="failed", error="output exists; not overwritten (use --resume or --overwrite)")
                 continue
             t0 = time.perf_counter()
+            warned = _WarningsOfInput()
+            package_logger.addHandler(warned)
             try:
                 out_path.parent.mkdir(parents=True, exist_ok=True)
                 sr = pipe.predict(item)
-                pipe.write(sr, out_path, out_fmt, **writer_kw)
+                if exists:
+                    _write_replacing(pipe, sr, out_path, out_fmt, **writer_kw)
+                else:
+                    pipe.write(sr, out_path, out_fmt, **writer_kw)
                 row.update(
                     status="ok",
                     output_shape=list(sr.shape),
@@ -373,24 +353,36 @@ def run_infer(args: argparse.Namespace) -> int:
 
                     row["lr_psnr"] = write_comparison(pipe, item, sr, out_path)
                 del sr
-            except (InputFileError, ConfigError, FileExistsError, OSError, ValueError, RuntimeError) as e:
+            except Exception as e:  # noqa: BLE001 - nothing raised for one input may stop the others
                 row["status"] = "failed"
-                row["error"] = _message(e, item)
+                row["error"] = batch.describe_failure(e, item, out_path)
                 logger.debug("failed %s", row["input"], exc_info=True)
+            finally:
+                package_logger.removeHandler(warned)
+            if warned.messages:
+                row["warnings"] = "; ".join(warned.messages)
             row["seconds"] = round(time.perf_counter() - t0, 3)
     except KeyboardInterrupt:
         interrupted = True
+        how = "terminated (SIGTERM)" if caught.get("signal") == signal.SIGTERM else "interrupted"
         if rows and "status" not in rows[-1]:
-            rows[-1].update(status="interrupted", error="run interrupted; use --resume")
+            rows[-1].update(status="interrupted", error=f"run {how} while this input was processed; use --resume")
     finally:
         bar.close()
     done = {str(r.get("input")) for r in rows}
     for item, (out_path, _) in zip(items, plans):
-        if _input_label(item) not in done:
-            rows.append({"input": _input_label(item), "kind": item.kind, "status": "not run", "output": str(out_path)})
+        if batch.input_label(item) not in done:
+            rows.append(
+                {"input": batch.input_label(item), "kind": item.kind, "status": "not run", "output": str(out_path)}
+            )
     counts = {s: sum(r.get("status") == s for r in rows) for s in ("ok", "failed", "skipped", "interrupted", "not run")}
     summary.update(counts, finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
-    _write_report(output, rows, summary)
+    try:
+        batch.write_report(output, rows, summary)
+    except OSError as e:
+        print(f"monai-srgan: error: could not write the report in '{output}': {e.strerror or e}", file=sys.stderr)
+        print(json.dumps(summary, default=str), file=sys.stderr)
+        return 1
     msg = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
     print(f"monai-srgan: {msg}; report: {output / (REPORT_NAME + '.json')}", file=sys.stderr)
     for r in rows:
@@ -398,21 +390,13 @@ def run_infer(args: argparse.Namespace) -> int:
             err = str(r.get("error"))
             print(f"  FAILED {err if str(r['input']) in err else str(r['input']) + ': ' + err}", file=sys.stderr)
     if interrupted:
-        return 130
+        return EXIT_SIGNAL.get(caught.get("signal", signal.SIGINT), 130)
     return 1 if counts["failed"] else 0
 
 
 def _input_spatial(sr: Any) -> list[int]:
     s = sr.meta.get("srgan_sr_scale") or [1] * (sr.ndim - 1)
     return [int(n // f) for n, f in zip(sr.shape[1:], s)]
-
-
-def _message(e: BaseException, item: Any) -> str:
-    text = str(e)
-    label = _input_label(item)
-    if isinstance(e, InputFileError) and e.path:
-        return text
-    return f"{label}: {text}" if label not in text else text
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -435,6 +419,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``monai-srgan`` console script; returns (and exits with) the status code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.model and args.network not in NETWORK_CHOICES + _NETWORK_ALIASES:
+        parser.error(f"--network {args.network!r}: choose one of {', '.join(NETWORK_CHOICES)}")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
         if args.command == "infer":

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
-from typing import Any
-
-from monai.data import MetaTensor
+from typing import TYPE_CHECKING, Any
 
 from monai_srgan.inference.writers._common import atomic_write_dir, atomic_write_file, sanitize_name
-from monai_srgan.inference.writers.dicom import DEFAULT_NOTE, values_to_stored, write_dicom_series
-from monai_srgan.inference.writers.image import write_jpeg, write_png, write_tiff
-from monai_srgan.inference.writers.nifti import write_nifti
+
+if TYPE_CHECKING:
+    from monai.data import MetaTensor
+
+# the format writers import pydicom / nibabel / PIL on first use (PEP 562), keeping the CLI's start-up light
+_LAZY = {
+    "write_dicom_series": "dicom",
+    "values_to_stored": "dicom",
+    "DEFAULT_NOTE": "dicom",
+    "write_png": "image",
+    "write_jpeg": "image",
+    "write_tiff": "image",
+    "write_nifti": "nifti",
+}
 
 __all__ = [
     "write_image",
@@ -26,6 +36,14 @@ __all__ = [
     "atomic_write_dir",
     "sanitize_name",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def write_image(sr: MetaTensor, out_path: str | os.PathLike, fmt: str, model_name: str = "model", **kw: Any) -> Path:
@@ -51,7 +69,12 @@ def write_image(sr: MetaTensor, out_path: str | os.PathLike, fmt: str, model_nam
             raise InputFileError(
                 files[0], "multi-frame DICOM output is not supported", "use --format nifti for multi-frame input"
             )
+        from monai_srgan.inference.writers.dicom import write_dicom_series
+
         return write_dicom_series(sr, meta, out_path, scale=meta.get("srgan_sr_scale", 1), model_name=model_name, **kw)
+    from monai_srgan.inference.writers.image import write_jpeg, write_png, write_tiff
+    from monai_srgan.inference.writers.nifti import write_nifti
+
     writers = {"png": write_png, "jpeg": write_jpeg, "tiff": write_tiff, "nifti": write_nifti}
     if fmt not in writers:
         from monai_srgan.errors import ConfigError

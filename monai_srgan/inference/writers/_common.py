@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import unicodedata
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "atomic_write_file",
@@ -27,19 +31,23 @@ TMP_MARKER = ".srgan-tmp-"
 def sanitize_name(name: str, max_len: int = 120) -> str:
     """Turn an arbitrary string (file stem, UID) into a safe single path component.
 
-    Keeps letters, digits, ``.``, ``-`` and ``_``; everything else becomes ``_``. Leading dots are removed so the
-    result is never hidden, never ``.``/``..`` and never contains a path separator.
+    Keeps letters and digits of any script (``résumé_胸部`` stays readable), ``.``, ``-`` and ``_``, in Unicode NFC
+    form; everything else (separators, spaces, control and format characters) becomes ``_``. Leading dots are
+    removed so the result is never hidden, never ``.``/``..`` and never contains a path separator.
 
     Args:
         name: the raw name.
-        max_len: longest result kept.
+        max_len: longest result kept, in characters (and never over 200 UTF-8 bytes).
 
     Returns:
         a non-empty name that stays inside any folder it is joined to.
     """
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).lstrip("._")
-    cleaned = cleaned[:max_len].rstrip("_") or "image"
-    return cleaned
+    text = unicodedata.normalize("NFC", str(name))
+    cleaned = re.sub(r"[^\w.-]+", "_", text).lstrip("._")
+    cleaned = cleaned[:max_len]
+    while len(cleaned.encode()) > 200:  # leaves room for suffixes within the usual 255-byte name limit
+        cleaned = cleaned[:-1]
+    return cleaned.rstrip("_") or "image"
 
 
 def _tmp_sibling(path: Path) -> Path:
@@ -98,6 +106,8 @@ def atomic_write_dir(path: str | os.PathLike, write: Callable[[Path], object]) -
 
 def to_numpy(x: torch.Tensor | np.ndarray) -> np.ndarray:
     """A NumPy view/copy of a tensor or array (MetaTensor included), on the CPU, without gradients."""
+    import torch
+
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().as_subclass(torch.Tensor).numpy()
     return np.asarray(x)

@@ -1,0 +1,291 @@
+"""Bookkeeping of a ``monai-srgan infer`` batch: where outputs go, the report, and what a failure tells the user.
+
+Output names are unique and stay inside the output folder; an earlier run's report is never destroyed (it is kept
+as ``srgan_report.<started>.json``); every exception raised while one input is handled becomes a report row that
+names the file, says what went wrong and what to do (:func:`describe_failure`).
+"""
+
+from __future__ import annotations
+
+import csv
+import errno
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from monai_srgan.errors import ConfigError, InputFileError
+from monai_srgan.inference.writers._common import TMP_MARKER, atomic_write_file, sanitize_name
+
+__all__ = [
+    "REPORT_NAME",
+    "REPORT_FIELDS",
+    "check_output_location",
+    "plan_outputs",
+    "clean_partial",
+    "previous_run",
+    "archive_report",
+    "write_report",
+    "classify_skipped",
+    "input_label",
+    "describe_failure",
+]
+
+REPORT_NAME = "srgan_report"
+REPORT_FIELDS = [
+    "input",
+    "kind",
+    "status",
+    "output",
+    "seconds",
+    "input_shape",
+    "output_shape",
+    "scale",
+    "lr_psnr",
+    "error",
+    "warnings",
+]
+_SKIP_REASONS = (
+    "not an image file",
+    "DICOMDIR",
+    "DICOM without pixel data",
+    "symbolic link loop",
+    "broken symbolic link",
+)
+
+
+def _is_within(a: Path, b: Path) -> bool:
+    try:
+        a.relative_to(b)
+        return True
+    except ValueError:
+        return False
+
+
+def check_output_location(input_path: Path, output: Path) -> None:
+    """Refuse an output folder that is the input, inside the input folder, or holds the input."""
+    inp, out = input_path.resolve(), output.resolve()
+    if inp == out or (inp.is_dir() and _is_within(out, inp)):
+        raise ConfigError(f"output folder '{output}' is inside the input '{input_path}': choose a folder outside it")
+    if _is_within(inp, out):
+        raise ConfigError(f"output folder '{output}' contains the input '{input_path}': choose another folder")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output '{output}' exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f"{TMP_MARKER}probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(f"output folder '{output}' is not writable ({e.strerror or e})") from e
+
+
+def _dicom_uid_name(item: Any) -> str:
+    """A name from UIDs only: the series UID (+ a short hash of the SOP instance for single files)."""
+    import pydicom
+
+    uid = item.series_uid
+    sop = None
+    if item.kind == "dicom":
+        try:
+            ds = pydicom.dcmread(item.files[0], stop_before_pixels=True, specific_tags=["SOPInstanceUID"])
+            sop = str(ds.get("SOPInstanceUID", "") or "")
+        except Exception:  # noqa: BLE001 - unreadable files fail later with a proper message
+            sop = None
+    if not uid:
+        uid = "dicom_" + hashlib.sha1(item.files[0].encode()).hexdigest()[:12]
+    name = sanitize_name(uid)
+    if item.kind == "dicom" and sop:
+        name += "_" + hashlib.sha1(sop.encode()).hexdigest()[:8]
+    return name
+
+
+def plan_outputs(items: Sequence[Any], input_root: Path, output: Path, fmt: str, scale_tag: str) -> list[Path]:
+    """Output path per input, inside ``output`` and unique.
+
+    DICOM inputs are named from UIDs (``<SeriesInstanceUID>_x4``) directly under ``output`` (folder names in PACS
+    exports often hold patient names); other files keep their relative folder, every part sanitized.
+    """
+    from monai_srgan.inference.pipeline import FORMAT_EXTENSIONS
+
+    used: set[str] = set()
+    plans = []
+    root = input_root if input_root.is_dir() else input_root.parent
+    for item in items:
+        kind = item.kind
+        if kind in ("dicom", "dicom_series"):
+            rel_dir: list[str] = []
+            stem = _dicom_uid_name(item)
+        else:
+            f = Path(item.files[0])
+            try:
+                rel = f.resolve().parent.relative_to(root.resolve())
+                rel_dir = [sanitize_name(p) for p in rel.parts]
+            except ValueError:
+                rel_dir = []
+            stem = sanitize_name(item.name)
+        out_fmt = fmt
+        if fmt == "same":
+            out_fmt = {"dicom": "dicom", "dicom_series": "dicom", "nifti": "nifti"}.get(kind)
+            if out_fmt is None:
+                ext = Path(item.files[0]).suffix.lower()
+                out_fmt = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff"}.get(
+                    ext, "png"
+                )
+        ext = FORMAT_EXTENSIONS[out_fmt]
+        base = f"{stem}_{scale_tag}"
+        candidate = "/".join([*rel_dir, base + ext])
+        k = 2
+        while candidate.lower() in used:
+            candidate = "/".join([*rel_dir, f"{base}_{k}{ext}"])
+            k += 1
+        used.add(candidate.lower())
+        path = output.joinpath(*candidate.split("/"))
+        if not _is_within(path.resolve(), output.resolve()):  # cannot happen with sanitized parts; belt and braces
+            raise ConfigError(f"output name {candidate!r} would escape the output folder")
+        plans.append((path, out_fmt))
+    return plans
+
+
+def clean_partial(output: Path, keep: set[Path] | None = None) -> int:
+    """Remove temporaries of interrupted writes under ``output`` (except those in ``keep``); returns how many."""
+    n = 0
+    for p in sorted(output.rglob(f"{TMP_MARKER}*"), reverse=True):
+        if keep and p in keep:
+            continue
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+        n += 1
+    return n
+
+
+def classify_skipped(path: str, reason: str) -> tuple[str, str]:
+    """``("skipped", reason)`` for files that are not images; ``("failed", why + what to do)`` for broken ones.
+
+    A DICOM object "without pixel data" is a normal member of a PACS export (structured report, presentation
+    state) only when it also has no image attributes; with Rows/Columns, or without a SOP class, it is a truncated or
+    corrupt image and counts as a failure.
+    """
+    if not reason.startswith(_SKIP_REASONS):
+        return "failed", reason if "(" in reason else f"{reason} ({_REEXPORT})"
+    if reason.startswith("DICOM without pixel data"):
+        import pydicom
+
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+            has_image_attrs = "Rows" in ds or "Columns" in ds
+            has_class = "SOPClassUID" in ds
+        except Exception:  # noqa: BLE001
+            has_image_attrs, has_class = False, False
+        if has_image_attrs:
+            return (
+                "failed",
+                f"image header (Rows/Columns) but no readable pixel data: truncated or corrupt file ({_REEXPORT})",
+            )
+        if not has_class:
+            return "failed", f"not a valid DICOM object (no SOP class, no pixel data): corrupt file ({_REEXPORT})"
+    return "skipped", reason
+
+
+_REEXPORT = "re-export or copy it again from its source, or remove it from the input"
+
+
+def previous_run(output: Path) -> str | None:
+    """When ``output`` holds the report of an earlier run, a short description of it (else ``None``)."""
+    rep = output / f"{REPORT_NAME}.json"
+    if not rep.is_file():
+        return None
+    try:
+        summary = json.loads(rep.read_text()).get("summary", {})
+        counts = ", ".join(f"{summary[k]} {k}" for k in ("ok", "failed", "skipped") if summary.get(k))
+        return f"run of {summary.get('started', '?')} ({counts or 'no outputs'})"
+    except (OSError, ValueError, AttributeError):
+        return f"run with an unreadable report {rep.name}"
+
+
+def archive_report(output: Path) -> Path | None:
+    """Rename an earlier run's ``srgan_report.json``/``.csv`` to ``srgan_report.<started>.json``/``.csv``."""
+    rep = output / f"{REPORT_NAME}.json"
+    if not rep.is_file():
+        return None
+    try:
+        stamp = str(json.loads(rep.read_text())["summary"]["started"])
+    except (OSError, ValueError, KeyError, TypeError):
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(rep.stat().st_mtime))
+    stamp = sanitize_name(stamp.replace(":", ""))
+    k, suffix = 1, ""
+    while (output / f"{REPORT_NAME}.{stamp}{suffix}.json").exists():
+        k += 1
+        suffix = f"_{k}"
+    target = output / f"{REPORT_NAME}.{stamp}{suffix}.json"
+    os.replace(rep, target)
+    csv_file = output / f"{REPORT_NAME}.csv"
+    if csv_file.is_file():
+        os.replace(csv_file, target.with_suffix(".csv"))
+    return target
+
+
+def write_report(output: Path, rows: list[dict[str, Any]], summary: dict[str, Any]) -> None:
+    """Write ``srgan_report.json`` (summary + one row per input) and ``srgan_report.csv``, each atomically."""
+
+    def _json(tmp: Path) -> None:
+        tmp.write_text(json.dumps({"summary": summary, "inputs": rows}, indent=2, default=str, ensure_ascii=False))
+
+    def _csv(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=REPORT_FIELDS, extrasaction="ignore")
+            w.writeheader()
+            for r in rows:
+                w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in REPORT_FIELDS})
+
+    atomic_write_file(output / f"{REPORT_NAME}.json", _json, overwrite=True)
+    atomic_write_file(output / f"{REPORT_NAME}.csv", _csv, overwrite=True)
+
+
+def input_label(item: Any) -> str:
+    """The file (or the common folder of a series) that names an input in the report."""
+    files = item.files
+    return files[0] if len(files) == 1 else os.path.commonpath(files)
+
+
+_NO_SPACE = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+
+
+def describe_failure(e: BaseException, item: Any, out_path: Path | None = None) -> str:
+    """One line for the report: the input, what went wrong, what to do. Never a traceback.
+
+    The project's own errors already carry the file and a hint; everything else (disk full, out of memory, an image
+    too large to decode, a bug) is phrased here so that no exception type can stop the batch or go unexplained.
+    """
+    label = input_label(item)
+    name = type(e).__name__
+    if isinstance(e, InputFileError) and e.path:
+        text = str(e)
+    elif isinstance(e, (InputFileError, ConfigError)):
+        text = str(e)
+    elif isinstance(e, OSError) and e.errno in _NO_SPACE:
+        where = e.filename or (out_path.parent if out_path else "the output folder")
+        text = (
+            f"no space left on the device while writing '{where}' (free space or choose another output folder, "
+            "then rerun with --resume)"
+        )
+    elif isinstance(e, PermissionError):
+        text = f"permission denied on '{e.filename or label}' (check the file's and the output folder's permissions)"
+    elif isinstance(e, OSError):
+        text = f"{e.strerror or e} on '{e.filename or label}' (check that the file is readable and the disk is healthy)"
+    elif isinstance(e, MemoryError):
+        text = "out of memory (use a smaller --tile-size, or run this input on a machine with more memory)"
+    elif name == "DecompressionBombError":  # Pillow's guard against huge images
+        text = (
+            f"image too large to decode safely ({e}); crop or downsample it, or split it into parts before "
+            "super-resolution"
+        )
+    else:
+        text = f"unexpected {name}: {e} (rerun with --verbose for the traceback and report it as a bug)"
+    return text if label in text else f"{label}: {text}"
