@@ -258,7 +258,7 @@ def test_export_torchscript_and_onnx_give_the_same_output(tmp_path, data_root):
         side = json.loads(Path(str(tmp_path / f"g.{ext}") + ".json").read_text())
         assert side["scale"] == 2 and side["receptive_field"] == net.receptive_field
     image = str(data_root / "cxr" / "mhh_2168a917.png")
-    kw = dict(tile_size=96, output_dtype="float32")
+    kw = dict(tile_size=96, output_dtype="float32", dtype="float32")  # exported models run in fp32 under "auto"
     ref = SRInferencePipeline.from_model_file(
         weights, "srresnet", 2, network_kwargs=dict(num_feat=8, num_blocks=1), **kw
     ).predict(image)
