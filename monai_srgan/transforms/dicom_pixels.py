@@ -350,6 +350,22 @@ def _data_range(vals: np.ndarray) -> tuple[float, float]:
     return (float(vals.min()), float(vals.max())) if vals.size else (0.0, 1.0)
 
 
+def _deep_range(vals: np.ndarray) -> tuple[float, float]:
+    """Data range of >16-bit integer data, rounded inwards to float32 values.
+
+    The pipeline works in float32, which rounds 4294967295 up to 4294967296: clamping to such a bound and casting back
+    to uint32 would wrap to 0. Bounds that float32 represents exactly keep every clamped value inside the dtype (the
+    extreme pixels lose at most one float32 step, ~6e-8 relative, as every value above 2**24 does anyway).
+    """
+    lo, hi = _data_range(vals)
+    lo32, hi32 = np.float32(lo), np.float32(hi)
+    if float(lo32) < lo:
+        lo32 = np.nextafter(lo32, np.float32(np.inf))
+    if float(hi32) > hi:
+        hi32 = np.nextafter(hi32, np.float32(-np.inf))
+    return float(lo32), float(hi32)
+
+
 def dicom_values(
     ds, path: str, voi_window: bool | tuple[float, float] | None, voi_index: int
 ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -393,7 +409,7 @@ def dicom_values(
         if raw.dtype.kind in "iu" and not deep:
             lo, hi = 0.0, float(2**bits - 1)
         else:
-            lo, hi = _data_range(vals)
+            lo, hi = _deep_range(vals) if deep else _data_range(vals)
     elif raw.dtype.kind == "f":
         vals = raw.astype(np.float64)
         if not np.all(np.isfinite(vals)):
@@ -411,7 +427,7 @@ def dicom_values(
                 meta["srgan_rescale_slope"] = float(ds.RescaleSlope)
                 meta["srgan_rescale_intercept"] = float(ds.RescaleIntercept)
             if deep:
-                lo, hi = _data_range(vals)
+                lo, hi = _deep_range(vals)
             else:
                 ends = np.asarray(apply_modality_lut(np.array([slo, shi]), ds), dtype=np.float64)
                 lo, hi = float(ends.min()), float(ends.max())

@@ -205,7 +205,8 @@ def _valid_spacing(ds: Dataset, keyword: str, where: str | None = None) -> list[
         return val
     if where is not None:
         raw = ds[keyword].value
-        text = "\\".join(str(v) for v in raw) if isinstance(raw, (list, tuple)) else str(raw)
+        multi = hasattr(raw, "__iter__") and not isinstance(raw, (str, bytes))
+        text = "\\".join(str(v) for v in raw) if multi else str(raw)
         msg = "source %s '%s' is not two positive numbers: omitted from the derived image"
         logger.warning("%s: " + msg, where, keyword, text)
     return None
@@ -378,7 +379,7 @@ def write_dicom_series(
             series_number = int(ref.get("SeriesNumber", 0) or 0) + 1000
         except (TypeError, ValueError):
             series_number = 1000
-    positions, locations, refs = _slice_positions(sources, n_out, sd_)
+    positions, locations, refs = _slice_positions(sources, 1 if multiframe else n_out, sd_)
 
     header_kw = {
         "rows": rows,
