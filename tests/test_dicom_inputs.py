@@ -330,8 +330,9 @@ def test_multiframe_greyscale_frame_by_frame(tmp_path):
 )
 def test_colour_dicom_written_as_rgb(tmp_path, name):
     src = pydicom.dcmread(get_testdata_file(name))
-    if src.PhotometricInterpretation == "PALETTE COLOR":
-        rgb = apply_color_lut(src.pixel_array, src)
+    if src.PhotometricInterpretation == "PALETTE COLOR":  # 8-bit RGB, as the colour IODs require
+        bits = int(src.RedPaletteColorLookupTableDescriptor[2])
+        rgb = np.rint(apply_color_lut(src.pixel_array, src) * (255.0 / (2**bits - 1))).astype(np.uint8)
     else:
         rgb = src.pixel_array  # pydicom converts YBR to RGB
     out, _ = _run(_nearest(3), get_testdata_file(name), tmp_path / "out")

@@ -219,11 +219,20 @@ def _derivation_code() -> Dataset:
 
 
 def _out_pixel_format(src: Dataset, n_chan: int, meta: Mapping[str, Any]) -> dict[str, int]:
-    """BitsAllocated/BitsStored/PixelRepresentation of the derived pixels (palette colour becomes RGB of LUT bits)."""
+    """BitsAllocated/BitsStored/PixelRepresentation of the derived pixels.
+
+    Palette colour becomes 8-bit RGB (the colour IODs, e.g. US and Secondary Capture, allow only 8-bit RGB): values
+    of 16-bit LUTs are rescaled by ``value_scale`` = 255 / (2**lut_bits - 1).
+    """
     pi = str(src.get("PhotometricInterpretation", "")).strip().upper()
     if pi == "PALETTE COLOR" and n_chan == 3:
         bits = int(meta.get("srgan_bits", 16) or 16)
-        return {"bits_stored": bits, "bits_allocated": 8 if bits <= 8 else 16, "pixel_representation": 0}
+        return {
+            "bits_stored": 8,
+            "bits_allocated": 8,
+            "pixel_representation": 0,
+            "value_scale": 255.0 / float(2**bits - 1),
+        }
     return {
         "bits_stored": int(src.BitsStored),
         "bits_allocated": int(src.BitsAllocated),
@@ -398,6 +407,8 @@ def write_dicom_series(
 
     def _stored(values: np.ndarray, base: Dataset) -> np.ndarray:
         """(C, rows, cols[, F]) value domain -> stored container values, frame/sample layout of PixelData."""
+        if "value_scale" in pixel_format:
+            values = to_numpy(values).astype(np.float64) * pixel_format["value_scale"]
         stored = values_to_stored(
             values,
             bits_stored=pixel_format["bits_stored"],
