@@ -219,6 +219,16 @@ def _duplicate_sop(dss: list[pydicom.Dataset]) -> None:
     dss[1].SOPInstanceUID = dss[0].SOPInstanceUID
 
 
+def _split_slice(dss: list[pydicom.Dataset]) -> None:
+    del dss[2].ImagePositionPatient
+
+
+def _identical_copy(root: Path, data: Path) -> None:
+    folder = root / "identical_copy"
+    _series(lambda dss: None, "identical_copy")(root, data)
+    shutil.copy(folder / "slice0.dcm", folder / "slice0_copy.dcm")
+
+
 def _nifti(arr: np.ndarray, target: str) -> Callable[[Path, Path], None]:
     return lambda root, data: nib.save(nib.Nifti1Image(arr, np.eye(4)), str(root / target))
 
@@ -366,6 +376,13 @@ CASES: list[Case] = [
     Case("rtplan.dcm", _copy_test("rtplan.dcm", "rtplan.dcm"), "skipped", ("without pixel data",)),
     Case("mixed_sizes", _series(_mixed_sizes, "mixed_sizes"), "failed", ("mixed image sizes",)),
     Case("duplicate_sop", _series(_duplicate_sop, "duplicate_sop"), "failed", ("sopinstanceuid",)),
+    Case("split_slice", _series(_split_slice, "split_slice"), "ok", ("imagepositionpatient",)),
+    Case("identical_copy", _identical_copy, "ok", ("duplicate",)),
+    # ------------------------------------------------------------------ multi-frame and colour DICOM (1-channel model)
+    Case("rtdose_multiframe.dcm", _copy_test("rtdose.dcm", "rtdose_multiframe.dcm"), "ok"),
+    Case("rgb_odd.dcm", _copy_test("SC_rgb_small_odd.dcm", "rgb_odd.dcm"), "failed", ("channel", "retina_sr")),
+    Case("ybr.dcm", _copy_test("examples_ybr_color.dcm", "ybr.dcm"), "failed", ("channel",)),
+    Case("palette.dcm", _copy_test("examples_palette.dcm", "palette.dcm"), "failed", ("channel",)),
     # ------------------------------------------------------------------ broken or unusable image files
     Case("bomb_30000px.png", _bomb_png, "failed", ("too large",)),
     Case("empty.png", _bytes("empty.png", lambda d: b""), "failed"),

@@ -25,7 +25,7 @@ from monai_srgan.errors import ConfigError
 
 from .base import SRTrainerBase, _sched_load
 from .distributed import wrap_ddp
-from .utils import set_requires_grad, to_plain_tensor
+from .utils import set_requires_grad, to_memory_format, to_plain_tensor
 
 __all__ = ["SRGANTrainer", "PairPool"]
 
@@ -136,7 +136,7 @@ class SRGANTrainer(SRTrainerBase):
             raise ConfigError(f"step_order must be 'g_first' or 'd_first', got {step_order!r}.")
         if int(d_steps) < 1:
             raise ConfigError(f"d_steps must be >= 1, got {d_steps}.")
-        self.discriminator_raw = discriminator.to(self.state.device)
+        self.discriminator_raw = to_memory_format(discriminator.to(self.state.device), self.channels_last)
         self.discriminator = wrap_ddp(self.discriminator_raw, self.state.device) if self.ddp else self.discriminator_raw
         self.optimizer_d = optimizer_d
         self.lr_scheduler_d = lr_scheduler_d

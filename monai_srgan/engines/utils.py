@@ -26,6 +26,8 @@ from monai.data.utils import set_rnd
 from torch.utils.data import DataLoader, RandomSampler
 from torch.utils.data.distributed import DistributedSampler
 
+from monai_srgan.errors import ConfigError
+
 __all__ = [
     "get_rng_state",
     "set_rng_state",
@@ -36,6 +38,9 @@ __all__ = [
     "unwrap_model",
     "set_requires_grad",
     "to_plain_tensor",
+    "resolve_amp",
+    "use_channels_last",
+    "to_memory_format",
 ]
 
 _MAX_SEED = 2**31 - 1
@@ -159,3 +164,28 @@ def to_plain_tensor(x: Any) -> Any:
     if isinstance(x, torch.Tensor) and hasattr(x, "as_tensor"):
         return x.as_tensor()
     return x
+
+
+def resolve_amp(amp: bool | str, device: torch.device | str) -> bool:
+    """``amp`` of the trainers: a bool, or ``"auto"`` (CUDA, or a CPU with fast native bf16)."""
+    if isinstance(amp, str):
+        if amp.lower() != "auto":
+            raise ConfigError(f'amp={amp!r}: use true, false or "auto".')
+        from monai_srgan.utils.precision import fast_bf16
+
+        return torch.device(device).type == "cuda" or (torch.device(device).type == "cpu" and fast_bf16())
+    return bool(amp)
+
+
+def use_channels_last(channels_last: bool | str, network: torch.nn.Module) -> bool:
+    """``channels_last`` of the trainers: a bool, or ``"auto"`` (2D networks: yes; 3D: no)."""
+    if isinstance(channels_last, str):
+        if channels_last.lower() != "auto":
+            raise ConfigError(f'channels_last={channels_last!r}: use true, false or "auto".')
+        return getattr(network, "spatial_dims", None) == 2
+    return bool(channels_last)
+
+
+def to_memory_format(network: torch.nn.Module, channels_last: bool) -> torch.nn.Module:
+    """Convert a 2D network's weights to channels-last in place (parameters stay the same objects)."""
+    return network.to(memory_format=torch.channels_last) if channels_last else network

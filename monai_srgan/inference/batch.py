@@ -173,7 +173,8 @@ def classify_skipped(path: str, reason: str) -> tuple[str, str]:
     corrupt image and counts as a failure.
     """
     if not reason.startswith(_SKIP_REASONS):
-        return "failed", reason if "(" in reason else f"{reason} ({_REEXPORT})"
+        has_hint = any(w in reason.lower() for w in ("remove", "use ", "install", "convert", "re-export", "decompress"))
+        return "failed", reason if has_hint else f"{reason} ({_REEXPORT})"
     if reason.startswith("DICOM without pixel data"):
         import pydicom
 

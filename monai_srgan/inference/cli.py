@@ -96,16 +96,24 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("--expect-scale", type=_positive, help="fail unless the model's scale is this")
     inf.add_argument("--format", default="same", choices=FORMAT_CHOICES, help="output format (default: same as input)")
     inf.add_argument(
-        "--tile-size", type=_positive, default=None, help="tile size, input px (default: the bundle's, else 192)"
+        "--tile-size", type=_positive, default=None, help="tile size, input px (default: the bundle's, else 256)"
     )
     inf.add_argument(
-        "--overlap", type=_non_negative, default=None, help="tile overlap, input pixels (default: receptive field)"
+        "--overlap", type=_non_negative, default=None, help="ignored: tiles abut and their context makes them exact"
     )
     inf.add_argument(
         "--context", type=_non_negative, default=None, help="context pixels per tile side (default: receptive field)"
     )
     inf.add_argument(
-        "--batch", type=_positive, default=None, help="tiles per generator call (default: the bundle's, else 4)"
+        "--batch", type=_positive, default=None, help="tiles per generator call (default: 1 on CPU, 4 on GPU)"
+    )
+    inf.add_argument(
+        "--compress-level",
+        type=int,
+        choices=range(10),
+        default=1,
+        metavar="0-9",
+        help="zlib level of PNG/TIFF outputs (lossless at every level; default 1: fast; 9: smallest)",
     )
     inf.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, ...")
     inf.add_argument(
@@ -168,12 +176,11 @@ def _build_pipeline(args: argparse.Namespace):
         sw_batch_size=args.batch,
         device=args.device,
         dtype=args.dtype,
+        compress_level=getattr(args, "compress_level", 1),
     )
     if args.bundle:  # the bundle's tile_size/sw_batch_size (e.g. a 3D tile) unless given on the command line
         pipe = SRInferencePipeline.from_bundle(args.bundle, weights=args.weights, scale=args.scale, **common)
     else:
-        common["tile_size"] = 192 if common["tile_size"] is None else common["tile_size"]
-        common["sw_batch_size"] = 4 if common["sw_batch_size"] is None else common["sw_batch_size"]
         pipe = SRInferencePipeline.from_model_file(
             args.model, network=args.network, scale=args.scale, network_kwargs=_net_kwargs(args), **common
         )
@@ -359,8 +366,9 @@ def _run_batch(args: argparse.Namespace, pipe: Any, input_path: Path, output: Pa
                 logger.debug("failed %s", row["input"], exc_info=True)
             finally:
                 package_logger.removeHandler(warned)
-            if warned.messages:
-                row["warnings"] = "; ".join(warned.messages)
+            notes = [*getattr(item, "notes", ()), *(m for m in warned.messages if m not in getattr(item, "notes", ()))]
+            if notes:
+                row["warnings"] = "; ".join(notes)
             row["seconds"] = round(time.perf_counter() - t0, 3)
     except KeyboardInterrupt:
         interrupted = True

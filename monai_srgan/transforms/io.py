@@ -118,14 +118,19 @@ def _strip_ext(name: str) -> str:
     return name
 
 
+_RECOPY = "copy it again from its source or re-export it, or remove it from the input"
+
+
 def _has_ext(path: PathLike, exts: Sequence[str]) -> bool:
     return os.fspath(path).lower().endswith(tuple(exts))
 
 
 def is_dicom_file(path: PathLike) -> bool:
     """True when the file has a DICOM extension or the ``DICM`` magic at byte 128."""
-    if _has_ext(path, DICOM_EXTENSIONS):
-        return True
+    return _has_ext(path, DICOM_EXTENSIONS) or _has_dicom_magic(path)
+
+
+def _has_dicom_magic(path: PathLike) -> bool:
     try:
         with open(path, "rb") as f:
             f.seek(128)
@@ -146,14 +151,24 @@ def _dicom_header(path: str):
         pass
     except Exception as e:  # noqa: BLE001 - anything pydicom raises on a broken header
         raise InputFileError(
-            path, f"DICOM header cannot be read ({type(e).__name__}: {e})", "the file is corrupt"
+            path,
+            f"DICOM header cannot be read ({type(e).__name__}: {e})",
+            f"the file is corrupt: {_RECOPY}",
         ) from e
     try:  # files without the 128-byte preamble (old ACR-NEMA style)
         ds = pydicom.dcmread(path, defer_size="4 KB", force=True)
     except Exception as e:  # noqa: BLE001
-        raise InputFileError(path, f"not a readable DICOM file ({type(e).__name__}: {e})", "the file is corrupt") from e
+        raise InputFileError(
+            path,
+            f"not a readable DICOM file ({type(e).__name__}: {e})",
+            f"the file is corrupt: {_RECOPY}",
+        ) from e
     if "Rows" not in ds or not any(t in ds for t in PIXEL_TAGS):
-        raise InputFileError(path, "not a valid DICOM file (no DICM preamble and no image elements)", "corrupt file?")
+        raise InputFileError(
+            path,
+            "not a valid DICOM file (no DICM preamble and no image elements)",
+            f"the file is corrupt: {_RECOPY}",
+        )
     return ds
 
 
@@ -200,7 +215,7 @@ def find_inputs(
         sp = str(p)
         if _has_ext(sp, NIFTI_EXTENSIONS):
             items.append(InputItem(sp, "nifti"))
-        elif _has_ext(sp, IMAGE_EXTENSIONS):
+        elif _has_ext(sp, IMAGE_EXTENSIONS) and not _has_dicom_magic(sp):  # a DICOM named .png is still DICOM
             items.append(InputItem(sp, "image"))
         elif is_dicom_file(sp):
             if p.name.upper() == "DICOMDIR":
@@ -354,7 +369,11 @@ def validate_input(src: PathLike | Sequence[PathLike] | InputItem) -> None:
                 with Image.open(path) as im:
                     im.size  # noqa: B018 - header parsed by open
             except (UnidentifiedImageError, OSError) as e:
-                raise InputFileError(path, f"not a readable image ({e})", "the file is corrupt or not an image") from e
+                raise InputFileError(
+                    path,
+                    f"not a readable image ({e})",
+                    f"the file is corrupt or not an image: {_RECOPY}",
+                ) from e
 
 
 def _as_paths(src: Any) -> list[str]:
@@ -392,7 +411,11 @@ def _read_dicom(path: str):
         ds = _dicom_header(path)  # raises for non-DICOM; accepts preamble-less files
         ds = pydicom.dcmread(path, force=True)
     except Exception as e:  # noqa: BLE001
-        raise InputFileError(path, f"DICOM file cannot be read ({type(e).__name__}: {e})", "the file is corrupt") from e
+        raise InputFileError(
+            path,
+            f"DICOM file cannot be read ({type(e).__name__}: {e})",
+            f"the file is corrupt: {_RECOPY}",
+        ) from e
     if "TransferSyntaxUID" not in getattr(ds, "file_meta", {}):
         if not hasattr(ds, "file_meta"):
             ds.file_meta = pydicom.dataset.FileMetaDataset()
@@ -618,7 +641,11 @@ def _load_pil(path: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     try:
         im = Image.open(path)
     except (UnidentifiedImageError, OSError) as e:
-        raise InputFileError(path, f"not a readable image ({e})", "the file is corrupt or not an image") from e
+        raise InputFileError(
+            path,
+            f"not a readable image ({e})",
+            f"the file is corrupt or not an image: {_RECOPY}",
+        ) from e
     with im:
         fmt = _FORMAT_NAMES.get(str(im.format), str(im.format).lower())
         mode = im.mode
@@ -630,7 +657,11 @@ def _load_pil(path: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         try:
             im.load()
         except Exception as e:  # noqa: BLE001 - truncated/corrupt data
-            raise InputFileError(path, f"image data cannot be decoded ({e})", "the file is truncated or corrupt") from e
+            raise InputFileError(
+                path,
+                f"image data cannot be decoded ({e})",
+                f"the file is truncated or corrupt: {_RECOPY}",
+            ) from e
         alpha_dropped = False
         if mode == "P":
             has_alpha = "transparency" in im.info
@@ -731,7 +762,11 @@ def _load_nifti(path: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         img = nib.load(path)
         data = np.asanyarray(img.dataobj)
     except Exception as e:  # noqa: BLE001 - nibabel/gzip/zlib errors on broken files
-        raise InputFileError(path, f"NIfTI file cannot be read ({type(e).__name__}: {e})", "the file is corrupt") from e
+        raise InputFileError(
+            path,
+            f"NIfTI file cannot be read ({type(e).__name__}: {e})",
+            f"the file is corrupt: {_RECOPY}",
+        ) from e
     stored = np.dtype(img.get_data_dtype())
     if data.dtype.kind == "f" and not np.all(np.isfinite(data)):
         n_bad = int(np.size(data) - np.count_nonzero(np.isfinite(data)))

@@ -22,14 +22,13 @@ from typing import Any
 import numpy as np
 import torch
 from monai.config import KeysCollection
+from monai.data import MetaTensor
 from monai.transforms import (
-    Flip,
     MapTransform,
     RandomizableTransform,
     RandSpatialCrop,
     RandSpatialCropd,
     Rotate,
-    Rotate90,
     SpatialCrop,
 )
 
@@ -330,10 +329,17 @@ class RandPairedFlipRotate(RandomizableTransform):
         p = self.params
         nd = img.ndim - 1
         a0, a1 = (a % nd for a in self.spatial_axes)
+        # flips and quarter turns are exact index permutations: plain torch ops on the data (MONAI's Flip/Rotate90
+        # cost ~30x more per patch in meta bookkeeping, a third of a training step's data time); the MetaTensor meta
+        # is carried over unchanged (training patches are not mapped back to scanner space)
+        meta = img.meta if isinstance(img, MetaTensor) else None
+        data = img.as_tensor() if meta is not None else img
         if p["flips"]:
-            img = Flip(spatial_axis=[a % nd for a in p["flips"]])(img)
+            data = torch.flip(data, dims=[1 + a % nd for a in p["flips"]])
         if p["k"]:
-            img = Rotate90(k=p["k"], spatial_axes=(a0, a1))(img)
+            data = torch.rot90(data, k=p["k"], dims=(1 + a0, 1 + a1))
+        if p["flips"] or p["k"]:
+            img = MetaTensor(data, meta=meta) if meta is not None else data
         if p["angle"]:
             rad = math.radians(p["angle"])
             if nd == 2:

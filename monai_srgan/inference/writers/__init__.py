@@ -62,13 +62,6 @@ def write_image(sr: MetaTensor, out_path: str | os.PathLike, fmt: str, model_nam
             from monai_srgan.errors import ConfigError
 
             raise ConfigError(f"{out_path}: DICOM output needs a DICOM input (the header is taken from the source)")
-        files = meta.get("srgan_source_files") or []
-        if sr.ndim == 4 and len(files) == 1:
-            from monai_srgan.errors import InputFileError
-
-            raise InputFileError(
-                files[0], "multi-frame DICOM output is not supported", "use --format nifti for multi-frame input"
-            )
         from monai_srgan.inference.writers.dicom import write_dicom_series
 
         return write_dicom_series(sr, meta, out_path, scale=meta.get("srgan_sr_scale", 1), model_name=model_name, **kw)
