@@ -1,0 +1,146 @@
+"""Training throughput of a bundle's stage 1 at its defaults: now vs an earlier commit, in one run.
+
+Usage::
+
+    python benchmarks/bench_bundle_training.py                         # retina_sr, 20 timed iterations
+    python benchmarks/bench_bundle_training.py --bundle cxr_sr --ref-commit ada2b6b --iters 30
+
+Each configuration runs in its own process (2 torch threads, the machine's cores), builds the bundle's own
+``pretrainer`` from ``configs/train.json`` with command-line-style overrides only (``dataset_dir``, ``output_dir``,
+one epoch of ``warmup + iters`` iterations, no validation) and times every iteration with an Ignite event; the
+trainer's ``profile=True`` timers give the data share. Configurations, interleaved ``--rounds`` times:
+
+- ``ref``: the code and bundle config of ``--ref-commit`` (checked out with ``git worktree`` into a temporary folder);
+- ``fp32``: this checkout with ``amp=False, channels_last=False``;
+- ``auto``: this checkout at its defaults (``amp="auto"``: bf16 autocast where the CPU runs it natively and faster;
+  ``channels_last="auto"``).
+
+The report gives seconds per iteration (median), iterations per hour, the data share and ratios to ``ref``, with
+the CPU model and its bf16 flags (the machines vary; figures from another CPU do not transfer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+_CHILD = r"""
+import json, sys, time, torch
+torch.set_num_threads(2)
+from ignite.engine import Events
+from monai.bundle import ConfigParser
+args = json.loads(sys.argv[1])
+cfg = ConfigParser()
+cfg.read_config(args["config"])
+for k, v in args["overrides"].items():
+    cfg[k] = v
+trainer = cfg.get_parsed_content("pretrainer")
+stamps = []
+trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda e: stamps.append(time.perf_counter()))
+trainer.run()
+steps = [b - a for a, b in zip(stamps, stamps[1:])][args["warmup"]:]
+timings = dict(trainer.state.timings)
+total = sum(timings.values()) or 1.0
+print("RESULT " + json.dumps({"steps": steps, "data_share": timings.get("data", 0.0) / total}))
+"""
+
+
+def _cpu() -> str:
+    model, flags = "unknown CPU", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and model == "unknown CPU":
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    bf16 = sorted(flags & {"avx512_bf16", "amx_bf16", "amx_tile"})
+    return f"{model}, {os.cpu_count()} cores, bf16 flags: {', '.join(bf16) or 'none'}"
+
+
+def _run(root: Path, bundle: str, extra: dict, data: Path, warmup: int, iters: int) -> dict:
+    bundle_dir = root / "bundles" / bundle
+    with tempfile.TemporaryDirectory() as out:
+        overrides = {
+            "bundle_root": str(bundle_dir),
+            "dataset_dir": str(data),
+            "output_dir": out,
+            "stage1_epochs": 1,
+            "epoch_length": warmup + iters + 1,
+            "pretrainer#validator": None,
+            "pretrainer#profile": True,
+            "pretrainer#tensorboard_dir": None,
+            **extra,
+        }
+        payload = {"config": str(bundle_dir / "configs" / "train.json"), "overrides": overrides, "warmup": warmup}
+        env = {**os.environ, "PYTHONPATH": str(root)}
+        proc = subprocess.run(
+            [sys.executable, "-c", _CHILD, json.dumps(payload)], cwd=root, env=env, capture_output=True, text=True
+        )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode or not lines:
+        raise RuntimeError(f"{root} {extra}: benchmark child failed:\n{proc.stderr[-3000:]}")
+    return json.loads(lines[-1][len("RESULT ") :])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--bundle", default="retina_sr")
+    p.add_argument("--ref-commit", default="ada2b6b", help="commit to compare with (default: before the speed work)")
+    p.add_argument("--iters", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--data", default=None, help="dataset_dir (default: the shared data folder of the bundle)")
+    args = p.parse_args(argv)
+    shared = Path(os.environ.get("MONAI_SRGAN_DATA", REPO.parent / "shared" / "data"))
+    data = Path(args.data) if args.data else shared / ("retina" if args.bundle == "retina_sr" else "cxr")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ref_root = Path(tmp) / "ref"
+        subprocess.run(["git", "worktree", "add", "--detach", str(ref_root), args.ref_commit], cwd=REPO, check=True,
+                       capture_output=True)  # fmt: skip
+        try:
+            configs = {
+                "ref": (ref_root, {}),
+                "fp32": (REPO, {"pretrainer#amp": False, "pretrainer#channels_last": False}),
+                "auto": (REPO, {"pretrainer#amp": "auto", "pretrainer#channels_last": "auto"}),
+                "auto+1 worker": (
+                    REPO,
+                    {"pretrainer#amp": "auto", "pretrainer#channels_last": "auto", "num_workers": 1},
+                ),
+            }
+            steps: dict[str, list[float]] = {k: [] for k in configs}
+            share: dict[str, list[float]] = {k: [] for k in configs}
+            for _ in range(args.rounds):
+                for name, (root, extra) in configs.items():
+                    r = _run(root, args.bundle, extra, data, args.warmup, args.iters)
+                    steps[name] += r["steps"]
+                    share[name].append(r["data_share"])
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(ref_root)], cwd=REPO, capture_output=True)
+
+    ref = statistics.median(steps["ref"])
+    print(f"\n{args.bundle} stage 1 at its defaults; {_cpu()}; {args.rounds}×{args.iters} iterations per configuration")
+    print(f"ref = commit {args.ref_commit}\n")
+    print("| configuration | s / iteration (median) | iterations / hour | data share | speed vs ref |")
+    print("|---|---:|---:|---:|---:|")
+    for name in configs:
+        med = statistics.median(steps[name])
+        print(
+            f"| {name} | {med:.3f} | {3600 / med:,.0f} | {100 * statistics.mean(share[name]):.0f} % | "
+            f"{ref / med:.2f}× |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
