@@ -272,7 +272,7 @@ def test_srinferer_is_a_monai_inferer_with_dtype_option():
 def test_comparison_outputs_flag_content_the_input_cannot_explain(tmp_path, chest):
     from PIL import Image
 
-    from monai_srgan.inference.compare import comparison_paths, write_comparison
+    from monai_srgan.inference.compare import comparison_paths, lr_residual, write_comparison
 
     class Shifted(NearestUp):  # invents a 6-pixel shift: LR-consistency must drop
         def forward(self, x):
@@ -286,8 +286,36 @@ def test_comparison_outputs_flag_content_the_input_cannot_explain(tmp_path, ches
         scores[name] = write_comparison(pipe, chest, sr, out)
         cmp_path, res_path = comparison_paths(out)
         fig, res = Image.open(cmp_path), Image.open(res_path)
-        assert fig.width > 3 * min(768, 2 * chest.shape[2]) * 0.9 and fig.height > 384
-        assert res.size == (chest.shape[2], chest.shape[1])  # LR grid
-        scores[name + "_res"] = float(np.asarray(res).mean())
+        # overview + difference map on top, two labelled crop rows (LR | bicubic | SR | |SR-bicubic|), colour bars
+        assert fig.mode == "RGB" and 4 * 256 <= fig.width <= 4 * 256 + 40 and fig.height >= 2 * 256 + 100
+        assert res.width >= chest.shape[2] and res.height > chest.shape[1]  # LR grid + label + colour bar
+        lr_norm, params = pipe._normalize(pipe.load(chest))
+        k, b0 = (float(np.asarray(params[key]).reshape(-1)[0]) for key in ("scale", "offset"))
+        residual, _ = lr_residual(torch.as_tensor(lr_norm).float(), sr.as_tensor(), lambda b, k=k, b0=b0: b * k + b0)
+        scores[name + "_res"] = float(residual.mean())
     assert scores["faithful"] > 35.0 > scores["shifted"]
     assert scores["shifted_res"] > 2 * scores["faithful_res"]
+
+
+def test_comparison_figure_of_a_volume_shows_the_through_plane_planes(tmp_path, data_root):
+    from PIL import Image
+
+    from monai_srgan.inference.compare import comparison_paths, write_comparison
+
+    class ThroughPlane(torch.nn.Module):  # trilinear x4 along the slice axis: differs from bicubic at edges
+        scale = (1, 1, 4)
+
+        def forward(self, x):
+            return torch.nn.functional.interpolate(x, scale_factor=(1, 1, 4), mode="trilinear")
+
+    vol = nib.load(str(data_root / "volumes" / "totalseg_example_ct.nii.gz"))
+    crop = nib.Nifti1Image(np.asarray(vol.dataobj)[30:90, 20:80, 40:64].astype(np.float32), vol.affine)
+    src = tmp_path / "ct.nii.gz"
+    nib.save(crop, str(src))
+    pipe = SRInferencePipeline(ThroughPlane(), (1, 1, 4), spatial_dims=3, tile_size=64)
+    sr = pipe.predict(str(src))
+    out = tmp_path / "ct_x4.nii.gz"
+    assert write_comparison(pipe, str(src), sr, out) > 20.0
+    fig = np.asarray(Image.open(comparison_paths(out)[0]))
+    # top row: axial | coronal | sagittal SR and their difference maps; crops of coronal and sagittal only
+    assert fig.shape[0] > 96 + 2 * 2 * 60 and fig.shape[1] >= 4 * 2 * 60

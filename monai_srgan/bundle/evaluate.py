@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from monai_srgan.errors import ConfigError
+from monai_srgan.utils.figures import comparison_figure, detail_crop
 
 __all__ = ["evaluate_sr", "load_bundle_generator", "comparison_figure", "update_metadata_metrics"]
 
@@ -62,67 +63,6 @@ def load_bundle_generator(
             f"for this configuration. ({str(e).splitlines()[0][:300]})"
         ) from e
     return network
-
-
-def _to_u8(x: torch.Tensor) -> np.ndarray:
-    a = (x.float().clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
-    return np.repeat(a[0][..., None], 3, -1) if a.shape[0] == 1 else np.moveaxis(a[:3], 0, -1)
-
-
-def _detail_crop(hr: torch.Tensor, size: int, mask: torch.Tensor | None = None) -> tuple[int, int]:
-    """Top-left corner of the ``size`` crop with the most gradient energy (inside the mask when given)."""
-    h, w = hr.shape[-2:]
-    size = min(size, h, w)
-    g = hr.float().mean(0)
-    e = (g[1:, :-1] - g[:-1, :-1]).abs() + (g[:-1, 1:] - g[:-1, :-1]).abs()
-    e = torch.nn.functional.pad(e, (0, 1, 0, 1))
-    if mask is not None:
-        e = e * (mask.reshape(h, w) > 0)
-    pooled = torch.nn.functional.avg_pool2d(e[None, None], size, stride=max(size // 4, 1))[0, 0]
-    idx = int(torch.argmax(pooled))
-    r, c = divmod(idx, pooled.shape[1])
-    s = max(size // 4, 1)
-    return min(r * s, h - size), min(c * s, w - size)
-
-
-def comparison_figure(
-    panels: Sequence[tuple[str, Sequence[torch.Tensor]]], crop: int = 160, zoom: int = 2, names: Sequence[str] = ()
-) -> np.ndarray:
-    """Stack one row per image: labelled crops (``(C, H, W)`` in [0, 1]) side by side, nearest-zoomed ×``zoom``.
-
-    Args:
-        panels: ``[(label, [image_0, image_1, ...]), ...]``: one column per label, one row per image.
-        crop: unused (kept for the call signature; crops are made by the caller).
-        zoom: nearest-neighbour enlargement of every crop.
-        names: row titles.
-    """
-    from PIL import Image, ImageDraw
-
-    labels = [p[0] for p in panels]
-    n_rows = len(panels[0][1])
-    gap, head = 4, 14
-    tiles: list[list[np.ndarray]] = []
-    for r in range(n_rows):
-        row = []
-        for _, imgs in panels:
-            a = _to_u8(imgs[r])
-            a = np.repeat(np.repeat(a, zoom, 0), zoom, 1)
-            row.append(a)
-        tiles.append(row)
-    th = max(t.shape[0] for row in tiles for t in row)
-    tw = max(t.shape[1] for row in tiles for t in row)
-    width = len(labels) * (tw + gap) + gap
-    height = n_rows * (th + head + gap) + gap
-    canvas = Image.new("RGB", (width, height), (0, 0, 0))
-    draw = ImageDraw.Draw(canvas)
-    for r, row in enumerate(tiles):
-        y = gap + r * (th + head + gap)
-        for c, a in enumerate(row):
-            x = gap + c * (tw + gap)
-            title = labels[c] if c else f"{names[r] if r < len(names) else ''}  {labels[c]}"
-            draw.text((x, y), title[: max(tw // 6, 8)], fill=(255, 255, 0))
-            canvas.paste(Image.fromarray(a), (x, y + head))
-    return np.asarray(canvas)
 
 
 def update_metadata_metrics(metadata_file: str | os.PathLike, eval_metrics: Mapping[str, Any]) -> None:
@@ -255,7 +195,7 @@ def evaluate_sr(
         logger.info("%s: PSNR model %.3f dB, bicubic %.3f dB", name, float(res["psnr_model"][0]),
                     float(res["psnr_bicubic"][0]))  # fmt: skip
         if len(fig_names) < num_figures:
-            r0, c0 = _detail_crop(hr[0], figure_crop, None if mask is None else mask[0])
+            r0, c0 = detail_crop(hr[0], figure_crop, None if mask is None else mask[0])
             cs = min(figure_crop, hr.shape[2], hr.shape[3])
             sl = (slice(None), slice(r0, r0 + cs), slice(c0, c0 + cs))
             lr_up = torch.nn.functional.interpolate(lr, size=tuple(hr.shape[2:]), mode="nearest")[0]
