@@ -22,7 +22,6 @@ __all__ = [
     "make_datalist",
     "datalist_section",
     "require_file",
-    "run_inference",
     "ResizeImage",
     "ResizeImaged",
     "ResizeImageD",
@@ -137,49 +136,6 @@ def require_file(path: str | os.PathLike | None, setting: str, hint: str = "", r
     if not Path(path).is_file():
         raise ConfigError(f"{setting}='{path}' is not a file{': ' + hint if hint else ''}")
     return os.fspath(path)
-
-
-def run_inference(
-    bundle_root: str | os.PathLike,
-    input_path: str | os.PathLike,
-    output_dir: str | os.PathLike,
-    model_path: str | os.PathLike | None = None,
-    scale: int | None = None,
-    fmt: str = "same",
-    device: str = "cpu",
-    compare: bool = False,
-    extra_args: Sequence[str] = (),
-) -> int:
-    """Run ``monai-srgan infer`` (file, folder or DICOM series → ``output_dir``) with this bundle's weights.
-
-    The pipeline is built by :meth:`SRInferencePipeline.from_bundle` from ``<bundle_root>/configs/inference.json``;
-    ``scale`` is checked against the bundle's. Raises :class:`ConfigError` when the CLI reports an error.
-    """
-    from monai_srgan.inference.cli import main
-    from monai_srgan.inference.pipeline import SRInferencePipeline
-
-    if scale is not None:  # fail early, naming the setting: the shipped weights fix the bundle's scale
-        bundle_scale = SRInferencePipeline.from_bundle(bundle_root, weights=model_path or None).scale
-        if bundle_scale != scale:
-            raise ConfigError(
-                f"scale={scale} but the weights of bundle '{bundle_root}' are x{bundle_scale}: set --scale "
-                f"{bundle_scale}, or train a x{scale} model (train.json --scale {scale}) and pass --model_path"
-            )
-    args = ["infer", os.fspath(input_path), os.fspath(output_dir), "--bundle", os.fspath(bundle_root), "--format", fmt]
-    args += ["--device", str(device), "--no-progress"]
-    if model_path:
-        if not Path(model_path).is_file():
-            raise ConfigError(f"model_path='{model_path}' does not exist: set --model_path to a weight file")
-        args += ["--weights", os.fspath(model_path)]
-    if scale is not None:
-        args += ["--expect-scale", str(scale)]
-    if compare:
-        args.append("--compare")
-    args += list(extra_args)
-    code = main(args)
-    if code:
-        raise ConfigError(f"inference failed (exit status {code}); see the message above")
-    return code
 
 
 class ResizeImage(Transform):

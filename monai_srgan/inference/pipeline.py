@@ -164,56 +164,23 @@ class SRInferencePipeline:
     ) -> SRInferencePipeline:
         """Build the pipeline from a MONAI bundle's ``configs/inference.json`` (ids: docs/inference.md).
 
-        Required ids: ``network_def`` (the generator) and ``scale``. Optional ids: ``normalize`` (array transform
-        writing ``srgan_norm``), ``model_name``, ``tile_size``, ``tile_overlap``, ``sw_batch_size``, ``in_channels``,
-        ``spatial_dims``. Weights: ``weights`` argument, else id ``model_path``, else ``<bundle>/models/model.pt``.
-        ``bundle_root`` is set to ``bundle_dir``.
+        The config's ``pipeline`` component when it has one (the shipped bundles), with ``bundle_root``,
+        ``model_path`` and ``pipeline#<argument>`` set from the arguments; else assembled from the ids ``network_def``
+        and ``scale`` (required), ``normalize``, ``model_name``, ``tile_size``, ``tile_overlap``, ``sw_batch_size``,
+        ``in_channels``, ``spatial_dims``. Weights: ``weights`` argument, else id ``model_path``, else
+        ``<bundle>/models/model.pt``. Implemented by :func:`monai_srgan.bundle.infer.pipeline_from_bundle`.
 
         Args:
-            bundle_dir: the bundle folder (holding ``configs/`` and ``models/``).
+            bundle_dir: the bundle folder (holding ``configs/`` and ``models/``), or a shipped bundle's name
+                (``cxr_sr``, ``retina_sr``, ``ct_mr_sr_3d``).
             config_file: config file(s) relative to the bundle (default ``configs/inference.json``).
             weights: weight file to use instead of the bundle's.
             overrides: keyword arguments of :class:`SRInferencePipeline` (``device``, ``tile_size``, ...); ``scale``
                 here is only checked against the bundle's.
         """
-        from monai.bundle import ConfigParser
+        from monai_srgan.bundle.infer import pipeline_from_bundle
 
-        bundle_dir = Path(bundle_dir)
-        files = config_file or ["configs/inference.json"]
-        files = [files] if isinstance(files, (str, os.PathLike)) else list(files)
-        paths = [Path(f) if Path(f).is_absolute() else bundle_dir / f for f in files]
-        for p in paths:
-            if not p.is_file():
-                raise InputFileError(p, "bundle config not found", f"is '{bundle_dir}' a bundle folder?")
-        parser = ConfigParser()
-        parser.read_config([str(p) for p in paths])
-        parser["bundle_root"] = str(bundle_dir)
-        for key in ("network_def", "scale"):
-            if key not in parser:
-                raise ConfigError(f"bundle config {paths[0]} defines no '{key}' (see docs/inference.md)")
-        scale = parser.get_parsed_content("scale")
-        expected = overrides.pop("scale", None)
-        if expected is not None and _as_tuple(expected) != _as_tuple(scale):
-            raise ConfigError(f"scale={expected} was asked for but bundle '{bundle_dir}' is x{scale}")
-        network = parser.get_parsed_content("network_def")
-        if weights is None:
-            weights = parser.get_parsed_content("model_path") if "model_path" in parser else None
-            weights = weights or bundle_dir / "models" / "model.pt"
-        network = load_generator(weights, network)
-        kw: dict[str, Any] = {"model_name": f"{bundle_dir.name}:{Path(weights).name}"}
-        for cfg_id, arg in (
-            ("normalize", "normalize"),
-            ("model_name", "model_name"),
-            ("tile_size", "tile_size"),
-            ("tile_overlap", "overlap"),
-            ("sw_batch_size", "sw_batch_size"),
-            ("in_channels", "in_channels"),
-            ("spatial_dims", "spatial_dims"),
-        ):
-            if cfg_id in parser:
-                kw[arg] = parser.get_parsed_content(cfg_id)
-        kw.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(network, scale, **kw)
+        return pipeline_from_bundle(cls, bundle_dir, config_file, weights, **overrides)
 
     @classmethod
     def from_model_file(
@@ -290,8 +257,11 @@ class SRInferencePipeline:
         return tuple(int(v) for v in s)
 
     @torch.inference_mode()
-    def predict(self, image: MetaTensor | Any) -> MetaTensor:
+    def predict(self, image: MetaTensor | Any, progress: Callable[[int, int], None] | None = None) -> MetaTensor:
         """Super-resolve one image: returns a ``MetaTensor`` ``(C, *scale·spatial)`` in the source value domain.
+
+        ``progress(tiles_done, tiles_total)`` is called after every tile (e.g. a
+        :class:`~monai_srgan.inference.tiling.TileProgress`).
 
         The meta is the input's with ``affine`` and ``srgan_spacing`` corrected, ``spatial_shape`` updated,
         ``srgan_sr_scale`` (per axis), ``srgan_model`` and ``srgan_inference_s`` (seconds) added.
@@ -315,7 +285,7 @@ class SRInferencePipeline:
         clamp = (float(lo), float(hi)) if lo is not None and hi is not None else None
         try:
             # every tile goes straight into the one output array, in the output dtype: no float copy of the image
-            for n, sl, y in self.inferer.iter_tiles(batch, self.network):
+            for n, sl, y in self.inferer.iter_tiles(batch, self.network, progress):
                 if out is None:
                     out = np.empty((y.shape[0], *sr_spatial), dtype=out_dt)
                 v = invert_normalization(y, params, channel_dim=0)

@@ -1,0 +1,48 @@
+"""``python -m monai_srgan.bundle path NAME`` / ``copy NAME DEST``: the shipped bundles of an installed package.
+
+``path`` prints the folder of a shipped bundle (``retina_sr``, ``cxr_sr``, ``ct_mr_sr_3d``), e.g. to run it the zoo's
+way: ``cd "$(python -m monai_srgan.bundle path cxr_sr)" && python -m monai.bundle run --config_file
+configs/inference.json --dataset_dir IN --output_dir OUT``; ``copy`` places a writable copy in ``DEST/NAME``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from monai_srgan.bundle.infer import BUNDLE_NAMES, bundle_path
+from monai_srgan.errors import ConfigError
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status (2 for an unknown bundle or an existing destination)."""
+    parser = argparse.ArgumentParser(prog="python -m monai_srgan.bundle", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("path", help="print a shipped bundle's folder").add_argument("name", choices=BUNDLE_NAMES)
+    cp = sub.add_parser("copy", help="copy a shipped bundle to DEST/NAME")
+    cp.add_argument("name", choices=BUNDLE_NAMES)
+    cp.add_argument("dest", help="destination folder (created)")
+    args = parser.parse_args(argv)
+    try:
+        src = bundle_path(args.name)
+        if args.command == "path":
+            print(src)
+            return 0
+        dest = Path(args.dest) / args.name
+        if dest.exists():
+            raise ConfigError(f"'{dest}' already exists: choose another destination")
+        shutil.copytree(src, dest, ignore=shutil.ignore_patterns("runs", "*.ts", "__pycache__"))
+        print(dest)
+        return 0
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
