@@ -44,7 +44,7 @@ def tiny_model(tmp_path_factory, data_root) -> Path:
     out = tmp_path_factory.mktemp("train3d")
     _bundle_run(
         "train.json",
-        data_root=str(data_root),
+        dataset_dir=str(data_root),
         output_dir=str(out),
         train_files="$[{'hr': @mr_file, 'slab': [0, None]}]",
         hr_patch=[24, 24, 16],
@@ -64,7 +64,7 @@ def tiny_model(tmp_path_factory, data_root) -> Path:
 
 def test_train_then_evaluate_against_trilinear_and_tricubic(tiny_model, tmp_path, data_root):
     out = tmp_path / "eval"
-    _bundle_run("evaluate.json", data_root=str(data_root), model_path=str(tiny_model), output_dir=str(out), **TINY)
+    _bundle_run("evaluate.json", dataset_dir=str(data_root), model_path=str(tiny_model), output_dir=str(out), **TINY)
     doc = json.loads((out / "metrics.json").read_text())
     summary = doc["summary"]
     for col in ("psnr_model", "psnr_trilinear", "psnr_tricubic", "ssim_model", "ssim_trilinear", "ssim_tricubic"):
@@ -80,7 +80,7 @@ def test_train_then_evaluate_against_trilinear_and_tricubic(tiny_model, tmp_path
 def test_bundle_inference_nifti_spacing_and_affine(tmp_path, data_root):
     src = data_root / "volumes" / "totalseg_example_mr_sm.nii.gz"
     out = tmp_path / "sr"
-    _bundle_run("inference.json", input_dir=str(src), output_dir=str(out))
+    _bundle_run("inference.json", dataset_dir=str(src), output_dir=str(out))
     files = sorted(out.rglob("*.nii.gz"))
     assert len(files) == 1
     lr, sr = nib.load(str(src)), nib.load(str(files[0]))
@@ -176,7 +176,7 @@ def test_volume_smaller_than_the_patch_is_a_clear_error(tmp_path, data_root):
     with pytest.raises(Exception) as info:
         _bundle_run(
             "train.json",
-            data_root=str(data_root),
+            dataset_dir=str(data_root),
             output_dir=str(tmp_path / "small"),
             train_files="$[{'hr': @mr_file, 'slab': [0, None]}]",  # 20 slices
             hr_patch=[24, 24, 32],  # 32 HR slices needed
