@@ -344,7 +344,14 @@ def _run_batch(args: argparse.Namespace, pipe: Any, input_path: Path, output: Pa
             package_logger.addHandler(warned)
             try:
                 out_path.parent.mkdir(parents=True, exist_ok=True)
-                sr = pipe.predict(item)
+                # progress hook: a tile bar with ETA within large images (monai_srgan.inference.tiling.TileProgress)
+                from monai_srgan.inference.tiling import TileProgress
+
+                tiles = TileProgress(desc="  tiles", disable=args.no_progress)
+                try:
+                    sr = pipe.predict(item, progress=tiles)
+                finally:
+                    tiles.close()
                 if exists:
                     _write_replacing(pipe, sr, out_path, out_fmt, **writer_kw)
                 else:

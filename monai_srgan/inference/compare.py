@@ -110,8 +110,11 @@ def _pick(dmean: torch.Tensor, small: torch.Tensor, k: int, n: int) -> list[tupl
     grad[:-1] += (g[1:] - g[:-1]).abs()
     grad[:, :-1] += (g[:, 1:] - g[:, :-1]).abs()
     # where SR differs from bicubic *and* the image has structure (edges, vessels, ribs), not flat-area noise
-    score = torch.nn.functional.avg_pool2d((dmean * (grad + grad.mean() + 1e-6))[None, None], k, stride=1)[0, 0]
+    grad = grad.clamp(max=float(torch.quantile(grad.flatten()[:: max(grad.numel() // 100_000, 1)], 0.99)))
+    score = torch.nn.functional.avg_pool2d((dmean * (grad + 1e-6))[None, None], k, stride=1)[0, 0]
     fg = (small.mean(0) > 0.03).float()
+    e = max(1, round(0.02 * max(hc, wc)))  # stay clear of the field-of-view edge (its gradient is not detail)
+    fg = -torch.nn.functional.max_pool2d(-fg[None, None], 2 * e + 1, stride=1, padding=e)[0, 0]
     ok = torch.nn.functional.avg_pool2d(fg[None, None], k, stride=1)[0, 0] > 0.9
     m = max(1, round(0.03 * max(hc, wc)))
     border = torch.zeros_like(ok)
@@ -183,7 +186,9 @@ def comparison_planes(planes: list[tuple], crop: int = 128, zoom: int = 2, n_cro
         for i, (r, col) in enumerate(picks):
             y0 = min(r * cell, sr.shape[1] - c) // s[0] * s[0]
             x0 = min(col * cell, sr.shape[2] - c) // s[1] * s[1]
-            _box(small, y0 // cell, x0 // cell, max(c // cell, 1), max(c // cell, 1))
+            b = max(c // cell, 1)
+            m = max(0, (6 - b) // 2)  # a box of at least 6 view pixels, centred on the crop
+            _box(small, max(y0 // cell - m, 0), max(x0 // cell - m, 0), b + 2 * m, b + 2 * m)
             crops.append((f"{name} crop {i + 1} at y={y0} x={x0}", _crop(lr, sr, to_norm, s, y0, x0, c, hr)))
         tops.append((name, small, dmean, z))
     diffs = [cr[3] for _, cr in crops]
@@ -277,14 +282,29 @@ def write_comparison(
 
     s = [int(v) for v in sr.meta.get("srgan_sr_scale", [so // si for so, si in zip(sr_t.shape[1:], lr.shape[1:])])]
     views = _views(lr_norm, sr_t, s, hr)
+    big = max(sr_t.shape[1:]) >= 2048  # large images: wider crops (more context) at 1:1
     fig = comparison_planes(
-        [(n, lo, hi, sc, to_norm, h) for n, lo, hi, sc, h in views], n_crops=2 if len(views) == 1 else 1
+        [(n, lo, hi, sc, to_norm, h) for n, lo, hi, sc, h in views],
+        crop=256 if big else 128,
+        zoom=1 if big else 2,
+        n_crops=2 if len(views) == 1 else 1,
     )
     res, psnr = lr_residual(lr_norm, sr_t, to_norm)
+    f = -(-max(res.shape[:2]) // 1024)  # a 2D residual map beyond 1024 px is max-pooled: bright spots stay visible
+    if f > 1 and res.ndim == 2:
+        res = torch.nn.functional.max_pool2d(res[None, None], f, ceil_mode=True)[0, 0]
     vmax = max(float(torch.quantile(res.flatten()[:: max(res.numel() // 1_000_000, 1)], 0.999)), 2.0 / 255.0)
     res_views = [(n, colorize(v, vmax)) for n, v, *_ in _views(res[None], res[None], [1, 1, 1], None)]
     res_fig = comparison_figure(
-        [(n if len(res_views) > 1 else "|degrade(SR)-LR| on the LR grid", [v]) for n, v in res_views],
+        [
+            (
+                n
+                if len(res_views) > 1
+                else "|degrade(SR)-LR| on the LR grid" + (f" (max per {f}x{f})" if f > 1 else ""),
+                [v],
+            )
+            for n, v in res_views
+        ],
         zoom=1,
         color_bar=(f"|degrade(SR)-LR| (fraction of the range); LR-consistency PSNR {psnr:.2f} dB", vmax),
     )

@@ -24,7 +24,7 @@ from monai.inferers import Inferer
 from monai_srgan.errors import ConfigError
 from monai_srgan.utils.precision import low_precision, resolve_dtype
 
-__all__ = ["SRInferer", "DEFAULT_RECEPTIVE_FIELD", "tile_grid"]
+__all__ = ["SRInferer", "DEFAULT_RECEPTIVE_FIELD", "TileProgress", "tile_grid"]
 
 DEFAULT_RECEPTIVE_FIELD = 16
 
@@ -163,7 +163,10 @@ class SRInferer(Inferer):
 
     # ------------------------------------------------------------------ API
     def iter_tiles(
-        self, inputs: torch.Tensor, network: Callable[[torch.Tensor], torch.Tensor]
+        self,
+        inputs: torch.Tensor,
+        network: Callable[[torch.Tensor], torch.Tensor],
+        callback: Callable[[int, int], None] | None = None,
     ) -> Iterator[tuple[int, tuple[slice, ...], torch.Tensor]]:
         """Yield ``(batch_index, output_slices, sr_tile)`` until the whole SR output is covered, one tile at a time.
 
@@ -173,6 +176,8 @@ class SRInferer(Inferer):
         Args:
             inputs: ``(N, C, *spatial)`` normalised float input.
             network: the generator (already in eval mode and on ``device``).
+            callback: called as ``callback(tiles_done, tiles_total)`` after every generator call (progress, e.g.
+                :class:`TileProgress`).
         """
         if inputs.ndim < 4:
             raise ConfigError(f"SRInferer needs (N, C, *spatial) input, got shape {tuple(inputs.shape)}")
@@ -198,6 +203,8 @@ class SRInferer(Inferer):
             del xb, yb
             if bar is not None:
                 bar.update(len(chunk))
+            if callback is not None:
+                callback(min(i + len(chunk), len(work)), len(work))
         if bar is not None:
             bar.close()
 
@@ -223,3 +230,36 @@ def _progress(total: int):
     except ImportError:  # pragma: no cover - tqdm ships with MONAI's optional deps
         return None
     return tqdm(total=total, desc="tiles", leave=False)
+
+
+class TileProgress:
+    """Progress callback for :meth:`SRInferer.iter_tiles`: a tqdm bar of tiles with ETA, shown only for images of
+    more than ``min_tiles`` tiles (a 3504×2336 photograph has ~130; one chest X-ray tile needs no bar).
+
+    Args:
+        desc: bar label (e.g. the input's name).
+        min_tiles: smaller images get no bar.
+        disable: never show a bar.
+        file: stream of the bar (default ``sys.stderr``).
+    """
+
+    def __init__(self, desc: str = "tiles", min_tiles: int = 8, disable: bool = False, file=None) -> None:
+        self.desc, self.min_tiles, self.disable, self.file = desc, int(min_tiles), bool(disable), file
+        self._bar = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.disable or total <= self.min_tiles:
+            return
+        if self._bar is None:
+            import sys
+
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=self.desc, unit="tile", leave=False, file=self.file or sys.stderr)
+        self._bar.update(done - self._bar.n)
+
+    def close(self) -> None:
+        """Remove the bar (call after every image, also on errors)."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
