@@ -64,8 +64,10 @@ def test_resume_dir_from_other_configuration_fails_before_training(data_root, tm
     build_gan_trainer(data_root, tmp_path, max_epochs=1, save_interval=None).run()
     other = build_gan_trainer(data_root, tmp_path, max_epochs=2, **change)
     before = weights_of(other.generator_raw)
-    with pytest.raises(ConfigError, match="resume"):
+    with pytest.raises(ConfigError, match="resume") as err:
         other.run()
+    msg = str(err.value)  # one line naming the folder and the choices (new --output_dir, resume, start over)
+    assert "\n" not in msg and str(tmp_path) in msg and "--output_dir" in msg and "start over" in msg
     assert other.state.iteration == 0
     for k, v in before.items():
         assert torch.equal(v, other.generator_raw.state_dict()[k])

@@ -17,6 +17,7 @@ import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -32,6 +33,7 @@ from .ema import ModelEMA
 from .handlers import (
     CKPT_FORMAT,
     CheckpointFiles,
+    ProgressLog,
     TensorBoardLogger,
     generator_state_from_checkpoint,
     load_checkpoint,
@@ -256,6 +258,11 @@ class SRTrainerBase(Trainer):
             ProgressBar(persist=True).attach(
                 self, output_transform=lambda out: {k: v for k, v in out.items() if k.startswith("loss")}
             )
+        if self._rank == 0:  # one line per log_interval (stage, losses, it/s); StatsHandler's per-iteration lines off
+            ProgressLog(self.log_interval, logger).attach(self)
+        for h in train_handlers or ():
+            if type(h).__name__ == "StatsHandler" and getattr(h, "iteration_log", None) is True:
+                h.iteration_log = False
         if train_handlers:
             self._register_handlers(train_handlers)
 
@@ -491,17 +498,19 @@ class SRTrainerBase(Trainer):
             )
         for key in ("generator", "scale"):
             if sig.get(key) != mine[key]:
-                raise ConfigError(
-                    f"resume: {path} was written with {key}={sig.get(key)!r} but this configuration has "
-                    f"{key}={mine[key]!r}; use another ckpt_dir or set resume=False to start over."
-                )
-        self._check_shapes(ckpt["params"], self.generator_raw.state_dict(), path, "generator", "resume")
+                raise ConfigError(_rerun_message(path, f"{key}={sig.get(key)!r}", f"{key}={mine[key]!r}"))
+        try:
+            self._check_shapes(ckpt["params"], self.generator_raw.state_dict(), path, "generator", "resume")
+        except ConfigError as e:
+            raise ConfigError(_rerun_message(path, "another generator shape", str(e).splitlines()[0][:200])) from e
         eng = ckpt["engine"]
         if int(eng["epoch_length"]) != int(self.state.epoch_length):
             raise ConfigError(
-                f"epoch_length: {path} was written with epoch_length={eng['epoch_length']} but this run has "
-                f"{self.state.epoch_length} (batch size or dataset changed?); exact resume needs the same value."
-            )
+                _rerun_message(
+                    path, f"epoch_length={eng['epoch_length']}", f"epoch_length={self.state.epoch_length} (batch "
+                    "size, dataset or --epoch_length changed)"
+                )
+            )  # fmt: skip
         n_rng = len(ckpt.get("rng", []))
         if n_rng != get_world_size():
             raise ConfigError(
@@ -722,3 +731,13 @@ class SRTrainerBase(Trainer):
         Workflow.run(self)
         if self.tb is not None:
             self.tb.close()
+
+
+def _rerun_message(path: str, was: str, now: str) -> str:
+    """One line for a re-run into a folder that holds a run with other settings, naming the folder and the choices."""
+    run_dir = Path(path).parent
+    return (
+        f"'{run_dir}' holds an earlier training run ({was}) that this run ({now}) cannot resume: pass a new "
+        f"--output_dir for this run, or re-run the earlier command unchanged to resume it, or delete '{run_dir}' "
+        "(or set the trainer's resume=False) to start over."
+    )

@@ -32,6 +32,8 @@ def run_two_stage(stage1: SRTrainerBase | None, stage2: SRTrainerBase | None, wa
         warm_start: copy stage 1's generator into stage 2 before it starts.
     """
     stage2_resumes = stage2 is not None and stage2.resume_path() is not None
+    if stage1 is not None and stage2 is not None:  # progress lines say which stage runs
+        stage1.stage_label, stage2.stage_label = "stage 1/2: pretraining", "stage 2/2: adversarial"
     if stage1 is not None and not stage2_resumes:
         stage1.run()
         if stage2 is not None and warm_start:
