@@ -1,0 +1,274 @@
+"""Self-supervised through-plane super-resolution of one volume (SMORE-style), trained on the volume itself.
+
+Zhao et al., "SMORE: a self-supervised anti-aliasing and super-resolution algorithm for MRI using deep learning",
+IEEE TMI 40(3), 2021 (docs/references.md): the in-plane axes of a thick-slice volume are high resolution. Degrading
+in-plane slices along one in-plane axis with the *through-plane* slice profile and spacing gives training pairs
+(LR → HR) whose degradation matches the through-plane one, so a 2D network trained on them and applied across the
+slice axis restores it. SMORE applies the network in the two orthogonal through-plane directions (coronal and
+sagittal for axial slices) and combines them; here the combination is the mean.
+
+Everything is the project's: the slice profile is :class:`~monai_srgan.transforms.SliceThicknessDegradation` (box or
+Gaussian, thickness in in-plane pixels; the anti-aliasing SMORE adds is this profile), the network is a registry
+generator with an anisotropic scale ``(s, 1)`` (the degraded axis is always axis 0 of a training slice), and training
+is :class:`~monai_srgan.engines.SRPretrainer` with an L1 loss. With a seed and a fixed number of iterations the result
+is deterministic; ``budget_s`` converts a time budget into iterations once, from timed warm-up steps.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from monai_srgan.errors import ConfigError
+
+__all__ = ["SelfSupervisedSliceSR", "inplane_training_pairs", "default_scale"]
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+def inplane_training_pairs(
+    volume: torch.Tensor, scale: int, thickness: float, profile: str = "box", min_signal: float = 0.05
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(LR, HR) pairs from the in-plane slices of ``volume`` ``(C, H, W, D)`` (slices along the last axis).
+
+    Each slice with signal is degraded along each in-plane axis by the through-plane slice profile; the degraded axis
+    is moved to axis 0, so one network learns both orientations.
+
+    Args:
+        volume: normalised volume, values in about [0, 1].
+        scale: through-plane factor (in-plane pixels per LR slice).
+        thickness: slice profile width (box width, or Gaussian FWHM) in in-plane pixels.
+        profile: ``"box"`` or ``"gaussian"``.
+        min_signal: slices whose mean is below this fraction of the volume's 99th percentile are skipped (air).
+    """
+    from monai_srgan.transforms import SliceThicknessDegradation
+
+    degrade = SliceThicknessDegradation(scale, thickness, axis=0, profile=profile)
+    level = float(torch.quantile(volume.float().flatten()[:: max(1, volume.numel() // 1_000_000)], 0.99)) or 1.0
+    pairs = []
+    for k in range(volume.shape[-1]):
+        hr = volume[..., k].float()
+        if float(hr.mean()) < min_signal * level:
+            continue
+        for h in (hr, hr.transpose(1, 2)):  # degrade each in-plane axis in turn, always as spatial axis 0
+            h = h[:, : (h.shape[1] // scale) * scale].contiguous()
+            pairs.append((degrade(h[..., None])[..., 0].contiguous(), h))  # the transform takes volumes
+    return pairs
+
+
+class _PatchPairs(Dataset):
+    """Random aligned crops of the in-plane pairs (LR patch ``p/s × p``, HR ``p × p``), with flips along axis 1."""
+
+    def __init__(self, pairs: list, scale: int, patch: int, length: int, seed: int) -> None:
+        self.pairs, self.scale, self.length, self.seed = pairs, scale, length, seed
+        self.lr_rows = max(1, patch // scale)
+        self.cols = patch
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + i)
+        lr, hr = self.pairs[int(torch.randint(len(self.pairs), (1,), generator=g))]
+        rows, cols = min(self.lr_rows, lr.shape[1]), min(self.cols, lr.shape[2])
+        r = int(torch.randint(lr.shape[1] - rows + 1, (1,), generator=g))
+        c = int(torch.randint(lr.shape[2] - cols + 1, (1,), generator=g))
+        lr_p = lr[:, r : r + rows, c : c + cols]
+        hr_p = hr[:, r * self.scale : (r + rows) * self.scale, c : c + cols]
+        if bool(torch.randint(2, (1,), generator=g)):
+            lr_p, hr_p = lr_p.flip(2), hr_p.flip(2)
+        if bool(torch.randint(2, (1,), generator=g)):  # the slice profile is symmetric: reversing axis 0 is valid
+            lr_p, hr_p = lr_p.flip(1), hr_p.flip(1)
+        return {"lr": lr_p.contiguous(), "hr": hr_p.contiguous()}
+
+
+class SelfSupervisedSliceSR:
+    """Train a 2D generator on one volume's in-plane slices, then super-resolve its slice axis.
+
+    Args:
+        scale: through-plane factor (output slice spacing = input spacing / scale).
+        thickness: slice profile width in in-plane pixels (default ``scale``: contiguous slices).
+        profile: ``"box"`` (default; CT, 2D MR) or ``"gaussian"`` (FWHM = ``thickness``).
+        network: registry generator name (``monai_srgan.networks.get_generator``).
+        network_kwargs: its constructor arguments (default: SRVGGNetCompact, 32 features, 8 convolutions, bicubic
+            base, zero-initialised last layer: starts at cubic interpolation and learns the residual).
+        iterations: training iterations (``None``: from ``budget_s``).
+        budget_s: training time budget in seconds when ``iterations`` is ``None``.
+        batch_size, patch, lr: training batch, HR patch side (in-plane pixels) and Adam learning rate.
+        seed: seed of the initialisation and the patch sampling.
+        device: ``"cpu"``, ``"cuda"``…; ``amp``: as the trainers' (``"auto"``: bf16 where the CPU runs it fast).
+        progress: ``callback(stage, done, total)``.
+    """
+
+    def __init__(
+        self,
+        scale: int = 4,
+        thickness: float | None = None,
+        profile: str = "box",
+        network: str = "srvggnetcompact",
+        network_kwargs: dict[str, Any] | None = None,
+        iterations: int | None = None,
+        budget_s: float = 300.0,
+        batch_size: int = 16,
+        patch: int = 64,
+        lr: float = 5e-4,
+        seed: int = 0,
+        device: str | torch.device = "cpu",
+        amp: bool | str = "auto",
+        progress: ProgressFn | None = None,
+    ) -> None:
+        if int(scale) != scale or scale < 2:
+            raise ConfigError(f"self-supervised scale={scale}: use an integer through-plane factor of at least 2")
+        self.scale = int(scale)
+        self.thickness = float(self.scale if thickness is None else thickness)
+        self.profile = profile
+        self.network = network
+        self.network_kwargs = dict(
+            network_kwargs or {"num_feat": 32, "num_conv": 8, "base_mode": "cubic", "zero_init_last": True}
+        )
+        self.iterations, self.budget_s = iterations, float(budget_s)
+        self.batch_size, self.patch, self.lr, self.seed = int(batch_size), int(patch), float(lr), int(seed)
+        self.device, self.amp = torch.device(device), amp
+        self.progress = progress or (lambda stage, done, total: None)
+        self.generator: torch.nn.Module | None = None
+        self.trained_iterations = 0
+
+    # ------------------------------------------------------------------ model
+    def build(self, channels: int) -> torch.nn.Module:
+        from monai_srgan.networks import get_generator
+
+        torch.manual_seed(self.seed)
+        return get_generator(self.network, spatial_dims=2, in_channels=channels, out_channels=channels,
+                             scale=(self.scale, 1), **self.network_kwargs)  # fmt: skip
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the trained weights (a plain state dict) and the settings needed to rebuild the network."""
+        from monai_srgan.inference.writers._common import atomic_write_file
+
+        if self.generator is None:
+            raise ConfigError("save: nothing trained yet (call fit first)")
+        state = {
+            "state_dict": self.generator.state_dict(),
+            "settings": {
+                "scale": self.scale,
+                "thickness": self.thickness,
+                "profile": self.profile,
+                "network": self.network,
+                "network_kwargs": self.network_kwargs,
+                "channels": int(getattr(self.generator, "in_channels", 1)),
+                "iterations": self.trained_iterations,
+            },
+        }
+        atomic_write_file(path, lambda tmp: torch.save(state, tmp), overwrite=True)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, **kwargs: Any) -> SelfSupervisedSliceSR:
+        """Rebuild from :meth:`save` (``torch.load(weights_only=True)``); ``kwargs`` override device etc."""
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        s = dict(state["settings"])
+        obj = cls(scale=s["scale"], thickness=s["thickness"], profile=s["profile"], network=s["network"],
+                  network_kwargs=s["network_kwargs"], **kwargs)  # fmt: skip
+        obj.generator = obj.build(int(s["channels"]))
+        obj.generator.load_state_dict(state["state_dict"])
+        obj.generator.to(obj.device).eval()
+        obj.trained_iterations = int(s.get("iterations", 0))
+        return obj
+
+    # ------------------------------------------------------------------ training
+    def fit(self, volume: torch.Tensor) -> SelfSupervisedSliceSR:
+        """Train on ``volume`` ``(C, H, W, D)`` (normalised; slices along the last axis)."""
+        from ignite.engine import Events
+
+        from monai_srgan.engines import SRPretrainer
+
+        if volume.ndim != 4:
+            raise ConfigError(f"self-supervised SR needs a volume (C, H, W, D), got shape {tuple(volume.shape)}")
+        self.progress("building in-plane training pairs", 0, 1)
+        pairs = inplane_training_pairs(volume.detach().cpu(), self.scale, self.thickness, self.profile)
+        if not pairs:
+            raise ConfigError("the volume's in-plane slices hold no signal to train on")
+        if min(p[1].shape[1] for p in pairs) < 2 * self.scale or min(p[1].shape[2] for p in pairs) < 16:
+            raise ConfigError(f"the in-plane slices ({tuple(volume.shape[1:3])}) are too small to train on")
+        gen = self.build(int(volume.shape[0]))
+        iters = self.iterations or self._iterations_for_budget(gen, pairs)
+        data = _PatchPairs(pairs, self.scale, self.patch, iters * self.batch_size, self.seed)
+        loader = DataLoader(data, batch_size=self.batch_size, shuffle=False, num_workers=0)
+        opt = torch.optim.Adam(gen.parameters(), lr=self.lr, betas=(0.9, 0.99))
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=iters, eta_min=self.lr * 0.01)
+        trainer = SRPretrainer(device=self.device, max_epochs=1, epoch_length=iters, train_data_loader=loader,
+                               generator=gen, optimizer_g=opt, lr_scheduler_g=sched, loss_function=torch.nn.L1Loss(),
+                               amp=self.amp, seed=self.seed, log_interval=max(1, iters // 20))  # fmt: skip
+        every = max(1, iters // 50)
+        trainer.add_event_handler(
+            Events.ITERATION_COMPLETED(every=every), lambda e: self.progress("training", e.state.iteration, iters)
+        )
+        trainer.run()
+        self.generator = gen.to(memory_format=torch.contiguous_format).eval()
+        self.trained_iterations = iters
+        return self
+
+    def _iterations_for_budget(self, gen: torch.nn.Module, pairs: list) -> int:
+        """Iterations that fit ``budget_s``, from 3 timed steps after one warm-up (the only timing-dependent part)."""
+        probe = _PatchPairs(pairs, self.scale, self.patch, 4 * self.batch_size, self.seed + 1)
+        g = self.build(int(pairs[0][0].shape[0])).to(self.device)
+        opt = torch.optim.Adam(g.parameters(), lr=self.lr)
+        from monai_srgan.engines.utils import resolve_amp
+
+        amp = resolve_amp(self.amp, self.device)
+        times = []
+        for b in range(4):
+            batch = [probe[b * self.batch_size + i] for i in range(self.batch_size)]
+            lr = torch.stack([x["lr"] for x in batch]).to(self.device)
+            hr = torch.stack([x["hr"] for x in batch]).to(self.device)
+            t0 = time.perf_counter()
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=amp and self.device.type == "cpu"):
+                loss = torch.nn.functional.l1_loss(g(lr).float(), hr)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            times.append(time.perf_counter() - t0)
+        step = min(times[1:]) * 1.1  # + data and bookkeeping
+        return max(50, int(self.budget_s / step))
+
+    # ------------------------------------------------------------------ inference
+    @torch.inference_mode()
+    def predict(self, volume: torch.Tensor, chunk: int = 16) -> torch.Tensor:
+        """``(C, H, W, D)`` → ``(C, H, W, scale·D)``: the mean of the coronal and sagittal passes."""
+        if self.generator is None:
+            raise ConfigError("predict: train (fit) or load a model first")
+        g = self.generator.to(self.device)
+        x = volume.float().to(self.device)
+        c, h, w, d = x.shape
+        # coronal: for each row h, the plane (C, D, W) with the slice axis first; sagittal: each column w, (C, D, H)
+        cor = self._apply(g, x.permute(1, 0, 3, 2), chunk, "coronal")  # (H, C, sD, W)
+        out = cor.permute(1, 0, 3, 2)  # (C, H, W, sD)
+        sag = self._apply(g, x.permute(2, 0, 3, 1), chunk, "sagittal")  # (W, C, sD, H)
+        out = out.add_(sag.permute(1, 3, 0, 2)).mul_(0.5)
+        return out.cpu()
+
+    def _apply(self, g: torch.nn.Module, planes: torch.Tensor, chunk: int, name: str) -> torch.Tensor:
+        outs = []
+        n = planes.shape[0]
+        for i in range(0, n, chunk):
+            outs.append(g(planes[i : i + chunk].contiguous()).float())
+            self.progress(f"applying ({name})", min(n, i + chunk), n)
+        return torch.cat(outs)
+
+
+def default_scale(spacing: tuple[float, float, float]) -> int:
+    """SMORE's factor: through-plane spacing over in-plane spacing, rounded (≥ 2, else nothing to learn)."""
+    inplane, through = min(spacing[0], spacing[1]), spacing[2]
+    ratio = through / inplane if inplane > 0 else 0.0
+    if not math.isfinite(ratio) or ratio < 1.5:
+        raise ConfigError(
+            f"the volume is (nearly) isotropic: slice spacing {through:g} mm vs in-plane {inplane:g} mm, so there is "
+            "no through-plane resolution to recover; self-supervised SR needs slices at least 1.5x thicker than the "
+            "in-plane pixels (or give --scale to force a factor)"
+        )
+    return int(round(ratio))

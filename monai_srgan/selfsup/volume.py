@@ -1,0 +1,161 @@
+"""``monai-srgan infer … --self-supervised``: per-volume SMORE-style training, then the project's inference pipeline.
+
+:class:`SelfSupervisedVolumePipeline` has the interface of :class:`~monai_srgan.inference.SRInferencePipeline` that
+the CLI and bundles use (``predict``, ``write``, ``scale``, ``model_name``): for each volume it reads the spacing,
+chooses the factor (slice spacing / in-plane spacing, or the one given), normalises with the base pipeline's
+normalisation, trains :class:`~monai_srgan.selfsup.smore.SelfSupervisedSliceSR` on the volume's own in-plane slices,
+and runs the trained model through an ``SRInferencePipeline`` (one whole-volume tile) so that inverse normalisation,
+value domain, affine and spacing, and the writers are exactly those of every other output.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from monai_srgan.errors import ConfigError, InputFileError
+from monai_srgan.selfsup.smore import SelfSupervisedSliceSR, default_scale
+
+__all__ = ["SelfSupervisedVolumePipeline", "ThroughPlaneModule"]
+
+logger = logging.getLogger(__name__)
+
+
+class ThroughPlaneModule(torch.nn.Module):
+    """A trained :class:`SelfSupervisedSliceSR` as a 3D network ``(N, C, H, W, D) → (N, C, H, W, s·D)``."""
+
+    def __init__(self, model: SelfSupervisedSliceSR) -> None:
+        super().__init__()
+        self.model = model
+        self.spatial_dims = 3
+        self.scale = (1, 1, model.scale)
+        self.receptive_field = 0  # applied to the whole volume at once: no tiles, no context needed
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([self.model.predict(v) for v in x]).to(x.device)
+
+
+class SelfSupervisedVolumePipeline:
+    """Self-supervised through-plane SR of each volume, with a base pipeline's normalisation, device and writers.
+
+    Args:
+        base: the pipeline whose normalisation, device and writers are used (e.g. ``from_bundle("ct_mr_sr_3d")``).
+        scale: through-plane factor; ``None``: slice spacing / in-plane spacing, rounded (SMORE's choice).
+        thickness_mm: slice profile width (box width or Gaussian FWHM) in mm; default the slice spacing
+            (contiguous slices). Give the real slice thickness where slices overlap or have gaps.
+        profile: ``"box"`` or ``"gaussian"``.
+        iterations, budget_s, seed: training length (iterations, or a time budget in seconds) and seed.
+        save_model: write the trained weights there (one file per volume: ``<stem>_<n>.pt`` when several).
+        load_model: skip training and use these weights (from ``save_model``).
+        progress: ``callback(stage, done, total)``.
+    """
+
+    def __init__(
+        self,
+        base: Any,
+        scale: int | None = None,
+        thickness_mm: float | None = None,
+        profile: str = "box",
+        iterations: int | None = None,
+        budget_s: float = 300.0,
+        seed: int = 0,
+        save_model: str | os.PathLike | None = None,
+        load_model: str | os.PathLike | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> None:
+        if profile not in ("box", "gaussian"):
+            raise ConfigError(f"--slice-profile {profile!r}: use box or gaussian")
+        self.base = base
+        self.fixed_scale = scale
+        self.scale: int | tuple[int, ...] = (1, 1, scale) if scale else (1, 1, 0)
+        self.thickness_mm, self.profile = thickness_mm, profile
+        self.iterations, self.budget_s, self.seed = iterations, float(budget_s), int(seed)
+        self.save_model = None if save_model is None else Path(save_model)
+        self.load_model = None if load_model is None else Path(load_model)
+        self.progress = progress
+        self.model_name = "self-supervised (SMORE-style)"
+        self.scale_tag = f"smore_x{scale}" if scale else "smore"
+        self._count = 0
+
+    def _geometry(self, image: Any) -> tuple[int, float]:
+        where = (image.meta or {}).get("filename_or_obj")
+        if image.ndim != 4:
+            raise InputFileError(
+                where,
+                f"is a {image.ndim - 1}D image; self-supervised through-plane SR needs a volume",
+                "use a 2D bundle (retina_sr, cxr_sr) for 2D images",
+            )
+        known = image.meta.get("srgan_spacing_known", True)
+        known = all(known) if isinstance(known, (list, tuple)) else bool(known)
+        if not known or image.meta.get("srgan_spacing") is None:
+            raise InputFileError(
+                where,
+                "the header gives no slice spacing, so the through-plane factor and slice profile are unknown",
+                "give --scale and --slice-thickness (mm), or fix the header (NIfTI pixdim, DICOM positions)",
+            )
+        sp = [float(v) for v in image.meta["srgan_spacing"][:3]]
+        scale = self.fixed_scale or default_scale((sp[0], sp[1], sp[2]))
+        if self.fixed_scale and abs(sp[2] / min(sp[0], sp[1]) - scale) > 0.5:
+            logger.warning(
+                "%s: --scale %d differs from slice/in-plane spacing %.2f/%.2f mm; the training pairs assume the output"
+                " slice spacing equals the in-plane pixel size",
+                where,
+                scale,
+                sp[2],
+                min(sp[0], sp[1]),
+            )
+        thick_mm = self.thickness_mm or sp[2]
+        if min(image.shape[1:3]) < 32 or image.shape[3] < 2:
+            raise InputFileError(
+                where, f"volume {tuple(image.shape[1:])} is too small to train on", "use at least 32×32 in-plane"
+            )
+        return int(scale), thick_mm / min(sp[0], sp[1])
+
+    def _model_path(self, image: Any) -> Path | None:
+        if self.save_model is None:
+            return None
+        self._count += 1
+        return (
+            self.save_model
+            if self._count == 1
+            else self.save_model.with_name(f"{self.save_model.stem}_{self._count}{self.save_model.suffix}")
+        )
+
+    def predict(self, source: Any, progress: Callable[[int, int], None] | None = None) -> Any:
+        """Train on ``source`` (a path, ``InputItem`` or ``MetaTensor``) and return its SR ``MetaTensor``."""
+        from monai_srgan.inference import SRInferencePipeline
+
+        image = self.base.load(source)
+        scale, thickness_px = self._geometry(image)
+        norm, _ = self.base._normalize(image)
+        device = self.base.device
+        if self.load_model is not None:
+            model = SelfSupervisedSliceSR.load(self.load_model, device=device, progress=self.progress)
+        else:
+            model = SelfSupervisedSliceSR(scale=scale, thickness=thickness_px, profile=self.profile,
+                                          iterations=self.iterations, budget_s=self.budget_s, seed=self.seed,
+                                          device=device, progress=self.progress)  # fmt: skip
+            model.fit(norm)
+            path = self._model_path(image)
+            if path is not None:
+                model.save(path)
+        net = ThroughPlaneModule(model)
+        pipe = SRInferencePipeline(network=net, scale=net.scale, normalize=self.base.normalize, spatial_dims=3,
+                                   in_channels=int(image.shape[0]), tile_size=tuple(int(n) for n in image.shape[1:]),
+                                   context=0, sw_batch_size=1, device="cpu", dtype="float32",
+                                   model_name=f"{self.model_name} x{model.scale}")  # fmt: skip
+        sr = pipe.predict(image)
+        sr.meta["srgan_selfsup_iterations"] = model.trained_iterations
+        self.scale = net.scale
+        return sr
+
+    __call__ = predict
+
+    def write(self, sr: Any, out_path: str | os.PathLike, fmt: str = "same", **writer_kwargs: Any) -> Path:
+        """Write with the base pipeline's writers (derived DICOM series, NIfTI, …)."""
+        return self.base.write(sr, out_path, fmt, **writer_kwargs)

@@ -1,0 +1,114 @@
+"""Self-supervised through-plane SR (SMORE-style): training pairs, determinism, save/load, CLI and bad input.
+
+Quality against cubic B-spline is measured by ``benchmarks/bench_selfsup.py`` (minutes per volume), not here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+
+from monai_srgan.inference.cli import main
+from monai_srgan.selfsup import SelfSupervisedSliceSR, default_scale, inplane_training_pairs
+from monai_srgan.transforms import LoadMedicalImage, SliceThicknessDegradation
+
+BUNDLE_3D = Path(__file__).resolve().parents[1] / "bundles" / "ct_mr_sr_3d"
+
+
+@pytest.fixture(scope="module")
+def mr_crop(data_root) -> torch.Tensor:
+    """A real 1 mm MR block (64×64×24), normalised to [0, 1]."""
+    img = LoadMedicalImage()(str(data_root / "extra" / "volumes" / "niivue_MR_Gd.nii.gz"))
+    x = img.as_tensor().float()[:, 56:120, 62:126, 60:84]
+    return (x - x.min()) / (x.max() - x.min())
+
+
+def _thick_nifti(path: Path, vol: torch.Tensor, spacing=(1.0, 1.0, 4.0)) -> Path:
+    nib.save(nib.Nifti1Image((vol[0].numpy() * 1000).astype(np.int16), np.diag([*spacing, 1.0])), str(path))
+    return path
+
+
+def test_training_pairs_degrade_each_inplane_axis_with_the_slice_profile(mr_crop):
+    pairs = inplane_training_pairs(mr_crop, scale=4, thickness=4)
+    assert len(pairs) == 2 * mr_crop.shape[-1]  # every slice has signal; both in-plane axes
+    lr, hr = pairs[0]
+    assert hr.shape == (1, 64, 64) and lr.shape == (1, 16, 64)
+    expected = SliceThicknessDegradation(4, axis=0)(mr_crop[..., 0][..., None])[..., 0]
+    torch.testing.assert_close(lr, expected)
+    lr_t, hr_t = pairs[1]
+    torch.testing.assert_close(hr_t, mr_crop[..., 0].transpose(1, 2))
+    # a box profile of 4 slices: each LR row is the mean of 4 HR rows
+    torch.testing.assert_close(lr[:, 3], hr[:, 12:16].mean(1), atol=1e-5, rtol=0)
+
+
+def test_untrained_model_is_cubic_interpolation_and_training_is_deterministic(tmp_path, mr_crop):
+    lr = SliceThicknessDegradation(4, axis=-1)(mr_crop)
+    model = SelfSupervisedSliceSR(scale=4, iterations=1, lr=0.0, batch_size=4, patch=32)
+    out0 = model.fit(lr).predict(lr)
+    assert out0.shape == (1, 64, 64, 24)
+    cubic = torch.nn.functional.interpolate(lr.permute(1, 0, 3, 2), scale_factor=(4, 1), mode="bicubic")
+    torch.testing.assert_close(out0, cubic.permute(1, 0, 3, 2), atol=2e-5, rtol=0)
+
+    a = SelfSupervisedSliceSR(scale=4, iterations=6, batch_size=4, patch=32, seed=3).fit(lr)
+    b = SelfSupervisedSliceSR(scale=4, iterations=6, batch_size=4, patch=32, seed=3).fit(lr)
+    pa = a.predict(lr)
+    assert not torch.equal(pa, out0)
+    torch.testing.assert_close(pa, b.predict(lr), atol=0, rtol=0)
+    a.save(tmp_path / "ss.pt")
+    again = SelfSupervisedSliceSR.load(tmp_path / "ss.pt")
+    assert again.trained_iterations == 6
+    torch.testing.assert_close(again.predict(lr), pa, atol=0, rtol=0)
+
+
+def test_default_scale_from_spacing_and_isotropic_refused():
+    assert default_scale((0.86, 0.86, 2.4)) == 3
+    assert default_scale((1.0, 1.0, 2.0)) == 2
+    with pytest.raises(ValueError, match="isotropic"):
+        default_scale((1.0, 1.0, 1.2))
+
+
+def test_cli_self_supervised_writes_the_volume_and_reuses_saved_weights(tmp_path, mr_crop):
+    thick = SliceThicknessDegradation(4, axis=-1)(mr_crop)
+    src = _thick_nifti(tmp_path / "thick.nii.gz", thick)
+    out = tmp_path / "out"
+    args = ["infer", str(src), str(out), "--bundle", str(BUNDLE_3D), "--self-supervised", "--no-progress"]
+    assert main([*args, "--iterations", "4", "--save-model", str(tmp_path / "m.pt")]) == 0
+    row = json.loads((out / "srgan_report.json").read_text())["inputs"][0]
+    assert row["status"] == "ok" and row["scale"] == [1, 1, 4]
+    img = nib.load(row["output"])
+    assert img.shape == (64, 64, 24)
+    np.testing.assert_allclose(img.header.get_zooms(), (1.0, 1.0, 1.0), rtol=1e-5)
+    first = np.asarray(img.dataobj)
+    out2 = tmp_path / "out2"
+    assert main(["infer", str(src), str(out2), "--bundle", str(BUNDLE_3D), "--self-supervised", "--no-progress",
+                 "--load-model", str(tmp_path / "m.pt")]) == 0  # fmt: skip
+    row2 = json.loads((out2 / "srgan_report.json").read_text())["inputs"][0]
+    np.testing.assert_array_equal(np.asarray(nib.load(row2["output"]).dataobj), first)
+
+
+def test_cli_self_supervised_bad_inputs_are_reported(tmp_path, data_root, mr_crop):
+    inp = tmp_path / "in"
+    inp.mkdir()
+    _thick_nifti(inp / "isotropic.nii.gz", mr_crop, spacing=(1.0, 1.0, 1.0))
+    _thick_nifti(inp / "tiny.nii.gz", mr_crop[:, :16, :16, :4], spacing=(1.0, 1.0, 4.0))
+    nib.save(nib.Nifti1Image(np.ones((40, 40), np.float32), np.eye(4)), str(inp / "flat_2d.nii.gz"))
+    out = tmp_path / "out"
+    rc = main(["infer", str(inp), str(out), "--bundle", str(BUNDLE_3D), "--self-supervised", "--iterations", "2",
+               "--no-progress"])  # fmt: skip
+    assert rc == 1
+    rows = {Path(r["input"]).name: r for r in json.loads((out / "srgan_report.json").read_text())["inputs"]}
+    assert "isotropic" in rows["isotropic.nii.gz"]["error"]
+    assert "too small" in rows["tiny.nii.gz"]["error"]
+    assert "volume" in rows["flat_2d.nii.gz"]["error"] and "2D" in rows["flat_2d.nii.gz"]["error"]
+    assert all(r["status"] == "failed" for r in rows.values())
+
+
+def test_self_supervised_needs_a_bundle(tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    assert main(["infer", str(tmp_path / "in"), str(tmp_path / "o"), "--model", "x.pt", "--self-supervised"]) == 2
+    assert "--bundle" in capsys.readouterr().err
