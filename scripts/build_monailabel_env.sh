@@ -31,7 +31,8 @@ if [ -x "$env_dir/bin/monailabel" ] && [ "$(cat "$env_dir/.monai_srgan_inputs" 2
   exit 0
 fi
 
-echo "Building the MONAI Label environment in $env_dir ..."
+echo "Building the MONAI Label environment in $env_dir (pip install of MONAI Label and its pins, ~3 GB on disk;"
+echo "this takes 2-6 minutes and is done once: it is reused while its inputs are unchanged) ..."
 rm -rf "$env_dir"
 "$python" -m venv "$env_dir"
 pip="$env_dir/bin/python -m pip"

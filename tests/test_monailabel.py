@@ -89,6 +89,9 @@ def _monailabel_env() -> Path:
     given = os.environ.get(ENV_VAR)
     env = Path(given) if given else REPO / ".cache" / "monailabel-venv"
     if not given:
+        if not (env / "bin" / "monailabel").is_file():  # pytest -s shows it; otherwise in the test's captured output
+            print(f"building the MONAI Label environment in {env} (pip, ~3 GB, 2-6 minutes; reused afterwards)",
+                  file=sys.__stderr__, flush=True)  # fmt: skip
         r = subprocess.run(
             ["bash", str(REPO / "scripts" / "build_monailabel_env.sh"), str(env)],
             capture_output=True,
