@@ -154,10 +154,7 @@ def run_inference(
     Raises:
         ConfigError: ``dataset_dir`` does not exist, bad options, or some inputs failed (see the report).
     """
-    import signal
-
     from monai_srgan.inference import batch, cli
-    from monai_srgan.inference.writers._common import TMP_MARKER
 
     if not Path(dataset_dir).exists():
         raise ConfigError(f"dataset_dir='{dataset_dir}' does not exist: set --dataset_dir to an image file or folder")
@@ -169,18 +166,8 @@ def run_inference(
         args = cli.build_parser().parse_args(argv)
     except SystemExit as e:
         raise ConfigError(f"bad inference settings (output_format='{output_format}'?): see the message above") from e
-    input_path, output = Path(args.input), Path(args.output)
-    # the body of cli.run_infer, with the caller's pipeline instead of one built from --bundle
-    batch.check_output_location(input_path, output)
-    cli._prepare_output(args, output)
-    tmp_before = set(output.rglob(f"{TMP_MARKER}*"))
-    caught, previous = cli._handle_signals()
-    try:
-        code = cli._run_batch(args, pipeline, input_path, output, caught)
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-        batch.clean_partial(output, keep=tmp_before)
+    code = cli.run_infer(args, pipeline)
+    output = Path(args.output)
     if code:
         raise ConfigError(
             f"inference failed for some inputs (exit status {code}): see {output / (batch.REPORT_NAME + '.csv')}"

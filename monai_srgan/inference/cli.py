@@ -28,6 +28,7 @@ from monai_srgan.errors import ConfigError, InputFileError
 from monai_srgan.inference import batch
 from monai_srgan.inference.batch import REPORT_NAME, plan_outputs
 from monai_srgan.inference.writers._common import TMP_MARKER
+from monai_srgan.selfsup.cli import add_self_supervised_args, self_supervised_pipeline
 
 __all__ = ["main", "build_parser", "plan_outputs", "REPORT_NAME", "NETWORK_CHOICES", "FORMAT_CHOICES"]
 
@@ -129,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("--note", default=None, help="DICOM ImageComments note (default: not for diagnostic use)")
     inf.add_argument("--no-note", action="store_true", help="write no ImageComments note")
     inf.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_self_supervised_args(inf)
 
     exp = sub.add_parser("export", help="export a generator to TorchScript or ONNX (+ a .json sidecar)")
     exp.add_argument("output", help="output file (.ts / .pt for TorchScript, .onnx for ONNX)")
@@ -178,6 +180,11 @@ def _build_pipeline(args: argparse.Namespace):
         dtype=args.dtype,
         compress_level=getattr(args, "compress_level", 1),
     )
+    self_supervised = getattr(args, "self_supervised", False)
+    if self_supervised and not args.bundle:
+        raise ConfigError("--self-supervised needs --bundle (e.g. bundles/ct_mr_sr_3d: normalisation and writers)")
+    if self_supervised:  # --scale is the through-plane factor of the training pairs, not the bundle's
+        return self_supervised_pipeline(args, SRInferencePipeline.from_bundle(args.bundle, **common))
     if args.bundle:  # the bundle's tile_size/sw_batch_size (e.g. a 3D tile) unless given on the command line
         pipe = SRInferencePipeline.from_bundle(args.bundle, weights=args.weights, scale=args.scale, **common)
     else:
@@ -261,14 +268,19 @@ def _write_replacing(pipe: Any, sr: Any, out_path: Path, out_fmt: str, **writer_
                 leftover.unlink()
 
 
-def run_infer(args: argparse.Namespace) -> int:
-    """``monai-srgan infer``: returns the exit status."""
+def run_infer(args: argparse.Namespace, pipeline: Any | None = None) -> int:
+    """``monai-srgan infer``: returns the exit status.
+
+    Args:
+        args: the parsed ``infer`` arguments.
+        pipeline: an already built pipeline (a bundle's parsed ``inference.json``); default: built from ``args``.
+    """
     input_path, output = Path(args.input), Path(args.output)
     if not input_path.exists():
         raise ConfigError(f"input '{input_path}' does not exist")
     _check_device(args.device)
     batch.check_output_location(input_path, output)
-    pipe = _build_pipeline(args)
+    pipe = _build_pipeline(args) if pipeline is None else pipeline
     _prepare_output(args, output)
     tmp_before = set(output.rglob(f"{TMP_MARKER}*"))
     caught, previous = _handle_signals()
@@ -297,7 +309,7 @@ def _run_batch(args: argparse.Namespace, pipe: Any, input_path: Path, output: Pa
             {"input": path, "kind": "", "status": status, "error": reason if path in reason else f"{path}: {reason}"}
         )
     scales = pipe.scale if isinstance(pipe.scale, int) else "x".join(str(s) for s in pipe.scale)
-    plans = plan_outputs(items, input_path, output, args.format, f"x{scales}")
+    plans = plan_outputs(items, input_path, output, args.format, getattr(pipe, "scale_tag", f"x{scales}"))
     summary: dict[str, Any] = {
         "input": str(input_path),
         "output": str(output),
