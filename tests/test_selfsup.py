@@ -112,3 +112,18 @@ def test_self_supervised_needs_a_bundle(tmp_path, capsys):
     (tmp_path / "in").mkdir()
     assert main(["infer", str(tmp_path / "in"), str(tmp_path / "o"), "--model", "x.pt", "--self-supervised"]) == 2
     assert "--bundle" in capsys.readouterr().err
+
+
+def test_bundle_inference_json_self_supervised(tmp_path, mr_crop):
+    from monai.bundle import ConfigParser
+
+    src = _thick_nifti(tmp_path / "thick.nii.gz", SliceThicknessDegradation(4, axis=-1)(mr_crop))
+    cfg = ConfigParser()
+    cfg.read_config(str(BUNDLE_3D / "configs" / "inference.json"))
+    for k, v in {"bundle_root": str(BUNDLE_3D), "dataset_dir": str(src), "output_dir": str(tmp_path / "out"),
+                 "self_supervised": True, "selfsup_iterations": 3}.items():  # fmt: skip
+        cfg[k] = v
+    (out,) = cfg.get_parsed_content("evaluator").run()
+    row = json.loads((out / "srgan_report.json").read_text())["inputs"][0]
+    assert row["status"] == "ok" and row["output_shape"] == [1, 64, 64, 24]
+    assert "SMORE" in json.loads((out / "srgan_report.json").read_text())["summary"]["model"]

@@ -71,6 +71,7 @@ class SelfSupervisedVolumePipeline:
         if profile not in ("box", "gaussian"):
             raise ConfigError(f"--slice-profile {profile!r}: use box or gaussian")
         self.base = base
+        self.device = base.device
         self.fixed_scale = scale
         self.scale: int | tuple[int, ...] = (1, 1, scale) if scale else (1, 1, 0)
         self.thickness_mm, self.profile = thickness_mm, profile
@@ -133,7 +134,7 @@ class SelfSupervisedVolumePipeline:
         image = self.base.load(source)
         scale, thickness_px = self._geometry(image)
         norm, _ = self.base._normalize(image)
-        device = self.base.device
+        device = self.device
         if self.load_model is not None:
             model = SelfSupervisedSliceSR.load(self.load_model, device=device, progress=self.progress)
         else:
