@@ -219,5 +219,5 @@ def evaluate_volume_sr(
         lo, hi = plane_range
         _comparison_png(fig_rows, ["LR", "trilinear", "tricubic", "model", "HR"], out / "comparison.png", lo, hi)
         files_out["png"] = str(out / "comparison.png")
-    (out / "summary.json").write_text(json.dumps({k: v["mean"] for k, v in summary.items()}, indent=2))
+    (out / "summary.json").write_text(json.dumps({k: v["mean"] for k, v in summary.items()}, indent=4) + "\n")
     return {"summary": summary, "rows": rows, "files": files_out}

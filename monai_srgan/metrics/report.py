@@ -220,7 +220,7 @@ def write_report(
     summary = summarize(rows)
     if path.suffix.lower() == ".json":
         doc = {"meta": dict(meta or {}), "summary": summary, "images": [dict(r) for r in rows]}
-        path.write_text(json.dumps(_json_safe(doc), indent=2, allow_nan=False))
+        path.write_text(json.dumps(_json_safe(doc), indent=4, allow_nan=False) + "\n")
         return path
     if path.suffix.lower() != ".csv":
         raise ValueError(f"report path must end in .csv or .json, got '{path}'.")
