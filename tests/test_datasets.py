@@ -166,3 +166,15 @@ def test_dicom_series_item_and_errors(data_root, tmp_path):
         build_sr_dataset(tmp_path)
     with pytest.raises(ConfigError, match="num_samples"):
         SRPatchDataset([{"image": 1}], num_samples=0)
+
+
+def test_2d_dataset_skips_volumes_by_name_before_decoding(tmp_path, data_root):
+    """Training a 2D bundle on a folder that also holds a CT series: the series is skipped, named, not loaded."""
+    shutil.copy(data_root / "cxr" / "mhh_2168a917.png", tmp_path / "chest.png")
+    shutil.copytree(data_root / "dicom" / "dcmqi_ct-3slice", tmp_path / "ct_series")
+    with pytest.warns(UserWarning, match="ct_series"):
+        ds = build_sr_dataset(tmp_path, keys=["hr"], spatial_dims=2, cache="none")
+    assert len(ds.images) == 1
+    assert any("ct_series" in p and "volume (3 slices" in r for p, r in ds.bad_files)
+    with pytest.raises(InputFileError, match="2D model"):
+        build_sr_dataset(tmp_path, keys=["hr"], spatial_dims=2, cache="none", strict=True)

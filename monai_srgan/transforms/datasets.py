@@ -292,6 +292,29 @@ class SRPatchDataset(torch.utils.data.Dataset, Randomizable):
         return self._sample(self._image(i // self.num_samples))
 
 
+def _refuse_volume(src: Any) -> None:
+    """Raise :class:`InputFileError` when ``src`` is a volume (header level), for datasets of 2D models."""
+    paths = [os.fspath(p) for p in (src if isinstance(src, (list, tuple)) else [src])]
+    if len(paths) == 1 and os.path.isdir(paths[0]):
+        paths = [str(p) for p in Path(paths[0]).iterdir() if p.is_file()]
+    depth = len(paths)
+    if depth == 1 and paths[0].lower().endswith((".nii", ".nii.gz")):
+        import nibabel as nib
+
+        shape = nib.load(paths[0]).shape
+        depth = shape[2] if len(shape) > 2 else 1
+    elif depth == 1 and is_dicom_file(paths[0]):
+        import pydicom
+
+        depth = int(pydicom.dcmread(paths[0], stop_before_pixels=True).get("NumberOfFrames", 1) or 1)
+    if depth > 1:
+        raise InputFileError(
+            os.path.commonpath(paths) if len(paths) > 1 else paths[0],
+            f"is a volume ({depth} slices or frames) but this dataset trains a 2D model",
+            "remove it from the 2D training data, or train the 3D bundle (bundles/ct_mr_sr_3d) on volumes",
+        )
+
+
 def _bad_skips(skipped: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """Files find_inputs skipped that look like broken images (not plain non-image files)."""
     return [(p, r) for p, r in skipped if r not in ("not an image file", "DICOMDIR index file") and is_dicom_file(p)]
@@ -315,6 +338,7 @@ def build_sr_dataset(
     loader: Callable | None = None,
     copy_cache: bool = False,
     progress: bool = False,
+    spatial_dims: int | None = None,
 ) -> SRPatchDataset:
     """Build an SR dataset from a folder, a MONAI datalist JSON or a list of inputs.
 
@@ -340,6 +364,8 @@ def build_sr_dataset(
         loader: replaces ``LoadMedicalImaged(keys)`` (any callable on the sample dict).
         copy_cache: deep-copy cached samples before ``transform`` (needed only by in-place transforms).
         progress: show the caching progress bar.
+        spatial_dims: 2 for a 2D model: volumes (multi-slice DICOM series, multi-frame DICOM, 3D NIfTI) are skipped
+            as bad inputs, named, from their headers, before anything is decoded (or raise with ``strict``).
 
     Returns:
         :class:`SRPatchDataset`; ``.bad_files`` lists ``(path, problem)`` of the skipped inputs and ``.images`` the
@@ -366,6 +392,8 @@ def build_sr_dataset(
                 for k in keys:
                     if k in item:
                         validate_input(item[k])
+                        if spatial_dims == 2:
+                            _refuse_volume(item[k])
                 good.append(item)
             except InputFileError as e:
                 if strict:
