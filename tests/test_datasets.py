@@ -178,3 +178,25 @@ def test_2d_dataset_skips_volumes_by_name_before_decoding(tmp_path, data_root):
     assert any("ct_series" in p and "volume (3 slices" in r for p, r in ds.bad_files)
     with pytest.raises(InputFileError, match="2D model"):
         build_sr_dataset(tmp_path, keys=["hr"], spatial_dims=2, cache="none", strict=True)
+
+
+def test_training_pairs_without_meta_are_identical_and_errors_still_name_the_file(tmp_path, data_root):
+    from monai_srgan.transforms import BicubicDownsampled, RandHRPatchd, RandPairedFlipRotated, ScaleToUnitRanged
+
+    shutil.copy(data_root / "cxr" / "mhh_2168a917.png", tmp_path / "chest.png")
+
+    def build(track_meta: bool, patch: int = 96):
+        chain = [RandHRPatchd("hr", patch), BicubicDownsampled("hr", lr_key="lr", scale=4), RandPairedFlipRotated()]
+        ds = build_sr_dataset(tmp_path, chain, keys=["hr"], pre_transform=[ScaleToUnitRanged("hr")], num_samples=4,
+                              track_meta=track_meta)  # fmt: skip
+        return ds.set_random_state(0)
+
+    with_meta, plain = build(True), build(False)
+    for i in range(4):
+        a, b = with_meta[i], plain[i]
+        assert type(b["hr"]) is torch.Tensor and type(a["hr"]).__name__ == "MetaTensor"
+        for k in ("lr", "hr"):
+            torch.testing.assert_close(b[k], a[k].as_tensor(), atol=0, rtol=0)
+    with pytest.raises(Exception) as err:  # noqa: PT011 - MONAI wraps the transform's own error
+        build(False, patch=5000)[0]
+    assert "chest.png" in str(err.value) + str(err.value.__cause__)
