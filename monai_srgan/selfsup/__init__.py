@@ -5,8 +5,7 @@ Names load on first use (PEP 562), so that the command line can add its options 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from monai_srgan.utils.lazy import lazy_exports
 
 _LAZY = {
     "SelfSupervisedSliceSR": "smore",
@@ -19,9 +18,4 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monai_srgan.inference.writers._common import atomic_write_dir, atomic_write_file, sanitize_name
+from monai_srgan.utils.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from monai.data import MetaTensor
@@ -38,12 +38,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 def write_image(sr: MetaTensor, out_path: str | os.PathLike, fmt: str, model_name: str = "model", **kw: Any) -> Path:
