@@ -199,3 +199,36 @@ def test_bad_device_is_refused_up_front(tmp_path, data_root, model, capsys):
     assert main(["infer", str(inp), str(out), "--model", str(model), "--device", "tpu:x"]) == 2
     assert "--device" in capsys.readouterr().err
     assert not (out / "srgan_report.json").exists()
+
+
+@pytest.mark.parametrize(
+    "error, words",
+    [
+        (OSError(28, "No space left on device", "/full/disk/x.png"), ("no space left", "--resume")),
+        (MemoryError(), ("out of memory", "--tile-size")),
+        (KeyError("an unforeseen bug"), ("unexpected keyerror", "--verbose")),
+    ],
+)
+def test_any_exception_of_one_input_becomes_a_row_and_the_batch_goes_on(
+    tmp_path, data_root, model, monkeypatch, error, words
+):
+    from monai_srgan.inference.pipeline import SRInferencePipeline
+
+    inp = _folder(tmp_path, data_root, 3)
+    real_write, calls = SRInferencePipeline.write, {"n": 0}
+
+    def failing_once(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise error
+        return real_write(self, *args, **kwargs)
+
+    monkeypatch.setattr(SRInferencePipeline, "write", failing_once)
+    out = tmp_path / "out"
+    assert main(["infer", str(inp), str(out), "--model", str(model), "--no-progress"]) == 1
+    rows = _rows(out)
+    assert [rows[f"chest_{i}.png"]["status"] for i in range(3)] == ["failed", "ok", "ok"]
+    message = rows["chest_0.png"]["error"]
+    assert "chest_0.png" in message and "Traceback" not in message
+    for w in words:
+        assert w in message.lower(), message
