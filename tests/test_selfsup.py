@@ -77,8 +77,9 @@ def test_cli_self_supervised_writes_the_volume_and_reuses_saved_weights(tmp_path
     src = _thick_nifti(tmp_path / "thick.nii.gz", thick)
     out = tmp_path / "out"
     args = ["infer", str(src), str(out), "--bundle", str(BUNDLE_3D), "--self-supervised", "--no-progress"]
-    assert main([*args, "--iterations", "4", "--save-model", str(tmp_path / "m.pt")]) == 0
+    assert main([*args, "--iterations", "4", "--save-model", str(tmp_path / "m.pt"), "--compare"]) == 0
     row = json.loads((out / "srgan_report.json").read_text())["inputs"][0]
+    assert (out / "thick_smore_compare.png").is_file() and row["lr_psnr"] > 30
     assert row["status"] == "ok" and row["scale"] == [1, 1, 4]
     img = nib.load(row["output"])
     assert img.shape == (64, 64, 24)

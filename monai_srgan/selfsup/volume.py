@@ -83,6 +83,13 @@ class SelfSupervisedVolumePipeline:
         self.scale_tag = f"smore_x{scale}" if scale else "smore"
         self._count = 0
 
+    def load(self, source: Any) -> Any:
+        """Load as the base pipeline does (``--compare`` and the CLI use this)."""
+        return self.base.load(source)
+
+    def _normalize(self, image: Any) -> Any:
+        return self.base._normalize(image)
+
     def _geometry(self, image: Any) -> tuple[int, float]:
         where = (image.meta or {}).get("filename_or_obj")
         if image.ndim != 4:
@@ -133,7 +140,7 @@ class SelfSupervisedVolumePipeline:
 
         image = self.base.load(source)
         scale, thickness_px = self._geometry(image)
-        norm, _ = self.base._normalize(image)
+        norm, _ = self._normalize(image)
         device = self.device
         if self.load_model is not None:
             model = SelfSupervisedSliceSR.load(self.load_model, device=device, progress=self.progress)
