@@ -17,6 +17,10 @@ trainer's ``profile=True`` timers give the data share. Configurations, interleav
 
 The report gives seconds per iteration (median), iterations per hour, the data share and ratios to ``ref``, with
 the CPU model and its bf16 flags (the machines vary; figures from another CPU do not transfer).
+
+``--full-epochs N`` also times the bundle's own ``run_stage1`` end to end (``python -m monai.bundle run run_stage1``
+with ``--stage1_epochs N``: start-up, caching, validation every epoch, checkpoints and logging included) for
+``ref`` and this checkout at its defaults.
 """
 
 from __future__ import annotations
@@ -93,6 +97,23 @@ def _run(root: Path, bundle: str, extra: dict, data: Path, warmup: int, iters: i
     return json.loads(lines[-1][len("RESULT ") :])
 
 
+def _full_run(root: Path, bundle: str, data: Path, epochs: int) -> float:
+    """Wall seconds of ``python -m monai.bundle run run_stage1`` for ``epochs`` stage-1 epochs at the defaults."""
+    import time
+
+    bundle_dir = root / "bundles" / bundle
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [sys.executable, "-m", "monai.bundle", "run", "run_stage1", "--config_file",
+               str(bundle_dir / "configs" / "train.json"), "--bundle_root", str(bundle_dir), "--dataset_dir",
+               str(data), "--output_dir", out, "--stage1_epochs", str(epochs)]  # fmt: skip
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True,
+                              text=True)  # fmt: skip
+        if proc.returncode:
+            raise RuntimeError(f"{root}: run_stage1 failed:\n{proc.stderr[-3000:]}")
+        return time.perf_counter() - t0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--bundle", default="retina_sr")
@@ -101,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--data", default=None, help="dataset_dir (default: the shared data folder of the bundle)")
+    p.add_argument("--full-epochs", type=int, default=0, help="also time run_stage1 end to end for N epochs")
     args = p.parse_args(argv)
     shared = Path(os.environ.get("MONAI_SRGAN_DATA", REPO.parent / "shared" / "data"))
     data = Path(args.data) if args.data else shared / ("retina" if args.bundle == "retina_sr" else "cxr")
@@ -122,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
                     r = _run(root, args.bundle, extra, data, args.warmup, args.iters)
                     steps[name] += r["steps"]
                     share[name].append(r["data_share"])
+            full = {}
+            if args.full_epochs:
+                full = {name: _full_run(root, args.bundle, data, args.full_epochs) for name, root in
+                        (("ref", ref_root), ("now", REPO))}  # fmt: skip
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(ref_root)], cwd=REPO, capture_output=True)
 
@@ -136,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
             f"| {name} | {med:.3f} | {3600 / med:,.0f} | {100 * statistics.mean(share[name]):.0f} % | "
             f"{ref / med:.2f}× |"
         )
+    if full:
+        print(f"\nend to end, run_stage1 with --stage1_epochs {args.full_epochs} (epoch_length at the default):")
+        for name, secs in full.items():
+            print(f"- {name}: {secs:.1f} s wall ({full['ref'] / secs:.2f}× ref)")
     return 0
 
 

@@ -128,3 +128,27 @@ def test_bundle_inference_json_self_supervised(tmp_path, mr_crop):
     row = json.loads((out / "srgan_report.json").read_text())["inputs"][0]
     assert row["status"] == "ok" and row["output_shape"] == [1, 64, 64, 24]
     assert "SMORE" in json.loads((out / "srgan_report.json").read_text())["summary"]["model"]
+
+
+def test_volume_without_spacing_needs_scale(tmp_path, mr_crop):
+    inp = tmp_path / "in"
+    inp.mkdir()
+    vol = (SliceThicknessDegradation(4, axis=-1)(mr_crop)[0].numpy() * 1000).astype(np.int16)
+    nib.save(nib.Nifti1Image(vol, None), str(inp / "nospacing.nii.gz"))  # no sform/qform: spacing unknown
+    args = [
+        "infer",
+        str(inp),
+        "",
+        "--bundle",
+        str(BUNDLE_3D),
+        "--self-supervised",
+        "--iterations",
+        "2",
+        "--no-progress",
+    ]
+    args[2] = str(tmp_path / "out")
+    assert main(args) == 1
+    row = json.loads((tmp_path / "out" / "srgan_report.json").read_text())["inputs"][0]
+    assert "no slice spacing" in row["error"] and "--scale" in row["error"]
+    args[2] = str(tmp_path / "out2")
+    assert main([*args, "--scale", "4"]) == 0

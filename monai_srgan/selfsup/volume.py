@@ -101,11 +101,17 @@ class SelfSupervisedVolumePipeline:
         known = image.meta.get("srgan_spacing_known", True)
         known = all(known) if isinstance(known, (list, tuple)) else bool(known)
         if not known or image.meta.get("srgan_spacing") is None:
-            raise InputFileError(
-                where,
-                "the header gives no slice spacing, so the through-plane factor and slice profile are unknown",
-                "give --scale and --slice-thickness (mm), or fix the header (NIfTI pixdim, DICOM positions)",
-            )
+            if not self.fixed_scale:
+                raise InputFileError(
+                    where,
+                    "the header gives no slice spacing, so the through-plane factor and slice profile are unknown",
+                    "give --scale (and --slice-thickness in in-plane pixels if slices overlap or have gaps), or fix "
+                    "the header (NIfTI pixdim, DICOM positions)",
+                )
+            logger.warning("%s: no voxel spacing in the header: x%d with a profile of --slice-thickness (in-plane "
+                           "pixels; default the scale)", where, self.fixed_scale)  # fmt: skip
+            self._check_size(image, where)
+            return int(self.fixed_scale), float(self.thickness_mm or self.fixed_scale)
         sp = [float(v) for v in image.meta["srgan_spacing"][:3]]
         scale = self.fixed_scale or default_scale((sp[0], sp[1], sp[2]))
         if self.fixed_scale and abs(sp[2] / min(sp[0], sp[1]) - scale) > 0.5:
@@ -118,11 +124,15 @@ class SelfSupervisedVolumePipeline:
                 min(sp[0], sp[1]),
             )
         thick_mm = self.thickness_mm or sp[2]
+        self._check_size(image, where)
+        return int(scale), thick_mm / min(sp[0], sp[1])
+
+    @staticmethod
+    def _check_size(image: Any, where: Any) -> None:
         if min(image.shape[1:3]) < 32 or image.shape[3] < 2:
             raise InputFileError(
                 where, f"volume {tuple(image.shape[1:])} is too small to train on", "use at least 32×32 in-plane"
             )
-        return int(scale), thick_mm / min(sp[0], sp[1])
 
     def _model_path(self, image: Any) -> Path | None:
         if self.save_model is None:
@@ -155,7 +165,7 @@ class SelfSupervisedVolumePipeline:
         net = ThroughPlaneModule(model)
         pipe = SRInferencePipeline(network=net, scale=net.scale, normalize=self.base.normalize, spatial_dims=3,
                                    in_channels=int(image.shape[0]), tile_size=tuple(int(n) for n in image.shape[1:]),
-                                   context=0, sw_batch_size=1, device="cpu", dtype="float32",
+                                   context=0, sw_batch_size=1, device="cpu", dtype="float32", check_geometry=False,
                                    model_name=f"{self.model_name} x{model.scale}")  # fmt: skip
         sr = pipe.predict(image)
         sr.meta["srgan_selfsup_iterations"] = model.trained_iterations
