@@ -1,0 +1,98 @@
+"""End to end: ``monai-srgan infer`` on a 2000² chest X-ray vs a Real-ESRGAN-style script, same network, one run.
+
+Usage::
+
+    python benchmarks/bench_cli_e2e.py [--repeats 2]
+
+Both sides are whole processes, timed from start to exit with their peak RSS (``ru_maxrss`` of the child):
+
+- **project**: ``monai-srgan infer IMAGE OUT --bundle bundles/cxr_sr --format png --no-progress`` (its defaults:
+  256-px abutting tiles, ``--dtype auto``, PNG ``compress_level`` 1, report written);
+- **reference**: a script that does what ``inference_realesrgan.py`` does around ``RealESRGANer``: import torch,
+  build the same network with the same weights, read the image, [0, 1] float, Real-ESRGAN's ``tile_process``
+  (``benchmarks/bench_tiler.reference_tile_process``: tile 192, pad 10, fp32), round to 8 bits, write the PNG with
+  the same ``compress_level`` 1 (so the write is not what differs).
+
+Also reports the CLI's start-up before any model work: ``monai-srgan --help`` wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+IMAGE = "cxr/covidcxr_2168a917.jpg"
+
+_REFERENCE = r"""
+import sys, numpy as np, torch
+from PIL import Image
+sys.path.insert(0, sys.argv[3])
+from bench_tiler import reference_tile_process
+from monai.bundle import ConfigParser
+from monai_srgan.inference.loading import load_generator
+bundle = sys.argv[4]
+cfg = ConfigParser(); cfg.read_config(bundle + "/configs/inference.json"); cfg["bundle_root"] = bundle
+net = load_generator(bundle + "/models/model.pt", cfg.get_parsed_content("network_def")).eval()
+img = np.asarray(Image.open(sys.argv[1]).convert("L"), dtype=np.float32) / 255.0
+with torch.inference_mode():
+    out = reference_tile_process(net, torch.from_numpy(img)[None, None], 4)
+out = (out[0, 0].clamp(0, 1) * 255.0).round().to(torch.uint8).numpy()
+Image.fromarray(out).save(sys.argv[2], format="PNG", compress_level=1)
+"""
+
+
+def _timed(cmd: list[str]) -> tuple[float, float]:
+    t0 = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    secs = time.perf_counter() - t0
+    if proc.returncode:
+        raise RuntimeError(f"{cmd[:3]} failed:\n{proc.stderr[-3000:]}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return secs, max(peak, before) / 1024.0  # MB; the running maximum over children (largest first is fine)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--image", default=IMAGE)
+    p.add_argument("--repeats", type=int, default=2)
+    args = p.parse_args(argv)
+    data = Path(os.environ.get("MONAI_SRGAN_DATA", REPO.parent / "shared" / "data"))
+    image = data / args.image
+    bundle = str(REPO / "bundles" / "cxr_sr")
+    cli = str(Path(sys.executable).with_name("monai-srgan"))
+    rows: dict[str, list[float]] = {"project": [], "reference": [], "help": []}
+    peaks: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.repeats):
+            out = Path(tmp) / f"cli{r}"
+            secs, peak = _timed([cli, "infer", str(image), str(out), "--bundle", bundle, "--format", "png",
+                                 "--no-progress"])  # fmt: skip
+            rows["project"].append(secs)
+            peaks.setdefault("project", peak)
+            secs, _ = _timed([sys.executable, "-c", _REFERENCE, str(image), str(Path(tmp) / f"ref{r}.png"),
+                              str(REPO / "benchmarks"), bundle])  # fmt: skip
+            rows["reference"].append(secs)
+            rows["help"].append(_timed([cli, "--help"])[0])
+    best = {k: min(v) for k, v in rows.items()}
+    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
+    print(f"x4 of {args.image} (2000x2000 -> 8000x8000), cxr_sr network; {cpu}, {os.cpu_count()} cores")
+    print(f"project `monai-srgan infer`: {best['project']:.1f} s wall (min of {args.repeats}), peak RSS of the first "
+          f"child {peaks['project']:.0f} MB")  # fmt: skip
+    print(f"reference script: {best['reference']:.1f} s wall")
+    print(f"ratio project / reference: {best['project'] / best['reference']:.2f}")
+    print(f"`monai-srgan --help`: {best['help']:.2f} s")
+    print(json.dumps({"seconds": rows}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
