@@ -232,3 +232,11 @@ def test_any_exception_of_one_input_becomes_a_row_and_the_batch_goes_on(
     assert "chest_0.png" in message and "Traceback" not in message
     for w in words:
         assert w in message.lower(), message
+
+
+def test_library_warnings_go_into_the_report_with_the_file_not_through_the_bar(corpus_run):
+    """pydicom's 'End of file reached before delimiter' (the truncated JPEG 2000 file, met while the inputs are
+    found) lands in the report's summary with the file's name, instead of being printed through the progress bar."""
+    summary = json.loads((corpus_run["out"] / "srgan_report.json").read_text())["summary"]
+    found = [w for w in summary.get("warnings", []) if "delimiter" in w]
+    assert found and "truncated_j2k.dcm" in found[0]

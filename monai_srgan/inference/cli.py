@@ -33,7 +33,6 @@ from monai_srgan.selfsup.cli import add_self_supervised_args, self_supervised_pi
 __all__ = ["main", "build_parser", "plan_outputs", "REPORT_NAME", "NETWORK_CHOICES", "FORMAT_CHOICES"]
 
 logger = logging.getLogger("monai_srgan.cli")
-package_logger = logging.getLogger("monai_srgan")
 
 #: ``monai_srgan.networks.GENERATORS`` names, written out so that ``--help`` needs no torch (a test keeps them equal)
 NETWORK_CHOICES = ("srresnet", "msrresnet", "edsr", "rrdbnet", "srvggnetcompact", "cascadedsr")
@@ -199,16 +198,45 @@ def _build_pipeline(args: argparse.Namespace):
 
 
 class _WarningsOfInput(logging.Handler):
-    """Collects the package's warnings while one input is processed, for that input's report row."""
+    """Collects what is warned while one input is processed (this package's and pydicom's log warnings, Python
+    warnings) for that input's report row, instead of letting it print through the progress bar."""
+
+    _LOGGERS = ("monai_srgan", "pydicom")
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        text = record.getMessage()
-        if text not in self.messages:
+        self._add(record.getMessage())
+
+    def _add(self, text: str) -> None:
+        text = " ".join(str(text).split())
+        if text and text not in self.messages:
             self.messages.append(text)
+
+    def __enter__(self) -> _WarningsOfInput:
+        import warnings
+
+        self._catch = warnings.catch_warnings(record=True)
+        self._caught = self._catch.__enter__()
+        warnings.simplefilter("always")
+        self._propagate = {}
+        for name in self._LOGGERS:
+            lg = logging.getLogger(name)
+            self._propagate[name] = lg.propagate
+            lg.addHandler(self)
+            lg.propagate = False
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for name, propagate in self._propagate.items():
+            lg = logging.getLogger(name)
+            lg.removeHandler(self)
+            lg.propagate = propagate
+        self._catch.__exit__(*exc)
+        for w in self._caught:
+            self._add(str(w.message))
 
 
 class _Stopped(KeyboardInterrupt):
@@ -296,12 +324,8 @@ def _run_batch(args: argparse.Namespace, pipe: Any, input_path: Path, output: Pa
     from monai_srgan.transforms.io import find_inputs
 
     skipped: list[tuple[str, str]] = []
-    found_warnings = _WarningsOfInput()  # e.g. a slice split off its series: the summary names them
-    package_logger.addHandler(found_warnings)
-    try:
+    with _WarningsOfInput() as found_warnings:  # e.g. a slice split off its series: the summary names them
         items = find_inputs(input_path, recursive=True, skipped=skipped)
-    finally:
-        package_logger.removeHandler(found_warnings)
     rows: list[dict[str, Any]] = []
     for path, reason in skipped:
         status, reason = batch.classify_skipped(path, reason)
@@ -352,8 +376,7 @@ def _run_batch(args: argparse.Namespace, pipe: Any, input_path: Path, output: Pa
                     row.update(status="failed", error="output exists; not overwritten (use --resume or --overwrite)")
                 continue
             t0 = time.perf_counter()
-            warned = _WarningsOfInput()
-            package_logger.addHandler(warned)
+            warned = _WarningsOfInput().__enter__()
             try:
                 out_path.parent.mkdir(parents=True, exist_ok=True)
                 # progress hook: a tile bar with ETA within large images (monai_srgan.inference.tiling.TileProgress)
@@ -384,10 +407,11 @@ def _run_batch(args: argparse.Namespace, pipe: Any, input_path: Path, output: Pa
                 row["error"] = batch.describe_failure(e, item, out_path)
                 logger.debug("failed %s", row["input"], exc_info=True)
             finally:
-                package_logger.removeHandler(warned)
+                warned.__exit__(None, None, None)
             notes = [*getattr(item, "notes", ()), *(m for m in warned.messages if m not in getattr(item, "notes", ()))]
             if notes:
                 row["warnings"] = "; ".join(notes)
+                bar.write(f"  warning: {row['input']}: {row['warnings']}", file=sys.stderr)
             row["seconds"] = round(time.perf_counter() - t0, 3)
     except KeyboardInterrupt:
         interrupted = True
