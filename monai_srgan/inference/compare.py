@@ -112,7 +112,14 @@ def _pick(dmean: torch.Tensor, small: torch.Tensor, k: int, n: int) -> list[tupl
     # where SR differs from bicubic *and* the image has structure (edges, vessels, ribs), not flat-area noise
     grad = grad.clamp(max=float(torch.quantile(grad.flatten()[:: max(grad.numel() // 100_000, 1)], 0.99)))
     score = torch.nn.functional.avg_pool2d((dmean * (grad + 1e-6))[None, None], k, stride=1)[0, 0]
-    fg = (small.mean(0) > 0.03).float()
+    # background: dark *and* flat (the black or dark-green surround of a fundus photograph, air around a volume);
+    # dark lung fields have texture and stay foreground
+    mean = small.mean(0)
+    local_sq = torch.nn.functional.avg_pool2d((mean * mean)[None, None], 5, stride=1, padding=2)[0, 0]
+    local_mean = torch.nn.functional.avg_pool2d(mean[None, None], 5, stride=1, padding=2)[0, 0]
+    flat = (local_sq - local_mean**2).clamp(min=0).sqrt() < 0.01
+    fg = ~((mean < 0.03) | ((mean < 0.2) & flat))
+    fg = fg.float()
     e = max(1, round(0.02 * max(hc, wc)))  # stay clear of the field-of-view edge (its gradient is not detail)
     fg = -torch.nn.functional.max_pool2d(-fg[None, None], 2 * e + 1, stride=1, padding=e)[0, 0]
     ok = torch.nn.functional.avg_pool2d(fg[None, None], k, stride=1)[0, 0] > 0.9
