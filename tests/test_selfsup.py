@@ -80,6 +80,7 @@ def test_cli_self_supervised_writes_the_volume_and_reuses_saved_weights(tmp_path
     assert main([*args, "--iterations", "4", "--save-model", str(tmp_path / "m.pt"), "--compare"]) == 0
     row = json.loads((out / "srgan_report.json").read_text())["inputs"][0]
     assert (out / "thick_smore_compare.png").is_file() and row["lr_psnr"] > 30
+    assert "self-supervised" in json.loads((out / "srgan_report.json").read_text())["summary"]["model"]
     assert row["status"] == "ok" and row["scale"] == [1, 1, 4]
     img = nib.load(row["output"])
     assert img.shape == (64, 64, 24)
@@ -152,3 +153,18 @@ def test_volume_without_spacing_needs_scale(tmp_path, mr_crop):
     assert "no slice spacing" in row["error"] and "--scale" in row["error"]
     args[2] = str(tmp_path / "out2")
     assert main([*args, "--scale", "4"]) == 0
+
+
+def test_dicom_series_in_derived_series_out(tmp_path, data_root):
+    import pydicom
+
+    out = tmp_path / "out"
+    src = data_root / "dicom" / "dcmqi_701-ADCb500"
+    assert main(["infer", str(src), str(out), "--bundle", str(BUNDLE_3D), "--self-supervised", "--iterations", "2",
+                 "--no-progress"]) == 0  # fmt: skip
+    row = json.loads((out / "srgan_report.json").read_text())["inputs"][0]
+    files = sorted(Path(row["output"]).glob("*.dcm"))
+    n_src = len(list(src.glob("*.dcm")))
+    assert row["scale"] == [1, 1, 4] and len(files) == 4 * n_src  # factor from the series' spacing
+    ds = pydicom.dcmread(files[0])
+    assert "self-supervised" in ds.DerivationDescription and "DERIVED" in ds.ImageType

@@ -175,5 +175,6 @@ class SelfSupervisedVolumePipeline:
     __call__ = predict
 
     def write(self, sr: Any, out_path: str | os.PathLike, fmt: str = "same", **writer_kwargs: Any) -> Path:
-        """Write with the base pipeline's writers (derived DICOM series, NIfTI, …)."""
+        """Write with the base pipeline's writers (derived DICOM series, NIfTI, …), naming the model that made it."""
+        writer_kwargs.setdefault("model_name", str(sr.meta.get("srgan_model") or self.model_name))
         return self.base.write(sr, out_path, fmt, **writer_kwargs)
