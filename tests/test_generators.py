@@ -456,3 +456,29 @@ def test_srvgg_cubic_base_starts_at_bicubic_and_scripts():
     assert m.receptive_field >= 2
     with pytest.raises(ConfigError, match="base_mode"):
         SRVGGNetCompact(3, 1, 1, 2, base_mode="cubic")
+
+
+def test_through_plane_sr_is_a_2d_net_across_the_slice_axis():
+    """ThroughPlaneSR: (N, C, H, W, D) -> (N, C, H, W, sD); untrained = cubic along D; mean of coronal/sagittal."""
+    from monai_srgan.networks import ThroughPlaneSR
+
+    torch.manual_seed(0)
+    x = torch.rand(2, 1, 12, 10, 5)
+    net = ThroughPlaneSR(scale=(1, 1, 4))
+    y = net(x)
+    assert y.shape == (2, 1, 12, 10, 20) and net.scale == (1, 1, 4)
+    cubic = F.interpolate(x.permute(0, 2, 1, 4, 3).reshape(24, 1, 5, 10), scale_factor=(4, 1), mode="bicubic")
+    torch.testing.assert_close(y, cubic.reshape(2, 12, 1, 20, 10).permute(0, 2, 1, 4, 3), atol=1e-5, rtol=0)
+    torch.nn.init.normal_(net.net.body[-1].weight, std=0.1)  # trained-like: the two passes now differ
+    cor = net.net(x.permute(0, 2, 1, 4, 3).reshape(24, 1, 5, 10)).reshape(2, 12, 1, 20, 10).permute(0, 2, 1, 4, 3)
+    sag = net.net(x.permute(0, 3, 1, 4, 2).reshape(20, 1, 5, 12)).reshape(2, 10, 1, 20, 12).permute(0, 2, 4, 1, 3)
+    torch.testing.assert_close(net(x), 0.5 * (cor + sag))
+    scripted = torch.jit.script(net)
+    torch.testing.assert_close(scripted(x), net(x))
+    assert get_generator("throughplanesr", spatial_dims=3, scale=2)(x).shape[-1] == 10
+
+
+def test_cli_network_choices_are_the_registry():
+    from monai_srgan.inference.cli import NETWORK_CHOICES
+
+    assert set(NETWORK_CHOICES) == set(GENERATORS)

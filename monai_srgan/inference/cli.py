@@ -35,7 +35,7 @@ __all__ = ["main", "build_parser", "plan_outputs", "REPORT_NAME", "NETWORK_CHOIC
 logger = logging.getLogger("monai_srgan.cli")
 
 #: ``monai_srgan.networks.GENERATORS`` names, written out so that ``--help`` needs no torch (a test keeps them equal)
-NETWORK_CHOICES = ("srresnet", "msrresnet", "edsr", "rrdbnet", "srvggnetcompact", "cascadedsr")
+NETWORK_CHOICES = ("srresnet", "msrresnet", "edsr", "rrdbnet", "srvggnetcompact", "cascadedsr", "throughplanesr")
 FORMAT_CHOICES = ("same", "dicom", "png", "jpeg", "jpg", "tiff", "tif", "nifti")
 _NETWORK_ALIASES = ("srgan", "esrgan", "realesrgan", "srvgg", "compact", "cascaded", "edsrse")
 DTYPE_CHOICES = ("auto", "float32", "float16", "bfloat16")
