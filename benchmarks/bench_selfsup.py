@@ -35,27 +35,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from monai.data import MetaTensor  # noqa: E402
-from scipy.ndimage import map_coordinates  # noqa: E402
 
 from monai_srgan.metrics import psnr, ssim  # noqa: E402
 from monai_srgan.selfsup import SelfSupervisedSliceSR  # noqa: E402
 from monai_srgan.transforms import LoadMedicalImage, SliceThicknessDegradation  # noqa: E402
+from monai_srgan.transforms.resize import bspline_upsample_axis  # noqa: E402
 
 VOLUMES = [
     "extra/volumes/niivue_MR_Gd.nii.gz",
     "extra/volumes/niivue_CIT168_CIT168toMNI152-2009c_T1w_brain.nii.gz",
     "volumes/totalseg_example_ct.nii.gz",
 ]
-
-
-def spline_z(lr: torch.Tensor, scale: int, order: int) -> torch.Tensor:
-    """Interpolate the last axis of ``(C, H, W, d)`` to ``scale·d`` slices on the pixel-centre grid."""
-    v = lr[0].numpy().astype(np.float64)
-    h, w, d = v.shape
-    z = (np.arange(d * scale) + 0.5) / scale - 0.5
-    gi, gj, gk = np.meshgrid(np.arange(h), np.arange(w), z, indexing="ij")
-    out = map_coordinates(v, [gi, gj, gk], order=order, mode="nearest")
-    return torch.from_numpy(out).float()[None]
 
 
 def scores(sr: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor, scale: int) -> dict[str, float]:
@@ -91,8 +81,8 @@ def run(path: Path, scale: int, iterations: int, seed: int) -> dict:
     lr = SliceThicknessDegradation(scale, axis=-1)(hr)
     spacing = [float(v) for v in img.meta.get("srgan_spacing", [1.0, 1.0, 1.0])[:3]]
     row = {"volume": path.name, "shape_hr": list(hr.shape[1:]), "spacing_hr_mm": spacing}
-    row["trilinear"] = scores(spline_z(lr, scale, 1), hr, lr, scale)
-    row["cubic_bspline"] = scores(spline_z(lr, scale, 3), hr, lr, scale)
+    row["trilinear"] = scores(bspline_upsample_axis(lr, scale, -1, order=1), hr, lr, scale)
+    row["cubic_bspline"] = scores(bspline_upsample_axis(lr, scale, -1, order=3), hr, lr, scale)
     pre = pretrained(lr, spacing, scale)
     if pre is not None:
         row["pretrained"] = scores(pre, hr, lr, scale)

@@ -22,7 +22,7 @@ from monai_srgan.inference.cli import main as cli_main
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "bundles" / "ct_mr_sr_3d"
 CFG = BUNDLE / "configs"
-TINY = {"num_feat": 4, "num_blocks": 1}
+TINY = {"num_feat": 4, "num_conv": 1}
 
 
 def _bundle_run(config: str, **overrides):
@@ -58,13 +58,14 @@ def tiny_model(tmp_path_factory, data_root) -> Path:
     assert model.is_file() and (out / "stage1" / "checkpoint_last.pt").is_file()
     state = torch.load(model, weights_only=True)
     assert {"params", "params_ema"} <= set(state)
-    assert state["params"]["conv_first.weight"].shape == (4, 1, 3, 3, 3)  # a 3D generator
+    assert state["params"]["net.body.0.weight"].shape == (4, 1, 3, 3)  # ThroughPlaneSR: a 2D net across the slices
     return model
 
 
 def test_train_then_evaluate_against_trilinear_and_tricubic(tiny_model, tmp_path, data_root):
     out = tmp_path / "eval"
-    _bundle_run("evaluate.json", dataset_dir=str(data_root), model_path=str(tiny_model), output_dir=str(out), **TINY)
+    _bundle_run("evaluate.json", dataset_dir=str(data_root), model_path=str(tiny_model), output_dir=str(out),
+                test_files="$[{'hr': @ct_file, 'slab': [-@held_out_slices, None]}]", **TINY)  # fmt: skip
     doc = json.loads((out / "metrics.json").read_text())
     summary = doc["summary"]
     for col in ("psnr_model", "psnr_trilinear", "psnr_tricubic", "ssim_model", "ssim_trilinear", "ssim_tricubic"):

@@ -104,6 +104,8 @@ class SelfSupervisedSliceSR:
         seed: seed of the initialisation and the patch sampling.
         device: ``"cpu"``, ``"cuda"``…; ``amp``: as the trainers' (``"auto"``: bf16 where the CPU runs it fast).
         progress: ``callback(stage, done, total)``.
+        init_state: state dict of the 2D network to start from (e.g. the inner network of the bundle's pretrained
+            :class:`~monai_srgan.networks.ThroughPlaneSR`) instead of cubic interpolation.
     """
 
     def __init__(
@@ -122,6 +124,7 @@ class SelfSupervisedSliceSR:
         device: str | torch.device = "cpu",
         amp: bool | str = "auto",
         progress: ProgressFn | None = None,
+        init_state: dict[str, torch.Tensor] | None = None,
     ) -> None:
         if int(scale) != scale or scale < 2:
             raise ConfigError(f"self-supervised scale={scale}: use an integer through-plane factor of at least 2")
@@ -138,6 +141,7 @@ class SelfSupervisedSliceSR:
         self.progress = progress or (lambda stage, done, total: None)
         self.generator: torch.nn.Module | None = None
         self.trained_iterations = 0
+        self.init_state = init_state
 
     # ------------------------------------------------------------------ model
     def build(self, channels: int) -> torch.nn.Module:
@@ -196,6 +200,8 @@ class SelfSupervisedSliceSR:
         if min(p[1].shape[1] for p in pairs) < 2 * self.scale or min(p[1].shape[2] for p in pairs) < 16:
             raise ConfigError(f"the in-plane slices ({tuple(volume.shape[1:3])}) are too small to train on")
         gen = self.build(int(volume.shape[0]))
+        if self.init_state is not None:
+            gen.load_state_dict(self.init_state)
         iters = self.iterations or self._iterations_for_budget(gen, pairs)
         data = _PatchPairs(pairs, self.scale, self.patch, iters * self.batch_size, self.seed)
         loader = DataLoader(data, batch_size=self.batch_size, shuffle=False, num_workers=0)

@@ -134,6 +134,16 @@ class SelfSupervisedVolumePipeline:
                 where, f"volume {tuple(image.shape[1:])} is too small to train on", "use at least 32×32 in-plane"
             )
 
+    def _pretrained_state(self, scale: int) -> dict[str, torch.Tensor] | None:
+        """The bundle's pretrained through-plane network of this factor, as the starting point (else cubic)."""
+        from monai_srgan.networks import ThroughPlaneSR
+
+        net = getattr(self.base, "network", None)
+        if isinstance(net, ThroughPlaneSR) and net.scale[2] == scale:
+            logger.info("self-supervised training starts from the bundle's pretrained x%d network", scale)
+            return {k: v.detach().clone() for k, v in net.net.state_dict().items()}
+        return None
+
     def _model_path(self, image: Any) -> Path | None:
         if self.save_model is None:
             return None
@@ -157,7 +167,8 @@ class SelfSupervisedVolumePipeline:
         else:
             model = SelfSupervisedSliceSR(scale=scale, thickness=thickness_px, profile=self.profile,
                                           iterations=self.iterations, budget_s=self.budget_s, seed=self.seed,
-                                          device=device, progress=self.progress)  # fmt: skip
+                                          device=device, progress=self.progress,
+                                          init_state=self._pretrained_state(scale))  # fmt: skip
             model.fit(norm)
             path = self._model_path(image)
             if path is not None:
