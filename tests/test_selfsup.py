@@ -168,3 +168,14 @@ def test_dicom_series_in_derived_series_out(tmp_path, data_root):
     assert row["scale"] == [1, 1, 4] and len(files) == 4 * n_src  # factor from the series' spacing
     ds = pydicom.dcmread(files[0])
     assert "self-supervised" in ds.DerivationDescription and "DERIVED" in ds.ImageType
+
+
+def test_self_supervised_starts_from_the_bundles_network_of_the_same_factor():
+    from monai_srgan.inference import SRInferencePipeline
+    from monai_srgan.selfsup import SelfSupervisedVolumePipeline
+
+    base = SRInferencePipeline.from_bundle(str(BUNDLE_3D))
+    pipe = SelfSupervisedVolumePipeline(base)
+    state = pipe._pretrained_state(4)
+    assert state is not None and set(state) == set(base.network.net.state_dict())
+    assert pipe._pretrained_state(3) is None  # another factor: starts from cubic interpolation
