@@ -194,3 +194,25 @@ def test_metadata_is_valid_offline(reference_root):
     from monai.bundle import verify_metadata
 
     verify_metadata(meta_file=str(CFG / "metadata.json"), filepath=str(reference_root / "meta_schema_20240725.json"))
+
+
+def test_shipped_x2_weights_are_picked_by_slice_scale_and_a_scale_without_weights_is_named(data_root):
+    from monai_srgan.errors import ConfigError
+
+    crop = SRInferencePipeline.from_bundle(BUNDLE).load(str(data_root / "volumes" / "totalseg_example_mr_sm.nii.gz"))
+    crop = crop[:, 30:62, 25:57, :8]
+    cfg = str(CFG / "inference.json")
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(cfg)
+    parser.update({"bundle_root": str(BUNDLE), "slice_scale": 2})
+    assert parser.get_parsed_content("model_path").endswith("models/model_x2.pt")
+    sr = parser.get_parsed_content("pipeline").predict(crop)
+    assert tuple(sr.shape) == (1, 32, 32, 16)
+    parser["slice_scale"] = 3
+    with pytest.raises(Exception) as e:  # noqa: PT011 - MONAI wraps the ConfigError
+        parser.get_parsed_content("pipeline", lazy=False)
+    message = str(_root_cause(e.value))
+    assert "model_x3.pt" in message and "model_x2.pt" in message and "model.pt" in message
+    assert isinstance(_root_cause(e.value), ConfigError)

@@ -45,9 +45,12 @@ def load_bundle_generator(
     if weights is None or weights == "":
         return network
     if not Path(weights).is_file():
+        folder = Path(weights).parent
+        have = sorted(p.name for p in folder.glob("*.pt")) if folder.is_dir() else []
+        shipped = f" ({folder} holds: {', '.join(have)}; a bundle picks one by its scale)" if have else ""
         raise ConfigError(
-            f"{setting}='{weights}' does not exist: train the model first (configs/train.json writes "
-            f"<output_dir>/model.pt) or set --{setting} to a weight file"
+            f"{setting}='{weights}' does not exist{shipped}: train the model first (configs/train.json writes "
+            f"<output_dir>/model.pt), choose a scale that has weights, or set --{setting} to a weight file"
         )
     from monai_srgan.networks import load_network_weights
 
