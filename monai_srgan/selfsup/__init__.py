@@ -12,7 +12,6 @@ _LAZY = {
     "default_scale": "smore",
     "inplane_training_pairs": "smore",
     "SelfSupervisedVolumePipeline": "volume",
-    "ThroughPlaneModule": "volume",
 }
 
 __all__ = list(_LAZY)

@@ -32,7 +32,7 @@ def add_self_supervised_args(parser: argparse.ArgumentParser) -> None:
 
 
 class _StageBars:
-    """One tqdm bar per stage ("training", "applying (coronal)", …) on stderr."""
+    """One tqdm bar per stage ("building in-plane training pairs", "training") on stderr."""
 
     def __init__(self, disable: bool) -> None:
         self.disable, self.bar, self.stage = disable, None, None

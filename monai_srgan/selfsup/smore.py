@@ -8,9 +8,11 @@ slice axis restores it. SMORE applies the network in the two orthogonal through-
 sagittal for axial slices) and combines them; here the combination is the mean.
 
 Everything is the project's: the slice profile is :class:`~monai_srgan.transforms.SliceThicknessDegradation` (box or
-Gaussian, thickness in in-plane pixels; the anti-aliasing SMORE adds is this profile), the network is a registry
-generator with an anisotropic scale ``(s, 1)`` (the degraded axis is always axis 0 of a training slice), and training
-is :class:`~monai_srgan.engines.SRPretrainer` with an L1 loss. With a seed and a fixed number of iterations the result
+Gaussian, thickness in in-plane pixels; the anti-aliasing SMORE adds is this profile), the network is
+:class:`~monai_srgan.networks.ThroughPlaneSR`: its inner 2D ``SRVGGNetCompact`` with scale ``(s, 1)`` is trained on
+the in-plane pairs (the degraded axis is always axis 0 of a training slice) by
+:class:`~monai_srgan.engines.SRPretrainer` with an L1 loss, and the whole module (coronal + sagittal passes) is
+applied with the project's exact tiler. With a seed and a fixed number of iterations the result
 is deterministic; ``budget_s`` converts a time budget into iterations once, from timed warm-up steps.
 """
 
@@ -26,6 +28,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from monai_srgan.errors import ConfigError
+from monai_srgan.networks.generators.through_plane import ThroughPlaneSR
 
 __all__ = ["SelfSupervisedSliceSR", "inplane_training_pairs", "default_scale"]
 
@@ -95,9 +98,9 @@ class SelfSupervisedSliceSR:
         scale: through-plane factor (output slice spacing = input spacing / scale).
         thickness: slice profile width in in-plane pixels (default ``scale``: contiguous slices).
         profile: ``"box"`` (default; CT, 2D MR) or ``"gaussian"`` (FWHM = ``thickness``).
-        network: registry generator name (``monai_srgan.networks.get_generator``).
-        network_kwargs: its constructor arguments (default: SRVGGNetCompact, 32 features, 8 convolutions, bicubic
-            base, zero-initialised last layer: starts at cubic interpolation and learns the residual).
+        network_kwargs: arguments of :class:`~monai_srgan.networks.ThroughPlaneSR` (default: 32 features,
+            8 convolutions, bicubic base, zero-initialised last layer: starts at cubic interpolation and learns the
+            residual).
         iterations: training iterations (``None``: from ``budget_s``).
         budget_s: training time budget in seconds when ``iterations`` is ``None``.
         batch_size, patch, lr: training batch, HR patch side (in-plane pixels) and Adam learning rate.
@@ -113,7 +116,6 @@ class SelfSupervisedSliceSR:
         scale: int = 4,
         thickness: float | None = None,
         profile: str = "box",
-        network: str = "srvggnetcompact",
         network_kwargs: dict[str, Any] | None = None,
         iterations: int | None = None,
         budget_s: float = 300.0,
@@ -131,25 +133,25 @@ class SelfSupervisedSliceSR:
         self.scale = int(scale)
         self.thickness = float(self.scale if thickness is None else thickness)
         self.profile = profile
-        self.network = network
-        self.network_kwargs = dict(
-            network_kwargs or {"num_feat": 32, "num_conv": 8, "base_mode": "cubic", "zero_init_last": True}
-        )
+        self.network_kwargs = dict(network_kwargs or {})
         self.iterations, self.budget_s = iterations, float(budget_s)
         self.batch_size, self.patch, self.lr, self.seed = int(batch_size), int(patch), float(lr), int(seed)
         self.device, self.amp = torch.device(device), amp
         self.progress = progress or (lambda stage, done, total: None)
-        self.generator: torch.nn.Module | None = None
+        self.model: ThroughPlaneSR | None = None
         self.trained_iterations = 0
         self.init_state = init_state
 
     # ------------------------------------------------------------------ model
-    def build(self, channels: int) -> torch.nn.Module:
-        from monai_srgan.networks import get_generator
-
+    def build(self, channels: int) -> ThroughPlaneSR:
+        """A fresh :class:`ThroughPlaneSR` (seeded); ``.net`` is the 2D network that training sees."""
         torch.manual_seed(self.seed)
-        return get_generator(self.network, spatial_dims=2, in_channels=channels, out_channels=channels,
-                             scale=(self.scale, 1), **self.network_kwargs)  # fmt: skip
+        return ThroughPlaneSR(3, channels, channels, scale=self.scale, **self.network_kwargs)
+
+    @property
+    def generator(self) -> torch.nn.Module | None:
+        """The trained 2D network (``model.net``), ``None`` before :meth:`fit`/:meth:`load`."""
+        return None if self.model is None else self.model.net
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the trained weights (a plain state dict) and the settings needed to rebuild the network."""
@@ -163,7 +165,6 @@ class SelfSupervisedSliceSR:
                 "scale": self.scale,
                 "thickness": self.thickness,
                 "profile": self.profile,
-                "network": self.network,
                 "network_kwargs": self.network_kwargs,
                 "channels": int(getattr(self.generator, "in_channels", 1)),
                 "iterations": self.trained_iterations,
@@ -176,11 +177,11 @@ class SelfSupervisedSliceSR:
         """Rebuild from :meth:`save` (``torch.load(weights_only=True)``); ``kwargs`` override device etc."""
         state = torch.load(path, map_location="cpu", weights_only=True)
         s = dict(state["settings"])
-        obj = cls(scale=s["scale"], thickness=s["thickness"], profile=s["profile"], network=s["network"],
+        obj = cls(scale=s["scale"], thickness=s["thickness"], profile=s["profile"],
                   network_kwargs=s["network_kwargs"], **kwargs)  # fmt: skip
-        obj.generator = obj.build(int(s["channels"]))
-        obj.generator.load_state_dict(state["state_dict"])
-        obj.generator.to(obj.device).eval()
+        obj.model = obj.build(int(s["channels"]))
+        obj.model.net.load_state_dict(state["state_dict"])
+        obj.model.to(obj.device).eval()
         obj.trained_iterations = int(s.get("iterations", 0))
         return obj
 
@@ -199,7 +200,8 @@ class SelfSupervisedSliceSR:
             raise ConfigError("the volume's in-plane slices hold no signal to train on")
         if min(p[1].shape[1] for p in pairs) < 2 * self.scale or min(p[1].shape[2] for p in pairs) < 16:
             raise ConfigError(f"the in-plane slices ({tuple(volume.shape[1:3])}) are too small to train on")
-        gen = self.build(int(volume.shape[0]))
+        model = self.build(int(volume.shape[0]))
+        gen = model.net
         if self.init_state is not None:
             gen.load_state_dict(self.init_state)
         iters = self.iterations or self._iterations_for_budget(gen, pairs)
@@ -215,14 +217,15 @@ class SelfSupervisedSliceSR:
             Events.ITERATION_COMPLETED(every=every), lambda e: self.progress("training", e.state.iteration, iters)
         )
         trainer.run()
-        self.generator = gen.to(memory_format=torch.contiguous_format).eval()
+        gen.to(memory_format=torch.contiguous_format)
+        self.model = model.eval()
         self.trained_iterations = iters
         return self
 
     def _iterations_for_budget(self, gen: torch.nn.Module, pairs: list) -> int:
         """Iterations that fit ``budget_s``, from 3 timed steps after one warm-up (the only timing-dependent part)."""
         probe = _PatchPairs(pairs, self.scale, self.patch, 4 * self.batch_size, self.seed + 1)
-        g = self.build(int(pairs[0][0].shape[0])).to(self.device)
+        g = self.build(int(pairs[0][0].shape[0])).net.to(self.device)
         opt = torch.optim.Adam(g.parameters(), lr=self.lr)
         from monai_srgan.engines.utils import resolve_amp
 
@@ -244,27 +247,16 @@ class SelfSupervisedSliceSR:
 
     # ------------------------------------------------------------------ inference
     @torch.inference_mode()
-    def predict(self, volume: torch.Tensor, chunk: int = 16) -> torch.Tensor:
-        """``(C, H, W, D)`` → ``(C, H, W, scale·D)``: the mean of the coronal and sagittal passes."""
-        if self.generator is None:
-            raise ConfigError("predict: train (fit) or load a model first")
-        g = self.generator.to(self.device)
-        x = volume.float().to(self.device)
-        c, h, w, d = x.shape
-        # coronal: for each row h, the plane (C, D, W) with the slice axis first; sagittal: each column w, (C, D, H)
-        cor = self._apply(g, x.permute(1, 0, 3, 2), chunk, "coronal")  # (H, C, sD, W)
-        out = cor.permute(1, 0, 3, 2)  # (C, H, W, sD)
-        sag = self._apply(g, x.permute(2, 0, 3, 1), chunk, "sagittal")  # (W, C, sD, H)
-        out = out.add_(sag.permute(1, 3, 0, 2)).mul_(0.5)
-        return out.cpu()
+    def predict(self, volume: torch.Tensor, tile: int = 128) -> torch.Tensor:
+        """``(C, H, W, D)`` → ``(C, H, W, scale·D)`` with :class:`ThroughPlaneSR` (coronal + sagittal mean), tiled
+        in-plane with exact context margins (memory bounded; tiled = whole)."""
+        from monai_srgan.inference.tiling import SRInferer
 
-    def _apply(self, g: torch.nn.Module, planes: torch.Tensor, chunk: int, name: str) -> torch.Tensor:
-        outs = []
-        n = planes.shape[0]
-        for i in range(0, n, chunk):
-            outs.append(g(planes[i : i + chunk].contiguous()).float())
-            self.progress(f"applying ({name})", min(n, i + chunk), n)
-        return torch.cat(outs)
+        if self.model is None:
+            raise ConfigError("predict: train (fit) or load a model first")
+        inferer = SRInferer(self.model.scale, roi_size=(tile, tile, int(volume.shape[-1])), device=self.device,
+                            dtype="float32")  # fmt: skip
+        return inferer(volume[None].float(), self.model.to(self.device))[0].cpu()
 
 
 def default_scale(spacing: tuple[float, float, float]) -> int:

@@ -4,7 +4,8 @@
 the CLI and bundles use (``predict``, ``write``, ``scale``, ``model_name``): for each volume it reads the spacing,
 chooses the factor (slice spacing / in-plane spacing, or the one given), normalises with the base pipeline's
 normalisation, trains :class:`~monai_srgan.selfsup.smore.SelfSupervisedSliceSR` on the volume's own in-plane slices,
-and runs the trained model through an ``SRInferencePipeline`` (one whole-volume tile) so that inverse normalisation,
+and runs the trained :class:`~monai_srgan.networks.ThroughPlaneSR` through an ``SRInferencePipeline`` (the base
+pipeline's tiles, exact context margins) so that inverse normalisation,
 value domain, affine and spacing, and the writers are exactly those of every other output.
 """
 
@@ -21,23 +22,9 @@ import torch
 from monai_srgan.errors import ConfigError, InputFileError
 from monai_srgan.selfsup.smore import SelfSupervisedSliceSR, default_scale
 
-__all__ = ["SelfSupervisedVolumePipeline", "ThroughPlaneModule"]
+__all__ = ["SelfSupervisedVolumePipeline"]
 
 logger = logging.getLogger(__name__)
-
-
-class ThroughPlaneModule(torch.nn.Module):
-    """A trained :class:`SelfSupervisedSliceSR` as a 3D network ``(N, C, H, W, D) → (N, C, H, W, s·D)``."""
-
-    def __init__(self, model: SelfSupervisedSliceSR) -> None:
-        super().__init__()
-        self.model = model
-        self.spatial_dims = 3
-        self.scale = (1, 1, model.scale)
-        self.receptive_field = 0  # applied to the whole volume at once: no tiles, no context needed
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack([self.model.predict(v) for v in x]).to(x.device)
 
 
 class SelfSupervisedVolumePipeline:
@@ -173,12 +160,12 @@ class SelfSupervisedVolumePipeline:
             path = self._model_path(image)
             if path is not None:
                 model.save(path)
-        net = ThroughPlaneModule(model)
+        net = model.model
         pipe = SRInferencePipeline(network=net, scale=net.scale, normalize=self.base.normalize, spatial_dims=3,
-                                   in_channels=int(image.shape[0]), tile_size=tuple(int(n) for n in image.shape[1:]),
-                                   context=0, sw_batch_size=1, device="cpu", dtype="float32", check_geometry=False,
+                                   in_channels=int(image.shape[0]), tile_size=self.base.tile_size, sw_batch_size=1,
+                                   device=device, dtype="float32", check_geometry=False,
                                    model_name=f"{self.model_name} x{model.scale}")  # fmt: skip
-        sr = pipe.predict(image)
+        sr = pipe.predict(image, progress=progress)
         sr.meta["srgan_selfsup_iterations"] = model.trained_iterations
         self.scale = net.scale
         return sr
