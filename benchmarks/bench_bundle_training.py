@@ -59,17 +59,10 @@ print("RESULT " + json.dumps({"steps": steps, "data_share": timings.get("data", 
 
 
 def _cpu() -> str:
-    model, flags = "unknown CPU", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and model == "unknown CPU":
-                model = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    bf16 = sorted(flags & {"avx512_bf16", "amx_bf16", "amx_tile"})
-    return f"{model}, {os.cpu_count()} cores, bf16 flags: {', '.join(bf16) or 'none'}"
+    from monai_srgan.utils.precision import cpu_flags, cpu_model_name
+
+    bf16 = sorted(cpu_flags() & {"avx512_bf16", "amx_bf16", "amx_tile"})
+    return f"{cpu_model_name()}, {os.cpu_count()} cores, bf16 flags: {', '.join(bf16) or 'none'}"
 
 
 def _run(root: Path, bundle: str, extra: dict, data: Path, warmup: int, iters: int) -> dict:

@@ -51,13 +51,12 @@ Image.fromarray(out).save(sys.argv[2], format="PNG", compress_level=1)
 
 def _timed(cmd: list[str]) -> tuple[float, float]:
     t0 = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     secs = time.perf_counter() - t0
     if proc.returncode:
         raise RuntimeError(f"{cmd[:3]} failed:\n{proc.stderr[-3000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return secs, max(peak, before) / 1024.0  # MB; the running maximum over children (largest first is fine)
+    # the largest ru_maxrss of the children so far: exact for the first child, which is the CLI run
+    return secs, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
             rows["reference"].append(secs)
             rows["help"].append(_timed([cli, "--help"])[0])
     best = {k: min(v) for k, v in rows.items()}
-    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
+    from monai_srgan.utils.precision import cpu_model_name
+
+    cpu = cpu_model_name()
     print(f"x4 of {args.image} (2000x2000 -> 8000x8000), cxr_sr network; {cpu}, {os.cpu_count()} cores")
     print(f"project `monai-srgan infer`: {best['project']:.1f} s wall (min of {args.repeats}), peak RSS of the first "
           f"child {peaks['project']:.0f} MB")  # fmt: skip

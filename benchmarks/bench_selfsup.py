@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -40,6 +39,7 @@ from monai_srgan.metrics import psnr, ssim  # noqa: E402
 from monai_srgan.selfsup import SelfSupervisedSliceSR  # noqa: E402
 from monai_srgan.transforms import LoadMedicalImage, SliceThicknessDegradation  # noqa: E402
 from monai_srgan.transforms.resize import bspline_upsample_axis  # noqa: E402
+from monai_srgan.utils.precision import cpu_model_name  # noqa: E402
 
 VOLUMES = [
     "extra/volumes/niivue_MR_Gd.nii.gz",
@@ -107,8 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     data = Path(os.environ.get("MONAI_SRGAN_DATA", REPO.parent / "shared" / "data"))
     rows = [run(data / v, args.scale, args.iterations, args.seed) for v in args.volumes]
-    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "")
-    cpu = cpu or platform.processor()
+    cpu = cpu_model_name()
     print(f"\nx{args.scale} simulated thick slices (box profile); {cpu}, {args.threads} threads")
     methods = ["trilinear", "cubic_bspline", "pretrained", "self_supervised"]
     print("\n| volume | " + " | ".join(methods) + " | SS − cubic B-spline | SS train s |")
