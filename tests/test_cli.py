@@ -269,3 +269,24 @@ def test_export_torchscript_and_onnx_give_the_same_output(tmp_path, data_root):
     out = tmp_path / "out"
     assert main(["infer", image, str(out), "--model", str(tmp_path / "g.onnx"), "--no-progress"]) == 0
     assert (out / "mhh_2168a917_x2.png").is_file()
+
+
+def test_replace_atomically_keeps_the_old_output_when_the_swap_fails(tmp_path, monkeypatch):
+    target = tmp_path / "out.png"
+    target.write_bytes(b"old")
+    real, calls = os.replace, {"n": 0}
+
+    def second_rename_fails(src, dst):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the new output would move into place
+            raise OSError(28, "No space left on device")
+        return real(src, dst)
+
+    monkeypatch.setattr(_common.os, "replace", second_rename_fails)
+    with pytest.raises(OSError):
+        _common.replace_atomically(target, lambda tmp: tmp.write_bytes(b"new"))
+    monkeypatch.setattr(_common.os, "replace", real)
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
+    _common.replace_atomically(target, lambda tmp: tmp.write_bytes(b"new"))
+    assert target.read_bytes() == b"new" and sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]

@@ -14,6 +14,7 @@ Options are checked before any input is read; torch and MONAI are imported only 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import signal
@@ -27,7 +28,7 @@ from monai_srgan import __version__
 from monai_srgan.errors import ConfigError, InputFileError
 from monai_srgan.inference import batch
 from monai_srgan.inference.batch import REPORT_NAME, plan_outputs
-from monai_srgan.inference.writers._common import TMP_MARKER
+from monai_srgan.inference.writers._common import TMP_MARKER, replace_atomically
 from monai_srgan.selfsup.cli import add_self_supervised_args, self_supervised_pipeline
 
 __all__ = ["main", "build_parser", "plan_outputs", "REPORT_NAME", "NETWORK_CHOICES", "FORMAT_CHOICES"]
@@ -276,26 +277,6 @@ def _prepare_output(args: argparse.Namespace, output: Path) -> None:
         logger.info("the earlier run's report is kept as %s", kept)
 
 
-def _write_replacing(pipe: Any, sr: Any, out_path: Path, out_fmt: str, **writer_kw: Any) -> None:
-    """``--overwrite``: write beside the old output, then swap, so a failure leaves the old output in place."""
-    import shutil
-    import uuid
-
-    tag = uuid.uuid4().hex[:12]
-    fresh = out_path.parent / f"{TMP_MARKER}new-{tag}-{out_path.name}"
-    old = out_path.parent / f"{TMP_MARKER}old-{tag}-{out_path.name}"
-    try:
-        pipe.write(sr, fresh, out_fmt, **writer_kw)
-        out_path.rename(old)
-        fresh.rename(out_path)
-    finally:
-        for leftover in (fresh, old):
-            if leftover.is_dir():
-                shutil.rmtree(leftover, ignore_errors=True)
-            elif leftover.exists():
-                leftover.unlink()
-
-
 def run_infer(args: argparse.Namespace, pipeline: Any | None = None) -> int:
     """``monai-srgan infer``: returns the exit status.
 
@@ -388,7 +369,8 @@ def _run_batch(args: argparse.Namespace, pipe: Any, input_path: Path, output: Pa
                 finally:
                     tiles.close()
                 if exists:
-                    _write_replacing(pipe, sr, out_path, out_fmt, **writer_kw)
+                    # --overwrite: the old output stays until the new one is complete
+                    replace_atomically(out_path, functools.partial(pipe.write, sr, fmt=out_fmt, **writer_kw))
                 else:
                     pipe.write(sr, out_path, out_fmt, **writer_kw)
                 row.update(

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = [
     "atomic_write_file",
     "atomic_write_dir",
+    "replace_atomically",
     "sanitize_name",
     "to_numpy",
     "TMP_MARKER",
@@ -101,6 +102,34 @@ def atomic_write_dir(path: str | os.PathLike, write: Callable[[Path], object]) -
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def replace_atomically(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
+    """Replace an existing output (file or DICOM folder): ``write`` creates the new one beside it, then they swap.
+
+    On any failure (also between the two renames) the old output is back under its name and no temporary is left.
+
+    Args:
+        path: the existing output.
+        write: called with a temporary sibling path (same name and extension after a ``TMP_MARKER`` prefix).
+    """
+    path = Path(path)
+    fresh, old = _tmp_sibling(path), _tmp_sibling(path)
+    try:
+        write(fresh)
+        os.replace(path, old)
+        try:
+            os.replace(fresh, path)
+        except BaseException:
+            os.replace(old, path)
+            raise
+    finally:
+        for leftover in (fresh, old):
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            elif leftover.exists():
+                leftover.unlink()
     return path
 
 
