@@ -197,7 +197,10 @@ class SelfSupervisedSliceSR:
         self.progress("building in-plane training pairs", 0, 1)
         pairs = inplane_training_pairs(volume.detach().cpu(), self.scale, self.thickness, self.profile)
         if not pairs:
-            raise ConfigError("the volume's in-plane slices hold no signal to train on")
+            raise ConfigError(
+                "the volume's in-plane slices hold no signal to train on (a blank or nearly constant volume?): "
+                "check the file, or use interpolation for it"
+            )
         if min(p[1].shape[1] for p in pairs) < 2 * self.scale or min(p[1].shape[2] for p in pairs) < 16:
             raise ConfigError(f"the in-plane slices ({tuple(volume.shape[1:3])}) are too small to train on")
         model = self.build(int(volume.shape[0]))
