@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["InputFileError", "ConfigError", "source_path"]
+__all__ = ["InputFileError", "ConfigError", "source_path", "project_error"]
 
 
 class InputFileError(ValueError):
@@ -44,3 +44,16 @@ def source_path(img: Any) -> str | None:
             p = p[0] if p else None
         return None if p in (None, "") else os.fspath(p) if isinstance(p, os.PathLike) else str(p)
     return None
+
+
+def project_error(exc: BaseException | None, types: tuple[type, ...] | None = None) -> BaseException | None:
+    """The innermost project error (``InputFileError``/``ConfigError``, or ``types``) in an exception's cause/context
+    chain: MONAI wraps what a transform or a config expression raises in its own ``RuntimeError``."""
+    types = types or (InputFileError, ConfigError)
+    found, seen = None, set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, types):
+            found = exc
+        exc = exc.__cause__ or exc.__context__
+    return found

@@ -14,7 +14,7 @@ from monai.data import MetaTensor
 from monai.transforms import MapTransform, Transform
 
 from monai_srgan.errors import ConfigError
-from monai_srgan.transforms.datasets import split_files
+from monai_srgan.transforms.datasets import split_files, write_datalist
 from monai_srgan.transforms.io import find_inputs
 from monai_srgan.transforms.resize import imresize
 
@@ -41,7 +41,7 @@ def _item_path(item: Any) -> str:
 
 
 def make_datalist(
-    dataset_dir: str | os.PathLike,
+    dataset_dir: str | os.PathLike | Sequence[str | os.PathLike],
     out_json: str | os.PathLike | None = None,
     fractions: Sequence[float] = (0.7, 0.1, 0.2),
     seed: int = 0,
@@ -49,62 +49,88 @@ def make_datalist(
     exclude: Sequence[str] | None = None,
     key: str = "image",
     min_images: int = 1,
+    train_only: Sequence[str] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """List the images of ``dataset_dir`` and split them deterministically (``split_files``) into a MONAI datalist.
 
     The split depends only on the set of file names kept and ``seed``: the same folder gives the same split on
-    every machine, and the ``test`` section is never read by a bundle's ``train.json``.
+    every machine, and the ``test`` section is never read by a bundle's ``train.json``. Several folders are split
+    one by one with the same fractions and seed, so adding a folder never moves an image of another folder between
+    sections (the held-out images of earlier runs stay held out).
 
     Args:
-        dataset_dir: folder with PNG/JPEG/TIFF/DICOM (files or series)/NIfTI images, searched recursively.
+        dataset_dir: folder, or list of folders, with PNG/JPEG/TIFF/Netpbm/DICOM (files or series)/NIfTI images,
+            searched recursively.
         out_json: where to write the datalist (``{"training", "validation", "test"}``, absolute paths).
         fractions: ``(train, validation, test)``.
         seed: split seed.
         include: file-name patterns to keep (``fnmatch`` on the base name, e.g. ``["hrf_*", "idrid_*"]``); all by
             default.
-        exclude: file-name patterns to drop (e.g. ``["mhh_*"]``: other-size duplicates of images kept).
+        exclude: file-name patterns to drop (e.g. ``["mhh_*.png"]``: other-size duplicates of images kept).
         key: datalist key of each entry.
-        min_images: fewer images than this raises.
+        min_images: fewer images than this (all folders together) raises.
+        train_only: file-name patterns of images that only ever train: images that may share a patient with a
+            held-out image but carry no patient id to split by (e.g. ``["mhh_*.jpg"]``).
 
     Raises:
-        ConfigError: the folder does not exist or holds no (matching) images — names ``dataset_dir``.
+        ConfigError: a folder does not exist or the folders hold no (matching) images — names ``dataset_dir``.
     """
-    folder = Path(dataset_dir).expanduser()
-    if not folder.is_dir():
-        raise ConfigError(
-            f"dataset_dir='{dataset_dir}' is not a folder: set --dataset_dir to the folder with your images"
-        )
-    items = find_inputs(folder)
-    kept = []
-    for it in items:
-        name = Path(_item_path(it)).name
-        if include and not any(fnmatch.fnmatch(name, p) for p in include):
-            continue
-        if exclude and any(fnmatch.fnmatch(name, p) for p in exclude):
-            continue
-        kept.append(it)
-    if len(kept) < max(int(min_images), 1):
+    folders = [dataset_dir] if isinstance(dataset_dir, (str, os.PathLike)) else list(dataset_dir)
+    if not folders:
+        raise ConfigError("dataset_dir is an empty list: set --dataset_dir to the folder with your images")
+    parts: list[tuple[list[dict[str, Any]], list[dict[str, Any]]]] = []
+    found = 0
+    for d in folders:
+        folder = Path(d).expanduser()
+        if not folder.is_dir():
+            raise ConfigError(f"dataset_dir='{d}' is not a folder: set --dataset_dir to the folder with your images")
+        items = find_inputs(folder)
+        found += len(items)
+        split, fixed = [], []
+        for it in items:
+            name = Path(_item_path(it)).name
+            if include and not any(fnmatch.fnmatch(name, p) for p in include):
+                continue
+            if exclude and any(fnmatch.fnmatch(name, p) for p in exclude):
+                continue
+            p = getattr(it, "path", it)
+            p = [str(Path(x).resolve()) for x in p] if isinstance(p, (list, tuple)) else str(Path(p).resolve())
+            only = train_only and any(fnmatch.fnmatch(name, q) for q in train_only)
+            (fixed if only else split).append({key: p})
+        parts.append((split, fixed))
+    kept = sum(len(a) + len(b) for a, b in parts)
+    if kept < max(int(min_images), 1):
         what = f" matching include={list(include or [])} exclude={list(exclude or [])}" if include or exclude else ""
         raise ConfigError(
-            f"dataset_dir='{dataset_dir}' holds {len(kept)} loadable images{what} (found {len(items)} in total; "
+            f"dataset_dir='{dataset_dir}' holds {kept} loadable images{what} (found {found} in total; "
             f"need at least {max(int(min_images), 1)}): set --dataset_dir to a folder of PNG/JPEG/TIFF/DICOM/NIfTI "
             "images, or change --include/--exclude"
         )
-    entries = []
-    for it in kept:
-        p = getattr(it, "path", it)
-        if isinstance(p, (list, tuple)):
-            p = [str(Path(x).resolve()) for x in p]
-        else:
-            p = str(Path(p).resolve())
-        entries.append({key: p})
-    return split_files(entries, fractions=tuple(fractions), seed=seed, out_json=out_json, key=key)
+    datalist: dict[str, list[dict[str, Any]]] = {"training": [], "validation": [], "test": []}
+    for split, fixed in parts:
+        sections = split_files(split, fractions=tuple(fractions), seed=seed, key=key) if split else {}
+        for name in datalist:
+            datalist[name] += sections.get(name, [])
+        datalist["training"] += fixed
+    if out_json is not None:
+        write_datalist(datalist, out_json)
+    return datalist
 
 
 def datalist_section(
-    datalist: Mapping[str, Sequence[Mapping[str, Any]]], section: str, key: str = "image", as_key: str | None = None
+    datalist: Mapping[str, Sequence[Mapping[str, Any]]],
+    section: str,
+    key: str = "image",
+    as_key: str | None = None,
+    drop: Sequence[str] | None = None,
+    keep: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """One section of a datalist with the entries' ``key`` renamed to ``as_key`` (e.g. ``"image"`` → ``"hr"``).
+
+    ``drop`` lists file-name patterns left out of this section only (``fnmatch`` on the base name), e.g. IDRiD
+    photographs, whose burned-in optic-disc circle a model should not learn, in ``training`` while they stay in
+    ``test``. ``keep`` keeps only names matching one of its patterns (e.g. the STARE images of ``test``, to score
+    them against paper 001's STARE table) without changing the split.
 
     Raises:
         ConfigError: the section is empty (too few images for the split) — names ``dataset_dir``/``split``.
@@ -118,6 +144,11 @@ def datalist_section(
     out = []
     for e in entries:
         e = dict(e)
+        name = Path(_item_path(e[key])).name
+        if drop and any(fnmatch.fnmatch(name, p) for p in drop):
+            continue
+        if keep and not any(fnmatch.fnmatch(name, p) for p in keep):
+            continue
         if as_key and as_key != key:
             e[as_key] = e.pop(key)
         out.append(e)

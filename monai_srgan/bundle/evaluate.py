@@ -13,6 +13,7 @@ table) and ``comparison.png`` (per image: bicubic | model | HR | |model − HR| 
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -28,7 +29,7 @@ import torch
 from monai_srgan.errors import ConfigError
 from monai_srgan.utils.figures import comparison_figure, detail_crop
 
-__all__ = ["evaluate_sr", "load_bundle_generator", "comparison_figure", "update_metadata_metrics"]
+__all__ = ["evaluate_sr", "load_bundle_generator", "comparison_figure", "published_table", "update_metadata_metrics"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,27 @@ def load_bundle_generator(
             f"for this configuration. ({str(e).splitlines()[0][:300]})"
         ) from e
     return network
+
+
+def published_table(published: Mapping[str, Any], scale: int, summary: Mapping[str, Any], n: int) -> str:
+    """Markdown: a paper's bicubic and model PSNR/SSIM at ``scale`` beside ours (means of ``summary``)."""
+
+    def cell(psnr_db: float | None, ssim_v: float | None) -> str:
+        return " / ".join("—" if v is None else f"{v:.{d}f}" for v, d in ((psnr_db, 2), (ssim_v, 4)))
+
+    pub = published[str(scale)]
+    pb, pm = pub.get("bicubic", {}), pub.get("model", {})
+    mean = {k: summary[k]["mean"] for k in ("psnr_bicubic", "psnr_model", "ssim_bicubic", "ssim_model")}
+    gain_pub = pm["psnr"] - pb["psnr"] if "psnr" in pm and "psnr" in pb else None
+    rows = [
+        f"| x{int(scale)} | bicubic PSNR / SSIM | model PSNR / SSIM | PSNR gain |",
+        "|---|---|---|---|",
+        f"| {published.get('source', 'published')} | {cell(pb.get('psnr'), pb.get('ssim'))} | "
+        f"{cell(pm.get('psnr'), pm.get('ssim'))} | {'—' if gain_pub is None else f'{gain_pub:+.2f}'} |",
+        f"| ours ({n} held-out images) | {cell(mean['psnr_bicubic'], mean['ssim_bicubic'])} | "
+        f"{cell(mean['psnr_model'], mean['ssim_model'])} | {mean['psnr_model'] - mean['psnr_bicubic']:+.2f} |",
+    ]
+    return "\n".join(rows)
 
 
 def update_metadata_metrics(metadata_file: str | os.PathLike, eval_metrics: Mapping[str, Any]) -> None:
@@ -106,6 +128,8 @@ def evaluate_sr(
     metadata_file: str | os.PathLike | None = None,
     meta: Mapping[str, Any] | None = None,
     seed: int = 0,
+    compare_weights: Mapping[str, str | os.PathLike] | None = None,
+    published: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate a generator against bicubic on ``files`` and write the reports and the comparison figure.
 
@@ -128,6 +152,11 @@ def evaluate_sr(
         max_images: evaluate only the first N files.
         metadata_file: when given, the summary is written into this ``metadata.json``'s ``eval_metrics``.
         meta: extra fields for ``metrics.json``'s ``meta``.
+        compare_weights: ``{label: weight file}`` of other weights for the same network, shown as columns of
+            ``comparison.png`` between bicubic and this model (e.g. ``{"PSNR model": "models/model.pt"}`` when
+            evaluating the GAN weights: LR | bicubic | PSNR model | GAN model | HR).
+        published: a paper's figures to set beside ours in ``metrics.md``, by scale:
+            ``{"source": "...", "4": {"bicubic": {"psnr": .., "ssim": ..}, "model": {...}}, ...}``.
 
     Returns:
         ``{"summary": {column: {"mean", ...}}, "eval_metrics": {...}, "files": {...}}``.
@@ -148,8 +177,13 @@ def evaluate_sr(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
+    others = {
+        label: load_bundle_generator(copy.deepcopy(network), w, scale, setting=f"compare_weights['{label}']").eval()
+        for label, w in dict(compare_weights or {}).items()
+    }
+    label = model_name if others else "model"
     fig_cols: dict[str, list[torch.Tensor]] = {
-        k: [] for k in ("LR", "bicubic", "model", "HR", "|model-HR|x4", "|bicubic-HR|x4")
+        k: [] for k in ("LR", "bicubic", *others, label, "HR", "|model-HR|x4", "|bicubic-HR|x4")
     }
     fig_names: list[str] = []
     t0 = time.time()
@@ -204,7 +238,11 @@ def evaluate_sr(
             lr_up = torch.nn.functional.interpolate(lr, size=tuple(hr.shape[2:]), mode="nearest")[0]
             fig_cols["LR"].append(lr_up[sl])
             fig_cols["bicubic"].append(bics[0][sl])
-            fig_cols["model"].append(srs[0][sl])
+            for other, net in others.items():
+                with torch.no_grad():
+                    y = inferer(lr.to(dev), net) if inferer is not None else net(lr.to(dev))
+                fig_cols[other].append(torch.as_tensor(y).float().cpu().clamp(0, 1)[0][sl])
+            fig_cols[label].append(srs[0][sl])
             fig_cols["HR"].append(hr[0][sl])
             fig_cols["|model-HR|x4"].append(((srs[0] - hr[0]).abs() * 4)[sl].mean(0, keepdim=True))
             fig_cols["|bicubic-HR|x4"].append(((bics[0] - hr[0]).abs() * 4)[sl].mean(0, keepdim=True))
@@ -228,10 +266,13 @@ def evaluate_sr(
         **dict(meta or {}),
     }
     write_report(rows, out / "metrics.csv")
+    title = f"# {model_name}: model vs bicubic x{scale} on {len(rows)} held-out images"
+    text = f"{title}\n\n{format_table(summary)}\n"
+    if published and str(scale) in published:
+        run_meta["published"] = {"source": published.get("source"), **published[str(scale)]}
+        text += "\n" + published_table(published, scale, summary, len(rows)) + "\n"
     write_report(rows, out / "metrics.json", meta=run_meta)
-    (out / "metrics.md").write_text(
-        f"# {model_name}: model vs bicubic x{scale} on {len(rows)} held-out images\n\n" + format_table(summary) + "\n"
-    )
+    (out / "metrics.md").write_text(text)
     if fig_names:
         from PIL import Image
 
@@ -247,7 +288,8 @@ def evaluate_sr(
             "psnr_model", "psnr_bicubic", "psnr_gain", "ssim_model", "ssim_bicubic", "ssim_gain",
             "ssim_sk_model", "ssim_sk_bicubic", "psnr_fov_model", "psnr_fov_bicubic", "psnr_fov_gain",
             "ssim_fov_model", "ssim_fov_bicubic", "lr_psnr_model", "lr_psnr_bicubic", "hallucination_model",
-            "hallucination_bicubic", "vessel_f1_model", "vessel_f1_bicubic",
+            "hallucination_bicubic", "vessel_f1_model", "vessel_f1_bicubic", "gradient_ratio_model",
+            "gradient_ratio_bicubic",
         )
         if k in summary
     }  # fmt: skip

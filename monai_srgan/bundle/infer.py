@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from monai_srgan.errors import ConfigError, InputFileError
+from monai_srgan.errors import ConfigError, InputFileError, project_error
 
 __all__ = [
     "BUNDLE_NAMES",
@@ -92,17 +92,25 @@ def pipeline_from_bundle(
     for key in ("network_def", "scale"):
         if key not in parser:
             raise ConfigError(f"bundle config {paths[0]} defines no '{key}' (see docs/inference.md)")
-    if weights is not None:
-        parser["model_path"] = os.fspath(weights)
-    scale = parser.get_parsed_content("scale")
     expected = overrides.pop("scale", None)
+    if expected is not None and "weights" in parser and isinstance(parser["scale"], int):
+        parser["scale"] = int(expected)  # a 2D bundle picks the weights of the scale asked for (bundle.weights)
+    if weights is not None:
+        parser["weights" if "weights" in parser else "model_path"] = os.fspath(weights)
+    scale = parser.get_parsed_content("scale")
     if expected is not None and _as_tuple(expected) != _as_tuple(scale):
         raise ConfigError(f"scale={expected} was asked for but bundle '{bundle_dir}' is x{scale}")
     given = {k: v for k, v in overrides.items() if v is not None}
     if "pipeline" in parser:
         for k, v in given.items():
             parser[f"pipeline#{k}"] = v
-        return parser.get_parsed_content("pipeline")
+        try:
+            return parser.get_parsed_content("pipeline")
+        except RuntimeError as e:  # MONAI wraps what a config expression raises: show the project's own message
+            root = project_error(e)
+            if root is None:
+                raise
+            raise root from None
     if weights is None:
         weights = parser.get_parsed_content("model_path") if "model_path" in parser else None
         weights = weights or bundle_dir / "models" / "model.pt"

@@ -26,7 +26,7 @@ from monai.engines import Trainer
 from monai.engines.utils import default_metric_cmp_fn
 from monai.engines.workflow import Workflow
 
-from monai_srgan.errors import ConfigError
+from monai_srgan.errors import ConfigError, project_error
 
 from .distributed import distributed_device, get_rank, get_world_size, init_distributed, is_distributed, wrap_ddp
 from .ema import ModelEMA
@@ -81,19 +81,6 @@ def _sched_load(sched: Any, state: Mapping[str, Any]) -> None:
     sched.load_state_dict(fixed)
 
 
-def _project_error(exc: BaseException) -> BaseException | None:
-    """The innermost ``InputFileError``/``ConfigError`` in an exception chain (MONAI wraps transform errors)."""
-    from monai_srgan.errors import InputFileError
-
-    found, seen = None, set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, (InputFileError, ConfigError)):
-            found = exc
-        exc = exc.__cause__ or exc.__context__
-    return found
-
-
 def _surface_input_errors(it: Iterator) -> Iterator:
     """Iterate ``it``; a bad-input error raised inside a transform surfaces as itself, not as MONAI's wrapper."""
     while True:
@@ -102,7 +89,7 @@ def _surface_input_errors(it: Iterator) -> Iterator:
         except StopIteration:
             return
         except Exception as e:
-            root = _project_error(e)
+            root = project_error(e)
             if root is not None and root is not e:
                 raise root from None
             raise

@@ -71,7 +71,11 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help=f"generator of --model: {', '.join(NETWORK_CHOICES)} (default srresnet)",
     )
-    g.add_argument("--scale", type=_positive, help="SR factor of --model; with --bundle, checked against the bundle's")
+    g.add_argument(
+        "--scale",
+        type=_positive,
+        help="SR factor of --model; with --bundle, selects that scale's shipped weights (retina_sr: 4, 8, 16)",
+    )
     g.add_argument("--in-channels", type=_positive, default=None, help="input channels of --model (default 1)")
     g.add_argument(
         "--net-arg",
@@ -80,7 +84,11 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="extra generator constructor argument for --model (JSON value), repeatable",
     )
-    g.add_argument("--weights", help="with --bundle: use this weight file instead of models/model.pt")
+    g.add_argument(
+        "--weights",
+        help="with --bundle: 'psnr' (default: fidelity-oriented), 'gan' (adversarially fine-tuned, sharper) or a "
+        "weight file",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,7 @@ Columns are ``<metric>_model`` and ``<metric>_bicubic`` (plus ``psnr_gain`` / ``
 ============================  ==========================================================================
 ``psnr``, ``ssim``, ``rmse``   :func:`~monai_srgan.metrics.psnr` etc. against HR (border crop = scale)
 ``sharpness_ratio``            sharpness(x) / sharpness(HR) (variance of Laplacian; 1 = as sharp as HR)
+``gradient_ratio``             mean Sobel gradient magnitude of x / that of HR (1 = as sharp as HR)
 ``lr_psnr``                    :func:`~monai_srgan.metrics.lr_consistency` PSNR (re-degraded x vs LR)
 ``hallucination``              :func:`~monai_srgan.metrics.hallucination_score` (HF energy not in HR)
 ``vessel_precision/recall/f1`` :func:`~monai_srgan.metrics.vessel_agreement` (fundus, ``vessels=True``)
@@ -125,6 +126,8 @@ def evaluate_pair(
     add("rmse", lambda x: rmse(x, hr, y_channel=y_channel, **common))
     sharp_hr = sharpness(hr, mask=mask, **rng)
     add("sharpness_ratio", lambda x: sharpness(x, mask=mask, **rng) / sharp_hr)
+    grad_hr = sharpness(hr, method="gradient_magnitude", mask=mask, **rng)
+    add("gradient_ratio", lambda x: sharpness(x, method="gradient_magnitude", mask=mask, **rng) / grad_hr)
     if fidelity:
         lr_mask = None
         if mask is not None:

@@ -29,10 +29,10 @@ from monai.data import CacheDataset, MetaTensor
 from monai.data import Dataset as MonaiDataset
 from monai.transforms import Compose, Randomizable, Transform
 
-from monai_srgan.errors import ConfigError, InputFileError
+from monai_srgan.errors import ConfigError, InputFileError, project_error
 from monai_srgan.transforms.io import InputItem, LoadMedicalImaged, find_inputs, is_dicom_file, validate_input
 
-__all__ = ["split_files", "load_datalist", "build_sr_dataset", "SRPatchDataset"]
+__all__ = ["split_files", "write_datalist", "load_datalist", "build_sr_dataset", "SRPatchDataset"]
 
 logger = logging.getLogger(__name__)
 
@@ -117,12 +117,17 @@ def split_files(
     }
     out = {sec: [it for i in sorted(idx) for it in groups[names[i]]] for sec, idx in parts.items()}
     if out_json is not None:
-        path = Path(out_json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(out, indent=2))
-        os.replace(tmp, path)
+        write_datalist(out, out_json)
     return out
+
+
+def write_datalist(datalist: dict[str, list[dict[str, Any]]], out_json: str | os.PathLike) -> None:
+    """Write a MONAI datalist JSON atomically (a temporary sibling, then ``os.replace``); folders are created."""
+    path = Path(out_json)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(datalist, indent=2))
+    os.replace(tmp, path)
 
 
 def load_datalist(
@@ -172,7 +177,7 @@ class _SafePipeline(Transform):
         try:
             return self.pipeline(dict(data))
         except Exception as exc:  # noqa: BLE001 - MONAI's Compose wraps errors in RuntimeError
-            e = _input_error(exc)
+            e = project_error(exc, (InputFileError,))
             if e is None:
                 raise
             if self.strict:
@@ -180,17 +185,6 @@ class _SafePipeline(Transform):
             self.bad.append((str(e.path), e.problem))
             logger.warning("skipping %s", e)
             return None
-
-
-def _input_error(exc: BaseException | None) -> InputFileError | None:
-    """The InputFileError in an exception's cause/context chain, if any."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, InputFileError):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return None
 
 
 def _view(data: Any, deep: bool) -> Any:
@@ -438,7 +432,7 @@ def build_sr_dataset(
                 copy_cache=False,
             )  # fmt: skip
         except Exception as exc:  # strict: surface the InputFileError itself, not MONAI's RuntimeError wrapper
-            e = _input_error(exc)
+            e = project_error(exc, (InputFileError,))
             if e is None:
                 raise
             raise e from exc

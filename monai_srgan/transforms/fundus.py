@@ -179,6 +179,8 @@ class FundusFOV(Transform):
         mask_outside: set pixels outside the FOV to the background value (``srgan_value_min``, else 0).
         return_mask: return ``(image, mask)``; ``False`` returns the image only.
         mode: resize kernel for the image (the mask is resized bilinearly and thresholded at 0.5).
+        upscale: ``False`` leaves a crop that is already at most ``width`` wide at its native pixels (STARE's
+            700-px photographs: upsampling would blur the truth that SR is scored against).
 
     The result's meta gets ``srgan_fov_box = [row0, row1, col0, col1]`` (crop box in the input, before padding),
     ``srgan_fov_pad = [top, bottom, left, right]``, the affine and ``srgan_spacing`` follow the crop and resize.
@@ -195,6 +197,7 @@ class FundusFOV(Transform):
         mask_outside: bool = False,
         return_mask: bool = True,
         mode: str = "bicubic",
+        upscale: bool = True,
     ) -> None:
         if spatial_size is not None and width is not None:
             raise ConfigError("FundusFOV: give spatial_size or width, not both")
@@ -205,6 +208,7 @@ class FundusFOV(Transform):
         self.pad_to_square, self.margin = pad_to_square, int(margin)
         self.threshold, self.work_size = threshold, int(work_size)
         self.mask_outside, self.return_mask, self.mode = mask_outside, return_mask, mode
+        self.upscale = bool(upscale)
 
     def compute(self, img: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
         """The full-resolution mask and its crop box (before padding) of ``img``."""
@@ -253,6 +257,8 @@ class FundusFOV(Transform):
         if self.spatial_size is not None:
             return self.spatial_size
         if self.width is not None:
+            if not self.upscale and hw[1] <= self.width:
+                return None
             return max(1, int(round(hw[0] * self.width / hw[1]))), self.width
         return None
 
@@ -290,9 +296,12 @@ class FundusFOVd(MapTransform):
         mode: str = "bicubic",
         mask_key: str = "fov",
         allow_missing_keys: bool = False,
+        upscale: bool = True,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
-        self.fov = FundusFOV(spatial_size, width, pad_to_square, margin, threshold, work_size, mask_outside, True, mode)
+        self.fov = FundusFOV(
+            spatial_size, width, pad_to_square, margin, threshold, work_size, mask_outside, True, mode, upscale
+        )
         self.mask_key = mask_key
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:

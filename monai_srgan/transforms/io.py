@@ -68,7 +68,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".ppm", ".pgm", ".ppm.gz", ".pgm.gz")
 NIFTI_EXTENSIONS = (".nii", ".nii.gz")
 DICOM_EXTENSIONS = (".dcm", ".dicom", ".ima")
 
@@ -112,7 +112,7 @@ class InputItem:
 
 def _strip_ext(name: str) -> str:
     low = name.lower()
-    for ext in (".nii.gz", *NIFTI_EXTENSIONS, *IMAGE_EXTENSIONS, *DICOM_EXTENSIONS):
+    for ext in (".nii.gz", ".ppm.gz", ".pgm.gz", *NIFTI_EXTENSIONS, *IMAGE_EXTENSIONS, *DICOM_EXTENSIONS):
         if low.endswith(ext):
             return name[: -len(ext)]
     return name
@@ -363,12 +363,12 @@ def validate_input(src: PathLike | Sequence[PathLike] | InputItem) -> None:
             ds = _dicom_header(path)
             _dicom_check_pixels(ds, path)
         else:
-            from PIL import Image, UnidentifiedImageError
+            from PIL import UnidentifiedImageError
 
             try:
-                with Image.open(path) as im:
+                with _open_pil(path) as im:
                     im.size  # noqa: B018 - header parsed by open
-            except (UnidentifiedImageError, OSError) as e:
+            except (UnidentifiedImageError, OSError, EOFError) as e:
                 raise InputFileError(
                     path,
                     f"not a readable image ({e})",
@@ -634,13 +634,26 @@ def _geometric_order(paths, datasets, where) -> tuple[list[int], np.ndarray | No
 _FORMAT_NAMES = {"PNG": "png", "JPEG": "jpeg", "MPO": "jpeg", "TIFF": "tiff"}
 
 
+def _open_pil(path: str):
+    """``PIL.Image.open``, also for gzip-compressed Netpbm (``.ppm.gz``: STARE's lossless distribution format)."""
+    from PIL import Image
+
+    if os.fspath(path).lower().endswith(".gz"):
+        import gzip
+        import io as _io
+
+        with gzip.open(path, "rb") as f:
+            return Image.open(_io.BytesIO(f.read()))
+    return Image.open(path)
+
+
 def _load_pil(path: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     from PIL import Image, UnidentifiedImageError
 
     _check_file(path)
     try:
-        im = Image.open(path)
-    except (UnidentifiedImageError, OSError) as e:
+        im = _open_pil(path)
+    except (UnidentifiedImageError, OSError, EOFError) as e:
         raise InputFileError(
             path,
             f"not a readable image ({e})",

@@ -1,0 +1,137 @@
+"""Shipped weights per scale and kind, multi-folder datalists, STARE's Netpbm files and the evaluation extras."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from monai_srgan.bundle import bundle_weights, datalist_section, make_datalist, published_table, shipped_weights
+from monai_srgan.errors import ConfigError
+
+BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
+
+
+def _images(folder: Path, names: list[str], size: int = 24) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for n in names:
+        Image.fromarray(rng.integers(0, 255, (size, size), dtype=np.uint8)).save(folder / n)
+
+
+# ------------------------------------------------------------------------------------------- weight selection
+def test_bundle_weights_names_and_errors(tmp_path):
+    (tmp_path / "models").mkdir()
+    for n in ("model.pt", "model_gan.pt", "model_x8.pt", "notes.pt"):
+        (tmp_path / "models" / n).write_bytes(b"x")
+    assert bundle_weights(tmp_path, 4).endswith("models/model.pt")
+    assert bundle_weights(tmp_path, 4, "gan").endswith("models/model_gan.pt")
+    assert bundle_weights(tmp_path, 8).endswith("models/model_x8.pt")
+    assert bundle_weights(tmp_path, 8, "/some/file.pt") == "/some/file.pt"
+    assert set(shipped_weights(tmp_path)) == {(4, "psnr"), (4, "gan"), (8, "psnr")}
+    with pytest.raises(ConfigError) as e:
+        bundle_weights(tmp_path, 16)
+    msg = str(e.value)
+    assert "scale=16" in msg and "x4 psnr (model.pt)" in msg and "x8 psnr (model_x8.pt)" in msg and "--scale" in msg
+    with pytest.raises(ConfigError, match="x8 psnr"):
+        bundle_weights(tmp_path, 8, "gan")
+
+
+def test_cli_scale_and_weights_pick_the_shipped_file(tmp_path):
+    """``--scale 8`` / ``--weights gan`` on a 2D bundle load models/model_x8.pt / model_gan.pt; a missing one is an
+    error listing what the bundle ships."""
+    from monai_srgan.inference import SRInferencePipeline
+    from monai_srgan.networks import get_generator
+
+    bundle = tmp_path / "cxr_sr"
+    shutil.copytree(BUNDLES / "cxr_sr" / "configs", bundle / "configs")
+    (bundle / "models").mkdir()
+    kw = json.loads((bundle / "configs" / "inference.json").read_text())["network_kwargs"]
+    nets = {}
+    for name, scale in (("model.pt", 4), ("model_gan.pt", 4), ("model_x8.pt", 8)):
+        torch.manual_seed(len(nets))
+        nets[name] = get_generator("srvgg", spatial_dims=2, in_channels=1, out_channels=1, scale=scale, **kw)
+        torch.nn.init.normal_(nets[name].body[-1].weight, std=0.01)
+        torch.save(nets[name].state_dict(), bundle / "models" / name)
+    x = torch.rand(1, 1, 12, 12)
+    for kwargs, name in (({}, "model.pt"), ({"weights": "gan"}, "model_gan.pt"), ({"scale": 8}, "model_x8.pt")):
+        pipe = SRInferencePipeline.from_bundle(bundle, **kwargs)
+        with torch.no_grad():
+            assert torch.allclose(pipe.network(x).float(), nets[name](x), atol=1e-4), kwargs
+    with pytest.raises(ConfigError) as e:
+        SRInferencePipeline.from_bundle(bundle, scale=16)
+    assert "model_x16.pt" in str(e.value) and "x8 psnr" in str(e.value)
+
+
+# ------------------------------------------------------------------------------------------------- datalists
+def test_make_datalist_folders_split_alone_and_train_only(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    _images(a, [f"a{i:02d}.png" for i in range(10)])
+    before = make_datalist(a)
+    _images(b, [f"b{i:02d}.png" for i in range(10)] + [f"extra_{i}.png" for i in range(3)])
+    both = make_datalist([a, b], train_only=["extra_*"], out_json=tmp_path / "dl.json")
+    names = {k: [Path(e["image"]).name for e in v] for k, v in both.items()}
+    for section in ("validation", "test"):  # adding folder b moved nothing of folder a
+        assert [n for n in names[section] if n.startswith("a")] == [Path(e["image"]).name for e in before[section]]
+        assert not any(n.startswith("extra_") for n in names[section])
+        assert any(n.startswith("b") for n in names[section])
+    assert {f"extra_{i}.png" for i in range(3)} <= set(names["training"])
+    assert json.loads((tmp_path / "dl.json").read_text()) == both
+    with pytest.raises(ConfigError, match="not a folder"):
+        make_datalist([a, tmp_path / "missing"])
+
+
+def test_datalist_section_drop_and_keep():
+    dl = {"training": [{"image": "/x/idrid_01.jpg"}, {"image": "/x/hrf_01.jpg"}], "test": [{"image": "/x/a.ppm.gz"}]}
+    assert datalist_section(dl, "training", as_key="hr", drop=["idrid_*"]) == [{"hr": "/x/hrf_01.jpg"}]
+    assert datalist_section(dl, "training", keep=["idrid_*"]) == [{"image": "/x/idrid_01.jpg"}]
+
+
+# ------------------------------------------------------------------------------------------- STARE and FOV
+def test_stare_netpbm_gz_loads_and_keeps_native_pixels(data_root):
+    from monai_srgan.transforms import FundusFOVd, LoadMedicalImaged, find_inputs
+
+    folder = data_root / "extra" / "retina"
+    names = {i.name for i in find_inputs(folder)}
+    assert "stare_im0001" in names and "stare_im0001.vk" in names
+    d = LoadMedicalImaged(keys="hr")({"hr": str(folder / "stare_im0001.ppm.gz")})
+    assert tuple(d["hr"].shape) == (3, 605, 700)
+    native = FundusFOVd(keys="hr", width=700, upscale=False)(dict(d))["hr"]
+    resized = FundusFOVd(keys="hr", width=700)(dict(d))["hr"]
+    assert native.shape[-1] < 700 and resized.shape[-1] == 700  # the FOV crop is narrower than 700: not upsampled
+    box = native.meta["srgan_fov_box"]
+    assert torch.equal(native.as_tensor(), d["hr"].as_tensor()[:, box[0] : box[1], box[2] : box[3]].float())
+
+
+def test_corrupt_gz_image_is_named(tmp_path):
+    from monai_srgan.errors import InputFileError
+    from monai_srgan.transforms import load_medical_image
+
+    bad = tmp_path / "bad.ppm.gz"
+    bad.write_bytes(b"\x1f\x8b\x08\x00garbage")
+    with pytest.raises(InputFileError, match="bad.ppm.gz"):
+        load_medical_image(str(bad))
+
+
+# ------------------------------------------------------------------------------------------------ evaluation
+def test_gradient_ratio_and_published_table():
+    from monai_srgan.metrics import evaluate_pair
+    from monai_srgan.transforms import imresize
+
+    torch.manual_seed(0)
+    hr = imresize(torch.rand(1, 1, 32, 32), size=(64, 64)).clamp(0, 1)
+    lr = imresize(hr, 0.25)
+    res = evaluate_pair(hr.clone(), hr, lr)
+    assert abs(float(res["gradient_ratio_model"][0]) - 1.0) < 1e-6
+    assert float(res["gradient_ratio_bicubic"][0]) < 0.9  # bicubic is blurrier than the truth
+    summary = {"psnr_bicubic": {"mean": 30.0}, "psnr_model": {"mean": 31.5}, "ssim_bicubic": {"mean": 0.8},
+               "ssim_model": {"mean": 0.85}}  # fmt: skip
+    pub = {"source": "paper 001", "4": {"bicubic": {"psnr": 40.03, "ssim": 0.9512}, "model": {"psnr": 42.65}}}
+    table = published_table(pub, 4, summary, 3)
+    assert "| paper 001 | 40.03 / 0.9512 | 42.65 / — | +2.62 |" in table
+    assert "| ours (3 held-out images) | 30.00 / 0.8000 | 31.50 / 0.8500 | +1.50 |" in table
