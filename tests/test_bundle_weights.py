@@ -135,3 +135,16 @@ def test_gradient_ratio_and_published_table():
     table = published_table(pub, 4, summary, 3)
     assert "| paper 001 | 40.03 / 0.9512 | 42.65 / — | +2.62 |" in table
     assert "| ours (3 held-out images) | 30.00 / 0.8000 | 31.50 / 0.8500 | +1.50 |" in table
+
+
+def test_weights_command_writes_a_plain_state_dict(tmp_path):
+    from monai_srgan.bundle.__main__ import main
+
+    net = torch.nn.Conv2d(1, 2, 3)
+    ema = {k: v + 1 for k, v in net.state_dict().items()}
+    torch.save({"params": net.state_dict(), "params_ema": ema, "signature": {}}, tmp_path / "export.pt")
+    assert main(["weights", str(tmp_path / "export.pt"), str(tmp_path / "models" / "model_x8.pt")]) == 0
+    out = torch.load(tmp_path / "models" / "model_x8.pt", weights_only=True)
+    assert set(out) == {"weight", "bias"} and torch.equal(out["bias"], ema["bias"])  # EMA weights preferred
+    assert main(["weights", str(tmp_path / "missing.pt"), str(tmp_path / "x.pt")]) == 2
+    assert not (tmp_path / "x.pt").exists()

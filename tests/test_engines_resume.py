@@ -96,3 +96,18 @@ def test_stage_mismatch_and_bad_warm_start(data_root, tmp_path):
     with pytest.raises(ConfigError, match="warm_start"):
         s2.run()
     assert s2.state.iteration == 0
+
+
+def test_partial_warm_start_takes_the_trunk_of_another_scale(data_root, tmp_path):
+    """``warm_start_partial``: a ×2 model's first convolution starts a ×4 generator; the upsampler keeps its init."""
+    src = TinyGenerator(in_channels=3, out_channels=3, scale=2)
+    torch.save(src.state_dict(), tmp_path / "x2.pt")
+    strict = build_gan_trainer(data_root, tmp_path / "a", scale=4)
+    with pytest.raises(ConfigError, match="shape mismatch"):
+        strict.load_generator_weights(tmp_path / "x2.pt")
+    t = build_gan_trainer(data_root, tmp_path / "b", scale=4, warm_start_partial=True)
+    init_last = t.generator_raw.body[2].weight.detach().clone()
+    t.load_generator_weights(tmp_path / "x2.pt")
+    assert torch.equal(t.generator_raw.body[0].weight, src.body[0].weight)
+    assert torch.equal(t.generator_raw.body[2].weight, init_last)
+    assert torch.equal(t.ema.module.body[0].weight, src.body[0].weight)

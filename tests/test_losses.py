@@ -396,3 +396,22 @@ def test_docs_json_configs_build_the_python_configs(tmp_path, fundus):
         t_py, p_py = from_py(x_sr, x_hr, fake_logits=fake, real_logits=real)
         assert set(p_docs) == set(p_py), name
         assert float(t_docs) == pytest.approx(float(t_py), rel=1e-5), name
+
+
+def test_discriminator_feature_loss_matches_features_only_through_sr():
+    from monai_srgan.errors import ConfigError
+    from monai_srgan.losses import DiscriminatorFeatureLoss
+    from monai_srgan.networks import PatchGANDiscriminator
+
+    torch.manual_seed(0)
+    d = PatchGANDiscriminator(2, 1, channels=8, num_layers_d=2)
+    loss = DiscriminatorFeatureLoss(d)
+    hr = torch.rand(2, 1, 32, 32)
+    assert float(loss(hr, hr)) == 0.0
+    sr = torch.rand(2, 1, 32, 32, requires_grad=True)
+    value = loss(sr, hr)
+    value.backward()
+    assert float(value) > 0 and sr.grad is not None and sr.grad.abs().sum() > 0
+    assert list(loss.state_dict()) == []  # D's weights belong to the trainer, not to the loss
+    with pytest.raises(ConfigError, match="intermediate_features"):
+        DiscriminatorFeatureLoss(torch.nn.Conv2d(1, 1, 3))

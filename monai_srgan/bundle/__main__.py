@@ -1,8 +1,10 @@
-"""``python -m monai_srgan.bundle path NAME`` / ``copy NAME DEST``: the shipped bundles of an installed package.
+"""``python -m monai_srgan.bundle path NAME`` / ``copy NAME DEST`` / ``weights SRC DEST``: shipped bundles and weights.
 
 ``path`` prints the folder of a shipped bundle (``retina_sr``, ``cxr_sr``, ``ct_mr_sr_3d``), e.g. to run it the zoo's
 way: ``cd "$(python -m monai_srgan.bundle path cxr_sr)" && python -m monai.bundle run --config_file
-configs/inference.json --dataset_dir IN --output_dir OUT``; ``copy`` places a writable copy in ``DEST/NAME``.
+configs/inference.json --dataset_dir IN --output_dir OUT``; ``copy`` places a writable copy in ``DEST/NAME``;
+``weights`` writes the generator of a training export or checkpoint (``params_ema`` preferred) as the plain state
+dict that a bundle ships in ``models/`` (e.g. ``runs/train/stage1/model.pt`` → ``models/model_x8.pt``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     cp = sub.add_parser("copy", help="copy a shipped bundle to DEST/NAME")
     cp.add_argument("name", choices=BUNDLE_NAMES)
     cp.add_argument("dest", help="destination folder (created)")
+    wt = sub.add_parser("weights", help="write a training export's generator as a bundle's plain state dict")
+    wt.add_argument("src", help="a trainer's model.pt / best_model.pt / checkpoint_last.pt")
+    wt.add_argument("dest", help="the weight file to write, e.g. bundles/retina_sr/models/model_x8.pt")
     args = parser.parse_args(argv)
+    if args.command == "weights":
+        return _weights(args.src, args.dest)
     try:
         src = bundle_path(args.name)
         if args.command == "path":
@@ -42,6 +49,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+
+
+def _weights(src: str, dest: str) -> int:
+    import torch
+
+    from monai_srgan.engines.handlers import generator_state_from_checkpoint, load_checkpoint
+    from monai_srgan.engines.utils import atomic_torch_save
+    from monai_srgan.errors import InputFileError
+
+    try:
+        state = generator_state_from_checkpoint(load_checkpoint(src))
+    except (InputFileError, KeyError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    atomic_torch_save({k: torch.as_tensor(v).detach().cpu().contiguous() for k, v in state.items()}, dest)
+    print(dest)
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

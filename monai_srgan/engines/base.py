@@ -126,6 +126,9 @@ class SRTrainerBase(Trainer):
             path: continue from that checkpoint file.
         warm_start: path of a checkpoint/weight file whose generator weights (``params_ema`` preferred) initialise
             the generator when not resuming (stage 2 from stage 1; fine-tuning released Real-ESRGAN weights).
+        warm_start_partial: load only the ``warm_start`` tensors whose names and shapes fit and keep the rest at
+            their initialisation (another scale's model: its trunk starts a ×8 or ×16 network whose upsampler
+            differs); the keys left out are logged. Default: every tensor must fit.
         export_path: where to write the final ``{"params", "params_ema"}`` file (default ``ckpt_dir/model.pt``).
         tensorboard_dir: TensorBoard event folder (``None``: no TensorBoard).
         log_interval: iterations between TensorBoard scalar writes.
@@ -165,6 +168,7 @@ class SRTrainerBase(Trainer):
         keep_last: int = 0,
         resume: bool | str = True,
         warm_start: str | os.PathLike | None = None,
+        warm_start_partial: bool = False,
         export_path: str | os.PathLike | None = None,
         tensorboard_dir: str | os.PathLike | None = None,
         log_interval: int = 10,
@@ -215,6 +219,7 @@ class SRTrainerBase(Trainer):
         self.save_interval = None if not save_interval else int(save_interval)
         self.resume = resume
         self.warm_start = None if warm_start is None else os.fspath(warm_start)
+        self.warm_start_partial = bool(warm_start_partial)
         self.export_path = None if export_path is None else os.fspath(export_path)
         self.tb = TensorBoardLogger(tensorboard_dir, enabled=get_rank() == 0) if tensorboard_dir else None
         self.log_interval = int(log_interval)
@@ -564,7 +569,16 @@ class SRTrainerBase(Trainer):
             state = generator_state_from_checkpoint(ckpt)
         except KeyError as e:
             raise ConfigError(f"{setting}: {path}: {e}") from None
-        self._check_shapes(state, self.generator_raw.state_dict(), path, "generator", setting)
+        own = self.generator_raw.state_dict()
+        if self.warm_start_partial and setting == "warm_start":
+            fits = {k: v for k, v in state.items() if k in own and tuple(own[k].shape) == tuple(v.shape)}
+            if not fits:
+                raise ConfigError(f"{setting}: no tensor of {path} fits this generator (warm_start_partial)")
+            left = sorted(set(own) - set(fits))
+            logger.info("%s: %d of %d generator tensors from %s; initialised: %s", self.stage, len(fits), len(own),
+                        path, left or "none")  # fmt: skip
+            state = {**own, **fits}
+        self._check_shapes(state, own, path, "generator", setting)
         self.generator_raw.load_state_dict(state)
         if self.ema is not None:
             self.ema.copy_from(self.generator_raw)
