@@ -148,3 +148,8 @@ def test_weights_command_writes_a_plain_state_dict(tmp_path):
     assert set(out) == {"weight", "bias"} and torch.equal(out["bias"], ema["bias"])  # EMA weights preferred
     assert main(["weights", str(tmp_path / "missing.pt"), str(tmp_path / "x.pt")]) == 2
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_datalist_section_empty_after_drop_says_which_setting():
+    with pytest.raises(ConfigError, match="train_drop"):
+        datalist_section({"training": [{"image": "/x/idrid_01.jpg"}]}, "training", drop=["idrid_*"])

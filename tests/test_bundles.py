@@ -23,11 +23,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 BUNDLES = {"retina_sr": REPO / "bundles" / "retina_sr", "cxr_sr": REPO / "bundles" / "cxr_sr"}
 TINY_G = {"num_feat": 8, "num_conv": 2}
-TINY_D = {
-    "discriminator_def#num_features": 8,
-    "discriminator_def#num_layers": 4,
-    "discriminator_def#dense_features": 16,
-}
+TINY_D = {"discriminator_def#channels": 8, "discriminator_def#num_layers_d": 2}
 
 
 def _cfg(bundle: str, *names: str) -> list[str]:
@@ -57,7 +53,7 @@ def small_data(data_root, tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("bundle_data")
     out = {}
     for bundle, names, size in (
-        ("retina_sr", ["hrf_05_h.jpg", "idrid_IDRiD_01.jpg", "hrf_10_dr.JPG"], None),
+        ("retina_sr", ["hrf_05_h.jpg", "hrf_01_h.jpg", "hrf_10_dr.JPG"], None),
         ("cxr_sr", ["nih_00000075_000.png", "nih_00000100_000.png", "nih_00002158_000.png", "nih_00004840_000.png"],
          (256, 256)),
     ):  # fmt: skip
@@ -128,7 +124,11 @@ RECIPE_OVERRIDES = {
         "network_kwargs": {"num_feat": 8, "num_blocks": 1, "num_grow_ch": 4}, "discriminator_def#num_feat": 8,
         "train#trainer#pool_size": 4,
     },
-    "003_saliency.json": {"network_kwargs": {"num_feat": 8, "num_blocks": 1, "norm": "batch"}, "hr_size": 128},
+    "003_saliency.json": {
+        "network_kwargs": {"num_feat": 8, "num_blocks": 1, "norm": "batch"}, "hr_size": 128,
+        "discriminator_def#num_features": 8, "discriminator_def#num_layers": 4,
+        "discriminator_def#dense_features": 16,
+    },
     "realesrgan_degradation.json": {},
     "004_srgan_covid_cxr.json": {
         "network_kwargs": {"num_feat": 8, "num_blocks": 2, "norm": "none", "trunk_norm": "instance",

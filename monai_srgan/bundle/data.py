@@ -152,6 +152,11 @@ def datalist_section(
         if as_key and as_key != key:
             e[as_key] = e.pop(key)
         out.append(e)
+    if not out:
+        raise ConfigError(
+            f"the '{section}' split has no image left after drop={list(drop or [])} keep={list(keep or [])} "
+            f"(of {len(entries)}): add images to dataset_dir or change train_drop/eval_keep"
+        )
     return out
 
 
