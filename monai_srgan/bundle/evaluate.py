@@ -5,7 +5,8 @@ training, bicubic ×4 by default) → LR; the generator (tiled, exact) → SR; t
 :func:`monai_srgan.metrics.evaluate_pair` scores SR **and** the bicubic upsampling of the same LR against HR
 (PSNR, SSIM, RMSE, sharpness ratio, LR-consistency, hallucination score, optionally vessel agreement), on the whole
 image and, where a field-of-view mask is present (fundus, key ``"fov"``), inside it. SSIM is also given in
-scikit-image's default convention (7×7 uniform, sample covariance), the one of ../shared/reference/README.md.
+scikit-image's default convention (7×7 uniform, sample covariance), the one of the reference bicubic baselines
+(docs/results.md).
 
 Writes ``metrics.csv`` (one row per image + mean), ``metrics.json`` (meta, summary, rows), ``metrics.md`` (summary
 table) and ``comparison.png`` (per image: bicubic | model | HR | |model − HR| ×4 | |bicubic − HR| ×4 on a crop).
@@ -256,7 +257,7 @@ def evaluate_sr(
         "crop_border": crop_border,
         "num_images": len(rows),
         "ssim": "paper convention (gaussian 11x11, sigma 1.5); ssim_sk_*: scikit-image defaults (uniform 7x7, sample "
-        "covariance) as in ../shared/reference/README.md",
+        "covariance), the convention of the reference bicubic baselines",
         "psnr_fov": "inside the FundusFOV mask" if any("psnr_fov_model" in r for r in rows) else None,
         "wall_seconds": round(wall, 2),
         "sr_seconds": round(sr_seconds, 2),

@@ -1,7 +1,7 @@
 """Exponential moving average of generator weights (Real-ESRGAN, paper 002; BasicSR ``model_ema``).
 
 ``θ_ema ← decay · θ_ema + (1 − decay) · θ`` after every generator step, decay 0.999 as in Real-ESRGAN
-(../shared/reference/README.md). The EMA copy is the network used for validation and export (``params_ema``).
+(Real-ESRGAN, docs/references.md). The EMA copy is the network used for validation and export (``params_ema``).
 """
 
 from __future__ import annotations

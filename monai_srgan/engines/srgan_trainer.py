@@ -1,7 +1,7 @@
 """Stage 2: adversarial SR training on ``monai.engines.Trainer`` with paired batches (real = HR, fake = G(LR)).
 
 MONAI's ``GanTrainer`` draws latent codes and ``AdversarialTrainer`` feeds the input as "real"; paired SR needs
-this trainer (../shared/DESIGN.md). One iteration follows SRGAN (Ledig et al. 2017, eq. 2-3, alternating D and G
+this trainer (docs/architecture.md). One iteration follows SRGAN (Ledig et al. 2017, eq. 2-3, alternating D and G
 updates) with the options the seed papers need:
 
 - generator loss: any ``monai_srgan.losses.GeneratorLoss`` (content, perceptual, fusion, saliency, adversarial terms;

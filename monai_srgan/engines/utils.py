@@ -1,6 +1,6 @@
 """Small helpers shared by the training engines: RNG state capture, per-epoch data seeding, atomic saving.
 
-Exact resume (the property BasicSR/Real-ESRGAN lack and users ask for, ../shared/DESIGN.md) rests on two rules:
+Exact resume (the property BasicSR/Real-ESRGAN lack and users ask for, docs/architecture.md) rests on two rules:
 
 1. the *data* randomness of an epoch (sampler shuffle, DataLoader worker seeds, MONAI random transforms) is a pure
    function of ``(seed, epoch, rank)``: :func:`seed_dataloader_for_epoch` re-seeds it at every epoch start, so a

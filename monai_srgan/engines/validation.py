@@ -1,7 +1,8 @@
 """Validation evaluator for SR training: PSNR/SSIM of the model *and* of bicubic on the same images.
 
-Every paper in ../shared/papers reports the model next to bicubic interpolation (e.g. paper 001, Tables 2-4);
-reporting both from the same validation pass makes the gain over bicubic the number to watch during training.
+Every paper this project implements (docs/references.md) reports the model next to bicubic interpolation (e.g.
+paper 001, Tables 2-4); reporting both from the same validation pass makes the gain over bicubic the number to watch
+during training.
 """
 
 from __future__ import annotations

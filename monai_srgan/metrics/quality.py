@@ -312,7 +312,7 @@ def ssim(
     ``skimage.metrics.structural_similarity(x, y, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
     data_range=data_range, channel_axis=0)`` and BasicSR's ``calculate_ssim``. scikit-image's *defaults* (a 7x7
     uniform window with the sample covariance: ``win_size=7, gaussian_weights=False, use_sample_covariance=True``)
-    give different numbers; the bicubic baselines in ``../shared/reference`` use them. With ``mask``, the SSIM map
+    give different numbers; the reference bicubic baselines use them. With ``mask``, the SSIM map
     is averaged over the window centres inside the mask only. 2D and 3D. Options as :func:`psnr`.
 
     ``win_size`` may differ per axis. Where an axis is shorter than the window (a volume with a few slices, where

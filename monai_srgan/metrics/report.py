@@ -77,7 +77,7 @@ def evaluate_pair(
         crop_border: pixels cropped from each side for PSNR/SSIM/RMSE/hallucination; default the (integer) scale
             of each axis, the SR-paper convention (0 along axes that are not super-resolved).
         y_channel: PSNR/SSIM/RMSE on the BT.601 luma of RGB images (the SR convention for natural images; the
-            fundus baselines in ``../shared/reference`` are RGB).
+            reference fundus baselines are RGB).
         mask: field-of-view mask ``(N or 1, 1, *spatial)`` (fundus): full-reference metrics inside it only.
         clip: clamp SR and bicubic to the input range first, as a written image would be.
         bicubic: a precomputed bicubic baseline (skips the resize).

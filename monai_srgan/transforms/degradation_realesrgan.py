@@ -6,7 +6,7 @@ The HR image (optionally unsharp-masked first) goes through two rounds of
     bicubic) → Gaussian or Poisson noise (colour or gray) → JPEG,
 
 and then, in random order, (resize to the LR size + final sinc filter) and JPEG; the LR is finally quantised to
-8 bits. Defaults are the published settings (``../shared/reference/README.md``; BasicSR
+8 bits. Defaults are the published settings (Real-ESRGAN's published options, docs/references.md; BasicSR
 ``options/train_realesrnet_x4plus.yml``), with noise levels written as fractions of the range
 (``noise_range=(1/255, 30/255)``).
 
