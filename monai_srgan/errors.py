@@ -6,10 +6,18 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["InputFileError", "ConfigError", "source_path", "project_error"]
+__all__ = ["SRGANError", "InputFileError", "ConfigError", "source_path", "project_error"]
 
 
-class InputFileError(ValueError):
+class SRGANError(ValueError):
+    """Base of the project's own errors: a message that names the file or setting at fault and what to do.
+
+    A ``ValueError`` so that callers catching bad values keep working; catch ``SRGANError`` for every error of
+    this project.
+    """
+
+
+class InputFileError(SRGANError):
     """A file (or folder) cannot be used as given.
 
     Args:
@@ -31,7 +39,7 @@ class InputFileError(ValueError):
         return (self.__class__, (self.path, self.problem, self.hint))
 
 
-class ConfigError(ValueError):
+class ConfigError(SRGANError):
     """A configuration value cannot work; the message names the setting to change."""
 
 
@@ -47,9 +55,9 @@ def source_path(img: Any) -> str | None:
 
 
 def project_error(exc: BaseException | None, types: tuple[type, ...] | None = None) -> BaseException | None:
-    """The innermost project error (``InputFileError``/``ConfigError``, or ``types``) in an exception's cause/context
+    """The innermost project error (:class:`SRGANError`, or ``types``) in an exception's cause/context
     chain: MONAI wraps what a transform or a config expression raises in its own ``RuntimeError``."""
-    types = types or (InputFileError, ConfigError)
+    types = types or (SRGANError,)
     found, seen = None, set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
