@@ -398,6 +398,35 @@ def test_docs_json_configs_build_the_python_configs(tmp_path, fundus):
         assert float(t_docs) == pytest.approx(float(t_py), rel=1e-5), name
 
 
+def test_recipe_files_write_each_papers_loss_as_terms(tmp_path, fundus):
+    """The bundles' paper recipes spell their generator loss out as ``GeneratorLoss`` terms (no paper switch): each
+    builds the same loss as ``paper_generator_loss``."""
+    from monai.bundle import ConfigParser
+
+    recipes = {p: f for f in (REPO / "bundles").glob("*/configs/recipes/00*.json") for p in [f.name[:3]]}
+    assert sorted(recipes) == sorted(PAPER_LOSSES)
+    hr = fundus[:1, :, :32, :32]
+    sr = hr + 0.05 * torch.randn_like(hr)
+    fake, real = torch.tensor([[-0.5]]), torch.tensor([[0.5]])
+    for paper, f in sorted(recipes.items()):
+        cfg = json.loads(f.read_text())
+        assert "paper_generator_loss" not in json.dumps(cfg["generator_loss"]), f
+        vgg_type = "vgg16" if paper == "003" else "vgg19"
+        torch.manual_seed(3)
+        weights = tmp_path / f"{vgg_type}.pth"
+        feats = build_vgg_features(vgg_type=vgg_type)
+        torch.save({f"features.{k}": v for k, v in feats.state_dict().items()}, weights)
+        parser = ConfigParser({k: cfg[k] for k in ("vgg_weights_file", "generator_loss")})
+        parser["vgg_weights"], parser["vgg_pretrained"] = str(weights), True
+        from_recipe = parser.get_parsed_content("generator_loss")
+        from_py = paper_generator_loss(paper, vgg_weights_path=weights)
+        x_sr, x_hr = (sr * 2 - 1, hr * 2 - 1) if paper == "004" else (sr, hr)
+        t_rec, p_rec = from_recipe(x_sr, x_hr, fake_logits=fake, real_logits=real)
+        t_py, p_py = from_py(x_sr, x_hr, fake_logits=fake, real_logits=real)
+        assert set(p_rec) == set(p_py), f
+        assert float(t_rec) == pytest.approx(float(t_py), rel=1e-5), f
+
+
 def test_discriminator_feature_loss_matches_features_only_through_sr():
     from monai_srgan.errors import ConfigError
     from monai_srgan.losses import DiscriminatorFeatureLoss
