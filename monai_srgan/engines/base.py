@@ -27,6 +27,7 @@ from monai.engines.utils import default_metric_cmp_fn
 from monai.engines.workflow import Workflow
 
 from monai_srgan.errors import ConfigError, project_error
+from monai_srgan.networks.export import unwrap_model
 
 from .distributed import distributed_device, get_rank, get_world_size, init_distributed, is_distributed, wrap_ddp
 from .ema import ModelEMA
@@ -47,7 +48,6 @@ from .utils import (
     set_rng_state,
     to_memory_format,
     to_plain_tensor,
-    unwrap_model,
     use_channels_last,
 )
 from .validation import SRValidator, _resolve_amp_dtype

@@ -10,7 +10,7 @@ import copy
 
 import torch
 
-from .utils import unwrap_model
+from monai_srgan.networks.export import unwrap_model
 
 __all__ = ["ModelEMA"]
 

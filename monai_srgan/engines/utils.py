@@ -35,7 +35,6 @@ __all__ = [
     "epoch_seed",
     "seed_dataloader_for_epoch",
     "atomic_torch_save",
-    "unwrap_model",
     "set_requires_grad",
     "to_plain_tensor",
     "resolve_amp",
@@ -142,13 +141,6 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
-
-
-def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
-    """The module inside ``DistributedDataParallel``/``DataParallel`` (or the model itself)."""
-    return (
-        model.module if isinstance(model, (torch.nn.parallel.DistributedDataParallel, torch.nn.DataParallel)) else model
-    )
 
 
 def set_requires_grad(model: torch.nn.Module | None, flag: bool) -> None:

@@ -326,9 +326,9 @@ def save_generator_weights(model: nn.Module, path: str | os.PathLike, key: str |
     Returns:
         the written path.
     """
-    while hasattr(model, "module") and isinstance(model.module, nn.Module):
-        model = model.module
-    model = getattr(model, "_orig_mod", model)
+    from .export import unwrap_model
+
+    model = unwrap_model(model)
     sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     obj: Any = sd if key is None else {key: sd}
     path = Path(path)
