@@ -22,22 +22,12 @@ import torch
 from monai.inferers import Inferer
 
 from monai_srgan.errors import ConfigError
+from monai_srgan.utils.axes import per_axis
 from monai_srgan.utils.precision import low_precision, resolve_dtype
 
 __all__ = ["SRInferer", "DEFAULT_RECEPTIVE_FIELD", "TileProgress", "tile_grid"]
 
 DEFAULT_RECEPTIVE_FIELD = 16
-
-
-def _tuple(v: int | float | Sequence[int | float], n: int, name: str) -> tuple:
-    if isinstance(v, (int, float)):
-        return (v,) * n
-    v = tuple(v)
-    if len(v) == 1:
-        return v * n
-    if len(v) != n:
-        raise ConfigError(f"{name}={v} needs 1 or {n} values for {n} spatial axes")
-    return v
 
 
 def tile_grid(size: int, tile: int) -> list[tuple[int, int]]:
@@ -141,15 +131,15 @@ class SRInferer(Inferer):
         network's output for ``box`` that belongs to ``core`` (in output pixels).
         """
         nsp = len(spatial)
-        scales = tuple(int(s) for s in _tuple(self.scale, nsp, "scale"))
+        scales = tuple(int(s) for s in per_axis(self.scale, nsp, "scale", None))
         ctx = self._rf(network) if self.context is None else int(self.context)
-        roi = tuple(max(1, min(int(r), s)) for r, s in zip(_tuple(self.roi_size, nsp, "roi_size"), spatial))
+        roi = tuple(max(1, min(int(r), s)) for r, s in zip(per_axis(self.roi_size, nsp, "roi_size", None), spatial))
         same_size = self.sw_batch_size > 1
         axes = []
         for d in range(nsp):
             n, grid = spatial[d], tile_grid(spatial[d], roi[d])
             full = min(max(b - a for a, b in grid) + 2 * ctx, n)
-            per_axis = []
+            along = []
             for a, b in grid:
                 if same_size:  # one padded size for every tile (batchable); border tiles shift inwards
                     lo = min(max(a - ctx, 0), n - full)
@@ -157,8 +147,8 @@ class SRInferer(Inferer):
                 else:
                     lo, hi = max(a - ctx, 0), min(b + ctx, n)
                 keep = slice((a - lo) * scales[d], (b - lo) * scales[d])
-                per_axis.append((slice(a, b), slice(lo, hi), keep))
-            axes.append(per_axis)
+                along.append((slice(a, b), slice(lo, hi), keep))
+            axes.append(along)
         return [tuple(zip(*combo)) for combo in itertools.product(*axes)]  # type: ignore[misc]
 
     # ------------------------------------------------------------------ API
@@ -184,7 +174,7 @@ class SRInferer(Inferer):
         x = inputs.as_subclass(torch.Tensor) if isinstance(inputs, torch.Tensor) else torch.as_tensor(inputs)
         x = x.float()
         nsp = x.ndim - 2
-        scales = tuple(int(s) for s in _tuple(self.scale, nsp, "scale"))
+        scales = tuple(int(s) for s in per_axis(self.scale, nsp, "scale", None))
         tiles = self.plan(tuple(x.shape[2:]), network)
         work = [(n, t) for n in range(x.shape[0]) for t in tiles]
         bar = _progress(len(work)) if self.progress else None
@@ -213,7 +203,7 @@ class SRInferer(Inferer):
     ) -> torch.Tensor:
         """Super-resolve ``inputs`` ``(N, C, *spatial)``; returns float32 ``(N, C_out, *(scale * spatial))``."""
         nsp = inputs.ndim - 2
-        scales = tuple(int(s) for s in _tuple(self.scale, nsp, "scale"))
+        scales = tuple(int(s) for s in per_axis(self.scale, nsp, "scale", None))
         out: torch.Tensor | None = None
         for n, sl, y in self.iter_tiles(inputs, network):
             if out is None:

@@ -29,6 +29,7 @@ from monai.transforms import MapTransform, RandomizableTransform, Transform
 
 from monai_srgan.errors import ConfigError, InputFileError, source_path
 from monai_srgan.transforms.resize import imresize, rescale_affine
+from monai_srgan.utils.axes import per_axis
 
 __all__ = [
     "BicubicDownsample",
@@ -58,16 +59,6 @@ SIZE_POLICIES = ("crop", "raise")
 
 
 # ----------------------------------------------------------------------------------------------------- helpers
-def _per_axis(value: Any, n: int, name: str) -> tuple[float, ...]:
-    if isinstance(value, (Sequence, np.ndarray, torch.Tensor)) and not isinstance(value, str):
-        out = tuple(float(v) for v in value)
-        if len(out) != n:
-            raise ConfigError(f"{name}={tuple(value)} needs one entry per spatial axis ({n}).")
-    else:
-        out = (float(value),) * n
-    return out
-
-
 def _check_scale(scale: Any) -> Any:
     vals = scale if isinstance(scale, (Sequence, np.ndarray)) and not isinstance(scale, str) else [scale]
     for v in vals:
@@ -94,7 +85,7 @@ def crop_to_multiple(img: torch.Tensor, scale: float | Sequence[float], policy: 
     if policy not in SIZE_POLICIES:
         raise ConfigError(f"size_policy={policy!r}; use one of {SIZE_POLICIES}.")
     nd = img.ndim - 1
-    scales = _per_axis(scale, nd, "scale")
+    scales = per_axis(scale, nd, "scale")
     ints = _int_scales(scales)
     shape = tuple(img.shape[1:])
     if any(s < sc for s, sc in zip(shape, scales)):
@@ -191,7 +182,7 @@ def gaussian_blur(
         truncate: kernel radius in sigmas.
     """
     nd = spatial_dims or x.ndim - 1
-    sig = _per_axis(sigma, nd, "sigma")
+    sig = per_axis(sigma, nd, "sigma")
     for k, s in enumerate(sig):
         if s > 0:
             radius = max(1, int(math.ceil(truncate * s)))
@@ -269,7 +260,7 @@ class BicubicDownsample(Transform):
         """Degrade one HR image ``(C, *spatial)``; returns the LR image."""
         img = crop_to_multiple(img, self.scale, self.size_policy)
         nd = img.ndim - 1
-        factors = tuple(1.0 / s for s in _per_axis(self.scale, nd, "scale"))
+        factors = tuple(1.0 / s for s in per_axis(self.scale, nd, "scale"))
         x = _plain(img)
         lr = imresize(x, scale_factor=factors, mode=self.mode, antialias=self.antialias, spatial_dims=nd)
         if self.clip is not None:
@@ -389,7 +380,7 @@ class RandBlurDownsample(RandomizableTransform):
         img = crop_to_multiple(img, self.scale, self.size_policy)
         x = _plain(img)
         nd = x.ndim - 1
-        scales = _per_axis(self.scale, nd, "scale")
+        scales = per_axis(self.scale, nd, "scale")
         # blur only along axes that are reduced
         y = gaussian_blur(x, tuple(self._sigma if s > 1 else 0.0 for s in scales), nd) if self._sigma > 0 else x
         # sampled at the LR pixel centres: no further antialiasing, except that "area" means block averaging
@@ -518,7 +509,7 @@ class RandXRayDegradation(RandomizableTransform):
         img = crop_to_multiple(img, self.scale, self.size_policy)
         x = _plain(img)
         nd = x.ndim - 1
-        factors = tuple(1.0 / s for s in _per_axis(self.scale, nd, "scale"))
+        factors = tuple(1.0 / s for s in per_axis(self.scale, nd, "scale"))
         lo, hi = self.value_range
         u = (x - lo) / (hi - lo)
         if not self._do_transform:
@@ -656,7 +647,7 @@ class SliceThicknessDegradation(RandomizableTransform):
         self.size_policy = size_policy
         self.params: dict[str, Any] = {}
 
-    def scale_per_axis(self, spatial_dims: int) -> tuple[float, ...]:
+    def scaleper_axis(self, spatial_dims: int) -> tuple[float, ...]:
         """The per-axis scale tuple (1 everywhere except ``axis``)."""
         ax = self.axis % spatial_dims
         return tuple(self.scale if k == ax else 1.0 for k in range(spatial_dims))
@@ -679,7 +670,7 @@ class SliceThicknessDegradation(RandomizableTransform):
             )
         if not -nd <= self.axis < nd:
             raise ConfigError(f"SliceThicknessDegradation axis={self.axis} but the image has {nd} spatial axes.")
-        img = crop_to_multiple(img, self.scale_per_axis(nd), self.size_policy)
+        img = crop_to_multiple(img, self.scaleper_axis(nd), self.size_policy)
         x = _plain(img)
         ax = self.axis % nd
         n_in = x.shape[1 + ax]
@@ -727,7 +718,7 @@ class SliceThicknessDegradationd(_RandDegradeDictBase):
         d = dict(data)
         for key, lr_key in self.key_iterator(d, self.lr_keys):
             nd = d[key].ndim - 1
-            hr = self._apply_policy(d, key, self.degrade.scale_per_axis(nd), self.degrade.size_policy)
+            hr = self._apply_policy(d, key, self.degrade.scaleper_axis(nd), self.degrade.size_policy)
             d[lr_key] = self.degrade(hr, randomize=True)
         return d
 

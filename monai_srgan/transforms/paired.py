@@ -33,6 +33,7 @@ from monai.transforms import (
 )
 
 from monai_srgan.errors import ConfigError, InputFileError, source_path
+from monai_srgan.utils.axes import per_axis
 
 __all__ = [
     "RandHRPatch",
@@ -48,15 +49,6 @@ __all__ = [
     "RandPairedFlipRotateD",
     "RandPairedFlipRotateDict",
 ]
-
-
-def _tuple(v: Any, n: int, name: str, kind=int) -> tuple:
-    if isinstance(v, (Sequence, np.ndarray, torch.Tensor)) and not isinstance(v, str):
-        out = tuple(kind(i) for i in v)
-        if len(out) != n:
-            raise ConfigError(f"{name}={tuple(v)} needs one entry per spatial axis ({n}).")
-        return out
-    return (kind(v),) * n
 
 
 def _check_fits(img: Any, size: Sequence[int], what: str) -> None:
@@ -86,7 +78,7 @@ class RandHRPatch(RandSpatialCrop):
         super().__init__(roi_size=patch_size, random_center=True, random_size=False, lazy=lazy)
 
     def __call__(self, img: torch.Tensor, randomize: bool = True, lazy: bool | None = None) -> torch.Tensor:
-        _check_fits(img, _tuple(self.patch_size, img.ndim - 1, "patch_size"), "patch size")
+        _check_fits(img, per_axis(self.patch_size, img.ndim - 1, "patch_size", int), "patch size")
         return super().__call__(img, randomize=randomize, lazy=lazy)
 
 
@@ -122,7 +114,7 @@ class RandHRPatchd(RandSpatialCropd):
         if first == []:
             return dict(data)
         img = data[first]
-        _check_fits(img, _tuple(self.patch_size, img.ndim - 1, "patch_size"), "patch size")
+        _check_fits(img, per_axis(self.patch_size, img.ndim - 1, "patch_size", int), "patch size")
         d = super().__call__(data, lazy=lazy)
         if self.fov_key and self.fov_key in d and self.fov_key not in self.keys:
             fov = d[self.fov_key]
@@ -160,8 +152,8 @@ class RandPairedCrop(RandomizableTransform):
 
     def _sizes(self, lr: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
         nd = lr.ndim - 1
-        patch = _tuple(self.lr_patch_size, nd, "lr_patch_size")
-        scale = _tuple(self.scale, nd, "scale", kind=float)
+        patch = per_axis(self.lr_patch_size, nd, "lr_patch_size", int)
+        scale = per_axis(self.scale, nd, "scale")
         if any(abs(s - round(s)) > 1e-9 or s < 1 for s in scale):
             raise ConfigError(f"RandPairedCrop scale={self.scale} must be integers >= 1.")
         return patch, tuple(int(round(s)) for s in scale)

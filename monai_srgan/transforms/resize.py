@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from monai_srgan.errors import ConfigError
+from monai_srgan.utils.axes import per_axis
 
 __all__ = [
     "imresize",
@@ -159,15 +160,6 @@ def _check_mode(mode: str) -> str:
     return mode
 
 
-def _as_tuple(v, n: int, name: str) -> tuple:
-    if isinstance(v, (Sequence, np.ndarray, torch.Tensor)) and not isinstance(v, str):
-        v = tuple(float(i) if name == "scale_factor" else int(i) for i in v)
-        if len(v) != n:
-            raise ConfigError(f"imresize {name}={v} has {len(v)} entries but the input has {n} spatial axes.")
-        return v
-    return (float(v) if name == "scale_factor" else int(v),) * n
-
-
 def rescale_affine(affine: torch.Tensor, in_shape: Sequence[int], out_shape: Sequence[int]) -> torch.Tensor:
     """Affine after a pixel-centre-aligned resample from ``in_shape`` to ``out_shape`` (spacing × in/out, shifted).
 
@@ -235,12 +227,12 @@ def imresize(
         )
     in_shape = tuple(x.shape[-spatial_dims:])
     if scale_factor is not None:
-        factors = _as_tuple(scale_factor, spatial_dims, "scale_factor")
+        factors = per_axis(scale_factor, spatial_dims, "imresize scale_factor")
         if any(f <= 0 for f in factors):
             raise ConfigError(f"imresize scale_factor must be positive, got {scale_factor}.")
         out_shape = tuple(output_size(s, f) for s, f in zip(in_shape, factors))
     else:
-        out_shape = _as_tuple(size, spatial_dims, "size")
+        out_shape = per_axis(size, spatial_dims, "imresize size", int)
         if any(s < 1 for s in out_shape):
             raise ConfigError(f"imresize size must be positive, got {size}.")
     mode = _check_mode(mode)

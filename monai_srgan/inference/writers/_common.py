@@ -7,7 +7,7 @@ import re
 import shutil
 import unicodedata
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -156,12 +156,3 @@ def affine_to_ras(affine: np.ndarray | torch.Tensor | None, space: str | None) -
     if str(space or "RAS").upper() == "LPS":
         a = np.diag([-1.0, -1.0, 1.0, 1.0]) @ a
     return a
-
-
-def _scale_tuple(scale: int | float | Sequence[int | float], ndim: int) -> tuple[float, ...]:
-    if isinstance(scale, (int, float)):
-        return (float(scale),) * ndim
-    s = tuple(float(v) for v in scale)
-    if len(s) != ndim:
-        raise ValueError(f"scale {scale} has {len(s)} values for {ndim} spatial axes")
-    return s

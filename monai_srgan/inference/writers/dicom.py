@@ -45,7 +45,8 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from pydicom.valuerep import DSfloat
 
 from monai_srgan.errors import InputFileError
-from monai_srgan.inference.writers._common import _scale_tuple, atomic_write_dir, to_numpy
+from monai_srgan.inference.writers._common import atomic_write_dir, to_numpy
+from monai_srgan.utils.axes import per_axis
 
 __all__ = ["write_dicom_series", "values_to_stored", "DEFAULT_NOTE", "stored_range", "DERIVATION_CODE"]
 
@@ -329,7 +330,7 @@ def write_dicom_series(
         raise ValueError("DICOM writer needs meta['srgan_source_files'] (the source datasets) to build the series")
     sources = [_read_source(p) for p in sources_paths]
     ref = sources[0]
-    scales = _scale_tuple(scale, 3 if len(sources) > 1 or n_out > 1 else 2)
+    scales = per_axis(scale, 3 if len(sources) > 1 or n_out > 1 else 2, "scale")
     if len(scales) == 2:
         scales = (scales[0], scales[1], 1.0)
     sr_, sc_, sd_ = scales
