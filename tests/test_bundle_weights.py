@@ -153,3 +153,14 @@ def test_weights_command_writes_a_plain_state_dict(tmp_path):
 def test_datalist_section_empty_after_drop_says_which_setting():
     with pytest.raises(ConfigError, match="train_drop"):
         datalist_section({"training": [{"image": "/x/idrid_01.jpg"}]}, "training", drop=["idrid_*"])
+
+
+def test_detail_crop_prefers_structure_to_burned_in_letters():
+    from monai_srgan.utils.figures import detail_crop
+
+    img = torch.zeros(1, 200, 200)
+    img[0, 10:30, 10:30] = 1.0  # a saturated marker letter: the strongest edges of the image
+    stripes = (torch.arange(80) % 8 < 4).float()[:, None] * torch.linspace(0, 0.5, 80)[None, :]
+    img[0, 100:180, 100:180] += stripes  # rib-like structure
+    r, c = detail_crop(img, 60)
+    assert 100 - 60 < r < 180 and 100 - 60 < c < 180

@@ -40,15 +40,25 @@ def colorize(x: torch.Tensor, vmax: float) -> torch.Tensor:
 
 
 def detail_crop(img: torch.Tensor, size: int, mask: torch.Tensor | None = None) -> tuple[int, int]:
-    """Top-left corner of the ``size`` crop of ``img`` ``(C, H, W)`` with the most gradient energy (inside the mask
-    when given)."""
+    """Top-left corner of the ``size`` crop of ``img`` ``(C, H, W)`` with the most anatomical detail (inside the
+    mask when given).
+
+    Detail is the gradient magnitude clipped at its 95th percentile, so that a few very strong edges (burned-in
+    letters of a radiograph, the border of a fundus field of view) do not outweigh widespread structure such as
+    vessels and rib edges; near-saturated pixels (burned-in annotations) and their neighbourhood count as no detail.
+    """
     h, w = img.shape[-2:]
     size = min(size, h, w)
     g = img.float().mean(0)
     e = (g[1:, :-1] - g[:-1, :-1]).abs() + (g[:-1, 1:] - g[:-1, :-1]).abs()
     e = torch.nn.functional.pad(e, (0, 1, 0, 1))
+    bright = torch.nn.functional.max_pool2d((g >= g.max() - 0.02 * (g.max() - g.min()))[None, None].float(), 9, 1, 4)
+    e = e * (bright[0, 0] == 0)
     if mask is not None:
-        e = e * (mask.reshape(h, w) > 0)
+        inside = (mask.reshape(h, w) > 0).float()[None, None]
+        e = e * (-torch.nn.functional.max_pool2d(-inside, 9, 1, 4)[0, 0] > 0)  # eroded: not the FOV border
+    if (e > 0).any():
+        e = e.clamp(max=float(torch.quantile(e[e > 0].flatten()[:1_000_000], 0.95)))
     s = max(size // 4, 1)
     pooled = torch.nn.functional.avg_pool2d(e[None, None], size, stride=s)[0, 0]
     r, c = divmod(int(torch.argmax(pooled)), pooled.shape[1])
