@@ -146,6 +146,11 @@ def test_weights_command_writes_a_plain_state_dict(tmp_path):
     assert main(["weights", str(tmp_path / "export.pt"), str(tmp_path / "models" / "model_x8.pt")]) == 0
     out = torch.load(tmp_path / "models" / "model_x8.pt", weights_only=True)
     assert set(out) == {"weight", "bias"} and torch.equal(out["bias"], ema["bias"])  # EMA weights preferred
+    assert main(["weights", str(tmp_path / "export.pt"), str(tmp_path / "half.pt"), "--half"]) == 0
+    half = torch.load(tmp_path / "half.pt", weights_only=True)
+    assert half["weight"].dtype == torch.float16
+    net.load_state_dict(half)  # loading casts back to the network's dtype
+    assert torch.allclose(net.weight, ema["weight"], atol=1e-3)
     assert main(["weights", str(tmp_path / "missing.pt"), str(tmp_path / "x.pt")]) == 2
     assert not (tmp_path / "x.pt").exists()
 

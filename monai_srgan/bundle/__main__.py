@@ -32,9 +32,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     wt = sub.add_parser("weights", help="write a training export's generator as a bundle's plain state dict")
     wt.add_argument("src", help="a trainer's model.pt / best_model.pt / checkpoint_last.pt")
     wt.add_argument("dest", help="the weight file to write, e.g. bundles/retina_sr/models/model_x8.pt")
+    wt.add_argument(
+        "--half",
+        action="store_true",
+        help="store floating-point tensors as float16 (half the file; loading casts them back to the network's dtype)",
+    )
     args = parser.parse_args(argv)
     if args.command == "weights":
-        return _weights(args.src, args.dest)
+        return _weights(args.src, args.dest, args.half)
     try:
         src = bundle_path(args.name)
         if args.command == "path":
@@ -51,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _weights(src: str, dest: str) -> int:
+def _weights(src: str, dest: str, half: bool = False) -> int:
     import torch
 
     from monai_srgan.engines.handlers import generator_state_from_checkpoint, load_checkpoint
@@ -63,7 +68,10 @@ def _weights(src: str, dest: str) -> int:
     except (InputFileError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    atomic_torch_save({k: torch.as_tensor(v).detach().cpu().contiguous() for k, v in state.items()}, dest)
+    out = {k: torch.as_tensor(v).detach().cpu().contiguous() for k, v in state.items()}
+    if half:
+        out = {k: v.half() if v.is_floating_point() else v for k, v in out.items()}
+    atomic_torch_save(out, dest)
     print(dest)
     return 0
 
