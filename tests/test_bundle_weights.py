@@ -32,7 +32,9 @@ def test_bundle_weights_names_and_errors(tmp_path):
     assert bundle_weights(tmp_path, 4).endswith("models/model.pt")
     assert bundle_weights(tmp_path, 4, "gan").endswith("models/model_gan.pt")
     assert bundle_weights(tmp_path, 8).endswith("models/model_x8.pt")
-    assert bundle_weights(tmp_path, 8, "/some/file.pt") == "/some/file.pt"
+    assert bundle_weights(tmp_path, 8, str(tmp_path / "models" / "notes.pt")) == str(tmp_path / "models" / "notes.pt")
+    with pytest.raises(ConfigError, match=r"weights='GAN' is neither 'psnr', 'gan' nor an existing weight file"):
+        bundle_weights(tmp_path, 4, "GAN")
     assert set(shipped_weights(tmp_path)) == {(4, "psnr"), (4, "gan"), (8, "psnr")}
     with pytest.raises(ConfigError) as e:
         bundle_weights(tmp_path, 16)

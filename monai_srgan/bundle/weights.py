@@ -49,15 +49,21 @@ def bundle_weights(bundle_root: str | os.PathLike, scale: int, weights: str = "p
         default_scale: the bundle's own scale, whose PSNR weights are ``models/model.pt``.
 
     Raises:
-        ConfigError: no shipped file for that scale and kind; lists what the bundle has.
+        ConfigError: no shipped file for that scale and kind, or ``weights`` is no kind and no file; lists what the
+            bundle has.
     """
+    have = shipped_weights(bundle_root, default_scale)
+    listed = ", ".join(f"x{s} {k} ({p.name})" for (s, k), p in sorted(have.items())) or "none"
     if weights not in WEIGHT_KINDS:
+        if not Path(weights).is_file():
+            raise ConfigError(
+                f"weights='{weights}' is neither 'psnr', 'gan' nor an existing weight file: pass --weights psnr, "
+                f"--weights gan or the path of a .pt file (bundle '{bundle_root}' ships: {listed})"
+            )
         return os.fspath(weights)
     path = Path(bundle_root, "models", weight_file_name(scale, weights, default_scale))
     if path.is_file():
         return os.fspath(path)
-    have = shipped_weights(bundle_root, default_scale)
-    listed = ", ".join(f"x{s} {k} ({p.name})" for (s, k), p in sorted(have.items())) or "none"
     raise ConfigError(
         f"bundle '{bundle_root}' has no {weights} weights for scale={scale} ({path.name}); it ships: {listed}. "
         "Choose one of those scales/weights, or train this scale with configs/train.json --scale "
