@@ -25,7 +25,7 @@ from monai_srgan.transforms import (
     SliceThicknessDegradationd,
     UnsharpMaskd,
 )
-from monai_srgan.transforms.degradation_kernels import (
+from monai_srgan.transforms.degradation.kernels import (
     _poisson,
     add_gaussian_noise,
     add_poisson_noise,

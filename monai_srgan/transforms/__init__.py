@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from . import datasets, degradation, degradation_realesrgan, fundus, intensity, io, paired, resize
+from . import datasets, degradation, fundus, intensity, io, paired, resize
 from .datasets import *  # noqa: F401,F403
 from .degradation import *  # noqa: F401,F403
-from .degradation_realesrgan import *  # noqa: F401,F403
 from .fundus import *  # noqa: F401,F403
 from .intensity import *  # noqa: F401,F403
 from .io import *  # noqa: F401,F403
@@ -18,7 +17,6 @@ __all__ = [
     *fundus.__all__,
     *resize.__all__,
     *degradation.__all__,
-    *degradation_realesrgan.__all__,
     *paired.__all__,
     *datasets.__all__,
 ]

@@ -27,6 +27,7 @@ __all__ = [
     "circular_lowpass_kernel",
     "random_mixed_kernel",
     "filter2d",
+    "stack_kernels",
     "usm_sharp",
     "add_gaussian_noise",
     "add_poisson_noise",
@@ -147,6 +148,20 @@ def next_fast_len(n: int) -> int:
             p35 *= 3
         p5 *= 5
     return best
+
+
+def stack_kernels(kernels: Sequence[np.ndarray | None]) -> torch.Tensor:
+    """Stack per-sample ``(k_i, k_i)`` kernels into one ``(N, k, k)`` float tensor, centred and zero-padded to the
+    largest size; ``None`` (no filtering for that sample) becomes the identity kernel."""
+    size = max((k.shape[0] for k in kernels if k is not None), default=1)
+    out = np.zeros((len(kernels), size, size))
+    for i, k in enumerate(kernels):
+        if k is None:
+            out[i, size // 2, size // 2] = 1.0
+        else:
+            p = (size - k.shape[0]) // 2
+            out[i, p : p + k.shape[0], p : p + k.shape[0]] = k
+    return torch.from_numpy(out).float()
 
 
 @lru_cache(maxsize=32)

@@ -32,20 +32,14 @@ from typing import Any
 import numpy as np
 import torch
 from monai.config import KeysCollection
-from monai.transforms import MapTransform, RandomizableTransform, Transform
+from monai.transforms import RandomizableTransform
 
 from monai_srgan.errors import ConfigError
-from monai_srgan.transforms.degradation import (
-    SIZE_POLICIES,
-    _check_scale,
-    _DegradeDictBase,
-    _like,
-    _plain,
-    _RandDegradeDictBase,
-    crop_to_multiple,
-    quantize,
-)
-from monai_srgan.transforms.degradation_kernels import (
+from monai_srgan.transforms.resize import imresize
+
+from ._common import check_scale, check_size_policy, crop_to_multiple, like, plain, quantize
+from ._dict_base import RandDegradeDictBase
+from .kernels import (
     KERNEL_TYPES,
     add_gaussian_noise,
     add_poisson_noise,
@@ -53,115 +47,58 @@ from monai_srgan.transforms.degradation_kernels import (
     filter2d,
     jpeg_roundtrip,
     random_mixed_kernel,
+    stack_kernels,
     usm_sharp,
 )
-from monai_srgan.transforms.resize import imresize
+from .unsharp import UnsharpMask
 
 __all__ = [
     "RandRealESRGANDegradation",
     "RandRealESRGANDegradationd",
     "RandRealESRGANDegradationD",
     "RandRealESRGANDegradationDict",
-    "UnsharpMask",
-    "UnsharpMaskd",
-    "UnsharpMaskD",
-    "UnsharpMaskDict",
     "REALESRGAN_DEFAULTS",
 ]
 
+
+def _order_settings(
+    blur_sigma: tuple, resize_prob: tuple, resize_range: tuple, noise_range: tuple, poisson_scale_range: tuple
+) -> dict[str, Any]:
+    """The settings of one degradation order (paper 002, Sec. 3.2): the two orders share every setting but the blur
+    sigma, the resize and the noise ranges."""
+    return {
+        "kernel_prob": (0.45, 0.25, 0.12, 0.03, 0.12, 0.03),
+        "sinc_prob": 0.1,
+        "blur_sigma": blur_sigma,
+        "betag_range": (0.5, 4.0),
+        "betap_range": (1.0, 2.0),
+        "resize_prob": resize_prob,
+        "resize_range": resize_range,
+        "gaussian_noise_prob": 0.5,
+        "noise_range": noise_range,
+        "poisson_scale_range": poisson_scale_range,
+        "gray_noise_prob": 0.4,
+        "jpeg_range": (30.0, 95.0),
+    }
+
+
 #: Published first/second-order settings (Real-ESRGAN ×4, BasicSR train_realesrnet_x4plus.yml); noise in [0, 1] units.
+#: Second-order keys end in ``2`` (``blur_sigma2``, ``noise_range2``, ...).
 REALESRGAN_DEFAULTS: dict[str, Any] = {
     "kernel_range": (7, 21),
     "kernel_list": KERNEL_TYPES,
-    "kernel_prob": (0.45, 0.25, 0.12, 0.03, 0.12, 0.03),
-    "sinc_prob": 0.1,
-    "blur_sigma": (0.2, 3.0),
-    "betag_range": (0.5, 4.0),
-    "betap_range": (1.0, 2.0),
-    "resize_prob": (0.2, 0.7, 0.1),
-    "resize_range": (0.15, 1.5),
-    "gaussian_noise_prob": 0.5,
-    "noise_range": (1.0 / 255.0, 30.0 / 255.0),
-    "poisson_scale_range": (0.05, 3.0),
-    "gray_noise_prob": 0.4,
-    "jpeg_range": (30.0, 95.0),
+    **_order_settings((0.2, 3.0), (0.2, 0.7, 0.1), (0.15, 1.5), (1.0 / 255.0, 30.0 / 255.0), (0.05, 3.0)),
     "second_blur_prob": 0.8,
-    "kernel_prob2": (0.45, 0.25, 0.12, 0.03, 0.12, 0.03),
-    "sinc_prob2": 0.1,
-    "blur_sigma2": (0.2, 1.5),
-    "betag_range2": (0.5, 4.0),
-    "betap_range2": (1.0, 2.0),
-    "resize_prob2": (0.3, 0.4, 0.3),
-    "resize_range2": (0.3, 1.2),
-    "gaussian_noise_prob2": 0.5,
-    "noise_range2": (1.0 / 255.0, 25.0 / 255.0),
-    "poisson_scale_range2": (0.05, 2.5),
-    "gray_noise_prob2": 0.4,
-    "jpeg_range2": (30.0, 95.0),
+    **{
+        f"{k}2": v
+        for k, v in _order_settings(
+            (0.2, 1.5), (0.3, 0.4, 0.3), (0.3, 1.2), (1.0 / 255.0, 25.0 / 255.0), (0.05, 2.5)
+        ).items()
+    },
     "final_sinc_prob": 0.8,
 }
 
 _RESIZE_MODES = ("area", "bilinear", "bicubic")
-
-
-class UnsharpMask(Transform):
-    """Real-ESRGAN's ground-truth unsharp masking (BasicSR ``USMSharp``) on ``(C, H, W)`` or ``(N, C, H, W)``.
-
-    Args:
-        weight: sharpening weight (0.5).
-        radius: Gaussian window size in pixels (50 → 51 taps, sigma 8, as ``cv2.GaussianBlur(img, (51, 51), 0)``).
-        threshold: residual magnitude (fraction of the range) above which sharpening applies (10/255).
-        value_range: the input's value range, mapped to [0, 1] for the operation and back.
-    """
-
-    backend = ["torch"]
-
-    def __init__(
-        self,
-        weight: float = 0.5,
-        radius: int = 50,
-        threshold: float = 10.0 / 255.0,
-        value_range: tuple[float, float] = (0.0, 1.0),
-    ) -> None:
-        self.weight, self.radius, self.threshold = float(weight), int(radius), float(threshold)
-        self.value_range = (float(value_range[0]), float(value_range[1]))
-
-    def __call__(self, img: torch.Tensor) -> torch.Tensor:
-        x = _plain(img)
-        single = x.ndim == 3
-        lo, hi = self.value_range
-        y = ((x[None] if single else x) - lo) / (hi - lo)
-        y = usm_sharp(y, self.weight, self.radius, self.threshold) * (hi - lo) + lo
-        return _like(y[0] if single else y, img)
-
-
-class UnsharpMaskd(MapTransform):
-    """Dictionary :class:`UnsharpMask`: writes ``output_key`` (default: in place) for each of ``keys``."""
-
-    backend = UnsharpMask.backend
-
-    def __init__(
-        self,
-        keys: KeysCollection = "hr",
-        output_key: str | Sequence[str] | None = None,
-        weight: float = 0.5,
-        radius: int = 50,
-        threshold: float = 10.0 / 255.0,
-        value_range: tuple[float, float] = (0.0, 1.0),
-        allow_missing_keys: bool = False,
-    ) -> None:
-        super().__init__(keys, allow_missing_keys)
-        outs = self.keys if output_key is None else ((output_key,) if isinstance(output_key, str) else output_key)
-        if len(outs) != len(self.keys):
-            raise ConfigError(f"output_key={output_key!r} needs one entry per key {self.keys}.")
-        self.output_keys = tuple(outs)
-        self.usm = UnsharpMask(weight, radius, threshold, value_range)
-
-    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        d = dict(data)
-        for key, out in self.key_iterator(d, self.output_keys):
-            d[out] = self.usm(d[key])
-        return d
 
 
 class RandRealESRGANDegradation(RandomizableTransform):
@@ -213,7 +150,7 @@ class RandRealESRGANDegradation(RandomizableTransform):
         **overrides: Any,
     ) -> None:
         RandomizableTransform.__init__(self, prob)
-        _check_scale(scale)
+        check_scale(scale)
         if int(scale) != scale:
             raise ConfigError(f"RandRealESRGANDegradation scale={scale} must be an integer.")
         self.scale = int(scale)
@@ -229,9 +166,7 @@ class RandRealESRGANDegradation(RandomizableTransform):
         if not self.value_range[1] > self.value_range[0]:
             raise ConfigError(f"value_range={value_range} must be (low, high) with high > low.")
         self.resize_antialias = bool(resize_antialias)
-        if size_policy not in SIZE_POLICIES:
-            raise ConfigError(f"size_policy={size_policy!r}; use one of {SIZE_POLICIES}.")
-        self.size_policy = size_policy
+        self.size_policy = check_size_policy(size_policy)
         unknown = set(overrides) - set(REALESRGAN_DEFAULTS)
         if unknown:
             raise ConfigError(f"unknown Real-ESRGAN setting(s) {sorted(unknown)}; known: {sorted(REALESRGAN_DEFAULTS)}")
@@ -312,18 +247,6 @@ class RandRealESRGANDegradation(RandomizableTransform):
         self.params = p
 
     # ----------------------------------------------------------------------------------------------- pipeline
-    @staticmethod
-    def _stack_kernels(kernels: Sequence[np.ndarray | None]) -> torch.Tensor:
-        size = max((k.shape[0] for k in kernels if k is not None), default=1)
-        out = np.zeros((len(kernels), size, size))
-        for i, k in enumerate(kernels):
-            if k is None:
-                out[i, size // 2, size // 2] = 1.0
-            else:
-                p = (size - k.shape[0]) // 2
-                out[i, p : p + k.shape[0], p : p + k.shape[0]] = k
-        return torch.from_numpy(out).float()
-
     def _resize(self, x: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
         size = (max(1, int(size[0])), max(1, int(size[1])))
         if tuple(x.shape[-2:]) == size:
@@ -350,7 +273,7 @@ class RandRealESRGANDegradation(RandomizableTransform):
         n, c, h, w = hr.shape
         s = self.scale
         # first order
-        out = filter2d(hr, self._stack_kernels(p["kernel1"]))
+        out = filter2d(hr, stack_kernels(p["kernel1"]))
         f, mode = p["resize1"]
         out = self._resize(out, (int(h * f), int(w * f)), mode)
         out = self._noise(out, p["noise1"], gen)
@@ -358,11 +281,11 @@ class RandRealESRGANDegradation(RandomizableTransform):
             out = self._jpeg(out, p["jpeg1"])
         # second order
         if p["do_blur2"]:
-            out = filter2d(out, self._stack_kernels(p["kernel2"]))
+            out = filter2d(out, stack_kernels(p["kernel2"]))
         f, mode = p["resize2"]
         out = self._resize(out, (int(h / s * f), int(w / s * f)), mode)
         out = self._noise(out, p["noise2"], gen)
-        sinc = self._stack_kernels(p["sinc"])
+        sinc = stack_kernels(p["sinc"])
         if p["resize_final_first"]:
             out = self._resize(out, (h // s, w // s), p["final_mode"])
             out = filter2d(out, sinc)
@@ -379,17 +302,9 @@ class RandRealESRGANDegradation(RandomizableTransform):
         lo, hi = self.value_range
         return x if (lo, hi) == (0.0, 1.0) else (x - lo) / (hi - lo)
 
-    def _from_unit(self, x: torch.Tensor) -> torch.Tensor:
-        lo, hi = self.value_range
-        return x if (lo, hi) == (0.0, 1.0) else x * (hi - lo) + lo
-
     def sharpen(self, hr: torch.Tensor) -> torch.Tensor:
         """The unsharp-masked HR (Real-ESRGAN's L1/perceptual target), same shape and range as ``hr``."""
-        x = _plain(hr)
-        single = x.ndim == 3
-        y = self._to_unit(x[None] if single else x)
-        y = self._from_unit(usm_sharp(y, self.usm_weight, self.usm_radius, self.usm_threshold))
-        return _like(y[0] if single else y, hr)
+        return UnsharpMask(self.usm_weight, self.usm_radius, self.usm_threshold, self.value_range)(hr)
 
     def __call__(
         self, img: torch.Tensor, randomize: bool = True, hr_sharpened: torch.Tensor | None = None
@@ -406,7 +321,7 @@ class RandRealESRGANDegradation(RandomizableTransform):
             raise ConfigError(f"RandRealESRGANDegradation is 2D: expected (C, H, W) or (N, C, H, W), got {img.shape}.")
         single = img.ndim == 3
         img = crop_to_multiple(img, self.scale, self.size_policy) if single else img
-        x = _plain(img)
+        x = plain(img)
         xb = x[None] if single else x
         if xb.shape[-2] % self.scale or xb.shape[-1] % self.scale:
             xb = xb[..., : xb.shape[-2] - xb.shape[-2] % self.scale, : xb.shape[-1] - xb.shape[-1] % self.scale]
@@ -419,15 +334,17 @@ class RandRealESRGANDegradation(RandomizableTransform):
                 raise ConfigError("randomize=False needs a previous draw for the same batch size.")
             unit = self._to_unit(xb)
             if hr_sharpened is not None:
-                hs = _plain(hr_sharpened)
+                hs = plain(hr_sharpened)
                 unit = self._to_unit(hs[None] if hs.ndim == 3 else hs)[..., : xb.shape[-2], : xb.shape[-1]]
             elif self.usm:
                 unit = usm_sharp(unit, self.usm_weight, self.usm_radius, self.usm_threshold)
-            lr = self._from_unit(self.degrade_batch(unit))
-        return _like(lr[0], img, x.shape[1:]) if single else lr
+            lo, hi = self.value_range
+            lr = self.degrade_batch(unit)
+            lr = lr if (lo, hi) == (0.0, 1.0) else lr * (hi - lo) + lo
+        return like(lr[0], img, x.shape[1:]) if single else lr
 
 
-class RandRealESRGANDegradationd(_RandDegradeDictBase):
+class RandRealESRGANDegradationd(RandDegradeDictBase):
     """Dictionary :class:`RandRealESRGANDegradation`: ``d[lr_key]`` from ``d[key]``; optionally ``d[usm_key]``.
 
     The HR under ``keys`` stays unsharpened (the discriminator's real images); with ``usm=True`` the sharpened HR,
@@ -454,35 +371,28 @@ class RandRealESRGANDegradationd(_RandDegradeDictBase):
         allow_missing_keys: bool = False,
         **kwargs: Any,
     ) -> None:
-        _DegradeDictBase.__init__(self, keys, lr_key, fov_key, allow_missing_keys)
-        RandomizableTransform.__init__(self, prob)
-        self.degrade = RandRealESRGANDegradation(scale=scale, bit_depth=bit_depth, prob=1.0, **kwargs)
+        degrade = RandRealESRGANDegradation(scale=scale, bit_depth=bit_depth, prob=1.0, **kwargs)
+        super().__init__(keys, degrade, lr_key, fov_key, allow_missing_keys, prob=prob)
         self.usm_key = usm_key
 
-    def randomize(self, data: Any = None) -> None:
-        super().randomize(None)
+    def degrade_key(self, d: dict, key: Hashable, hr: torch.Tensor) -> torch.Tensor:
+        usm_key = (self.usm_key if len(self.keys) == 1 else f"{key}_usm") if self.usm_key else None
+        sharp = None
+        if self.degrade.usm:
+            pre = d.get(usm_key) if usm_key else None
+            if pre is not None and tuple(pre.shape) == tuple(hr.shape):
+                sharp = pre  # sharpened once on the whole image (UnsharpMaskd) and cropped with the HR
+            else:
+                sharp = self.degrade.sharpen(hr)
+        if usm_key and sharp is not None:
+            d[usm_key] = sharp
+        if self._do_transform:
+            return self.degrade(hr, randomize=True, hr_sharpened=sharp)
+        return like(imresize(plain(hr), 1.0 / self.degrade.scale, spatial_dims=2), hr)
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        d = dict(data)
-        self.randomize()
-        for key, lr_key in self.key_iterator(d, self.lr_keys):
-            hr = self._apply_policy(d, key, self.degrade.scale, self.degrade.size_policy)
-            usm_key = (self.usm_key if len(self.keys) == 1 else f"{key}_usm") if self.usm_key else None
-            sharp = None
-            if self.degrade.usm:
-                pre = d.get(usm_key) if usm_key else None
-                if pre is not None and tuple(pre.shape) == tuple(hr.shape):
-                    sharp = pre  # sharpened once on the whole image (UnsharpMaskd) and cropped with the HR
-                else:
-                    sharp = self.degrade.sharpen(hr)
-            if usm_key and sharp is not None:
-                d[usm_key] = sharp
-            if self._do_transform:
-                d[lr_key] = self.degrade(hr, randomize=True, hr_sharpened=sharp)
-            else:
-                d[lr_key] = _like(imresize(_plain(hr), 1.0 / self.degrade.scale, spatial_dims=2), hr)
-        return d
+        self.randomize(None)  # one draw per call: degrade (with prob) or plain bicubic, for every key
+        return super().__call__(data)
 
 
 RandRealESRGANDegradationD = RandRealESRGANDegradationDict = RandRealESRGANDegradationd
-UnsharpMaskD = UnsharpMaskDict = UnsharpMaskd
