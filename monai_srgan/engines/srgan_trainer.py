@@ -23,8 +23,11 @@ import torch
 
 from monai_srgan.errors import ConfigError
 
-from .base import SRTrainerBase, _sched_load
+from .base import SRTrainerBase
+from .checks import rerun_message, shape_mismatch
 from .distributed import wrap_ddp
+from .handlers import EMAHandler
+from .resume import _sched_load
 from .utils import set_requires_grad, to_memory_format, to_plain_tensor
 
 __all__ = ["SRGANTrainer", "PairPool"]
@@ -104,7 +107,8 @@ class SRGANTrainer(SRTrainerBase):
         real_key: batch key of the image shown to D as real (default ``hr_key``; Real-ESRGAN shows D the
             unsharpened truth while L1/perceptual use ``target_key``).
         pool_size: Real-ESRGAN training-pair pool size (``None``/0: off).
-        ema_decay: 0.999 by default (Real-ESRGAN).
+        ema_decay: ``"auto"``: 0.999 (Real-ESRGAN) unless ``train_handlers`` holds an ``EMAHandler``; ``None``: no
+            EMA.
         **kwargs: everything of :class:`~monai_srgan.engines.base.SRTrainerBase`; ``warm_start`` loads stage-1
             weights.
 
@@ -128,9 +132,11 @@ class SRGANTrainer(SRTrainerBase):
         g_needs_real_logits: bool | None = None,
         real_key: str | None = None,
         pool_size: int | None = None,
-        ema_decay: float | None = 0.999,
+        ema_decay: float | None | str = "auto",
         **kwargs: Any,
     ) -> None:
+        if ema_decay == "auto":  # Real-ESRGAN's 0.999 unless the handlers list their own EMAHandler
+            ema_decay = None if any(isinstance(h, EMAHandler) for h in kwargs.get("train_handlers") or ()) else 0.999
         super().__init__(*args, ema_decay=ema_decay, **kwargs)
         if step_order not in ("g_first", "d_first"):
             raise ConfigError(f"step_order must be 'g_first' or 'd_first', got {step_order!r}.")
@@ -273,7 +279,9 @@ class SRGANTrainer(SRTrainerBase):
                 f"resume: {path} was written with discriminator {ckpt['signature'].get('discriminator')!r} but this "
                 f"configuration has {type(self.discriminator_raw).__name__!r}; use another ckpt_dir or resume=False."
             )
-        self._check_shapes(ckpt["net_d"], self.discriminator_raw.state_dict(), path, "discriminator", "resume")
+        diff = shape_mismatch(ckpt["net_d"], self.discriminator_raw.state_dict())
+        if diff:
+            raise ConfigError(rerun_message(path, "another discriminator shape", f"the discriminator differs: {diff}"))
 
     def load_checkpoint_state(self, ckpt: Mapping[str, Any]) -> None:
         super().load_checkpoint_state(ckpt)

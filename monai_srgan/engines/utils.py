@@ -26,7 +26,7 @@ from monai.data.utils import set_rnd
 from torch.utils.data import DataLoader, RandomSampler
 from torch.utils.data.distributed import DistributedSampler
 
-from monai_srgan.errors import ConfigError
+from monai_srgan.errors import ConfigError, project_error
 
 __all__ = [
     "get_rng_state",
@@ -40,6 +40,7 @@ __all__ = [
     "resolve_amp",
     "use_channels_last",
     "to_memory_format",
+    "surface_input_errors",
 ]
 
 _MAX_SEED = 2**31 - 1
@@ -181,3 +182,18 @@ def use_channels_last(channels_last: bool | str, network: torch.nn.Module) -> bo
 def to_memory_format(network: torch.nn.Module, channels_last: bool) -> torch.nn.Module:
     """Convert a 2D network's weights to channels-last in place (parameters stay the same objects)."""
     return network.to(memory_format=torch.channels_last) if channels_last else network
+
+
+def surface_input_errors(it: Iterator) -> Iterator:
+    """Iterate ``it``; a bad-input error raised inside a transform surfaces as itself, not as MONAI's wrapper."""
+    while True:
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        except Exception as e:
+            root = project_error(e)
+            if root is not None and root is not e:
+                raise root from None
+            raise
+        yield batch

@@ -1,0 +1,158 @@
+"""Checkpoint files of the SR trainers and the handler that writes them.
+
+Checkpoint layout in ``ckpt_dir`` (all written atomically: temporary file, fsync, ``os.replace``):
+
+- ``checkpoint_last.pt``: everything needed to continue exactly (G, D, EMA, both optimizers, schedulers, AMP
+  scalers, engine counters, RNG states of every rank, training-pair pool) — what ``resume`` reads;
+- ``checkpoint_iter########.pt``: numbered copies when ``keep_last > 0``;
+- ``best_model.pt``: ``{"params", "params_ema", "metrics", ...}`` at the best validation score;
+- ``model.pt``: the final generator export ``{"params", "params_ema"}`` (BasicSR layout; loaders prefer
+  ``params_ema``).
+
+Everything is tensors and plain containers: load with ``torch.load(path, weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from ignite.engine import Events
+
+from ..utils import atomic_torch_save
+
+__all__ = ["CKPT_FORMAT", "CheckpointFiles", "CheckpointHandler", "load_checkpoint", "generator_state_from_checkpoint"]
+
+CKPT_FORMAT = "monai_srgan.training_checkpoint"
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """``torch.load(path, map_location="cpu", weights_only=True)`` with a clear error for a missing file."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        from monai_srgan.errors import InputFileError
+
+        raise InputFileError(path, "checkpoint file not found", "check the resume/warm_start path")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def generator_state_from_checkpoint(ckpt: Mapping[str, Any], prefer_ema: bool = True) -> Mapping[str, Any]:
+    """The generator state dict in a checkpoint: ``params_ema`` (preferred), ``params``, or a bare state dict."""
+    keys = ("params_ema", "params") if prefer_ema else ("params", "params_ema")
+    for k in keys:
+        if isinstance(ckpt.get(k), Mapping):
+            return ckpt[k]
+    if ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
+        return ckpt
+    raise KeyError(f"no generator weights ('params_ema'/'params') among checkpoint keys {sorted(ckpt)[:8]}")
+
+
+class CheckpointFiles:
+    """Writes and finds the checkpoint files of one training stage (rank 0 writes; every rank may read).
+
+    Args:
+        ckpt_dir: folder of this stage's checkpoints.
+        keep_last: how many numbered ``checkpoint_iter*.pt`` copies to keep besides ``checkpoint_last.pt``
+            (0: none).
+    """
+
+    LAST = "checkpoint_last.pt"
+    BEST = "best_model.pt"
+    EXPORT = "model.pt"
+
+    def __init__(self, ckpt_dir: str | os.PathLike, keep_last: int = 0) -> None:
+        self.ckpt_dir = os.fspath(ckpt_dir)
+        self.keep_last = int(keep_last)
+
+    @property
+    def last_path(self) -> str:
+        return os.path.join(self.ckpt_dir, self.LAST)
+
+    @property
+    def best_path(self) -> str:
+        return os.path.join(self.ckpt_dir, self.BEST)
+
+    def latest(self) -> str | None:
+        """Path of ``checkpoint_last.pt`` if present (the file is complete by construction), else ``None``."""
+        return self.last_path if os.path.isfile(self.last_path) else None
+
+    def save_last(self, state: Mapping[str, Any], iteration: int) -> str:
+        atomic_torch_save(dict(state), self.last_path)
+        if self.keep_last > 0:
+            numbered = os.path.join(self.ckpt_dir, f"checkpoint_iter{int(iteration):08d}.pt")
+            atomic_torch_save(dict(state), numbered)
+            old = sorted(glob.glob(os.path.join(self.ckpt_dir, "checkpoint_iter*.pt")))
+            for f in old[: -self.keep_last]:
+                os.remove(f)
+        return self.last_path
+
+    def save_best(self, state: Mapping[str, Any]) -> str:
+        atomic_torch_save(dict(state), self.best_path)
+        return self.best_path
+
+    def save_export(self, state: Mapping[str, Any], path: str | None = None) -> str:
+        path = path or os.path.join(self.ckpt_dir, self.EXPORT)
+        atomic_torch_save(dict(state), path)
+        return path
+
+
+class CheckpointHandler:
+    """Saves a trainer's checkpoints and exports (rank 0 writes; collective under DDP).
+
+    ``checkpoint_last.pt`` every ``save_interval`` iterations and at every epoch end, ``best_model.pt`` when the
+    epoch's validation improved the key metric (:class:`~monai_srgan.engines.handlers.SRValidationHandler`), and at
+    the end of the stage the final checkpoint plus the generator export ``{"params", "params_ema"}``. The trainer
+    resumes from ``ckpt_dir`` (its ``resume`` setting) because this handler is attached.
+
+    Args:
+        ckpt_dir: this stage's checkpoint folder; ``None``: no checkpoints, only the export at ``export_path``.
+        save_interval: also save ``checkpoint_last.pt`` every this many iterations (``None``: epoch ends only).
+        keep_last: numbered ``checkpoint_iter*.pt`` copies to keep (0: only ``checkpoint_last.pt``).
+        export_path: the final export (default ``ckpt_dir/model.pt``).
+    """
+
+    order = 90  # after validation, early stopping and logging at an epoch end
+
+    def __init__(
+        self,
+        ckpt_dir: str | os.PathLike | None = None,
+        save_interval: int | None = None,
+        keep_last: int = 0,
+        export_path: str | os.PathLike | None = None,
+    ) -> None:
+        if ckpt_dir is None and export_path is None:
+            raise ValueError("CheckpointHandler: give ckpt_dir, export_path or both.")
+        self.files = CheckpointFiles(ckpt_dir, keep_last) if ckpt_dir is not None else None
+        self.save_interval = int(save_interval) if save_interval else None
+        self.export_path = None if export_path is None else os.fspath(export_path)
+
+    def attach(self, engine: Any) -> None:
+        engine.files = self.files
+        if self.save_interval:
+            engine.add_event_handler(Events.ITERATION_COMPLETED(every=self.save_interval), self.interval_save)
+        engine.add_event_handler(Events.EPOCH_COMPLETED, self.epoch_save)
+        engine.add_event_handler(Events.COMPLETED, self.final_save)
+
+    def interval_save(self, engine: Any) -> None:
+        if self.files is not None and engine.state.iteration % int(engine.state.epoch_length) != 0:
+            engine.save_checkpoint()  # epoch ends are saved by epoch_save
+
+    def epoch_save(self, engine: Any) -> None:
+        if self.files is None:
+            return
+        engine.save_checkpoint()
+        if getattr(engine.state, "val_improved", False) and engine.rank == 0:
+            best = engine.export_state()
+            best.update({"metrics": dict(engine.state.val_history[-1]), "iteration": int(engine.state.iteration)})
+            self.files.save_best(best)
+
+    def final_save(self, engine: Any) -> None:
+        if self.files is not None:
+            engine.save_checkpoint()
+            if engine.rank == 0:
+                self.files.save_export(engine.export_state(), self.export_path)
+        elif engine.rank == 0:
+            atomic_torch_save(engine.export_state(), self.export_path)
