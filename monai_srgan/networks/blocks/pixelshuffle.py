@@ -135,7 +135,18 @@ def pixel_unshuffle(x: torch.Tensor, factors: list[int]) -> torch.Tensor:
     return x.reshape(shape).permute(perm).reshape(out_size)
 
 
-class PixelShuffle(nn.Module):
+class _PerAxisShuffle(nn.Module):
+    """Shared constructor of :class:`PixelShuffle` and :class:`PixelUnshuffle`: one factor per spatial axis."""
+
+    def __init__(self, spatial_dims: int, scale: int | Sequence[int]) -> None:
+        super().__init__()
+        self.factors = list(normalize_scale(scale, spatial_dims))
+
+    def extra_repr(self) -> str:
+        return f"factors={tuple(self.factors)}"
+
+
+class PixelShuffle(_PerAxisShuffle):
     """Module form of :func:`pixel_shuffle` for ``spatial_dims`` axes with per-axis factors.
 
     Args:
@@ -143,18 +154,11 @@ class PixelShuffle(nn.Module):
         scale: int or one int per axis.
     """
 
-    def __init__(self, spatial_dims: int, scale: int | Sequence[int]) -> None:
-        super().__init__()
-        self.factors = list(normalize_scale(scale, spatial_dims))
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return pixel_shuffle(x, self.factors)
 
-    def extra_repr(self) -> str:
-        return f"factors={tuple(self.factors)}"
 
-
-class PixelUnshuffle(nn.Module):
+class PixelUnshuffle(_PerAxisShuffle):
     """Module form of :func:`pixel_unshuffle` (the ×2/×1 front end of Real-ESRGAN's RRDBNet).
 
     Args:
@@ -162,15 +166,8 @@ class PixelUnshuffle(nn.Module):
         scale: int or one int per axis.
     """
 
-    def __init__(self, spatial_dims: int, scale: int | Sequence[int]) -> None:
-        super().__init__()
-        self.factors = list(normalize_scale(scale, spatial_dims))
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return pixel_unshuffle(x, self.factors)
-
-    def extra_repr(self) -> str:
-        return f"factors={tuple(self.factors)}"
 
 
 class SubpixelUpsampleStage(nn.Sequential):

@@ -17,12 +17,13 @@ approximately equal to whole-image inference however large the overlap.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 
-from ..blocks.pixelshuffle import normalize_scale
+from ...errors import ConfigError
+from ..blocks.pixelshuffle import normalize_scale, upsample_stages
 
 __all__ = ["receptive_radius", "probe_receptive_field", "effective_receptive_field", "scale_attr"]
 
@@ -31,6 +32,37 @@ def scale_attr(factors: Sequence[int]) -> int | tuple[int, ...]:
     """The public ``.scale``: an int when isotropic, else the per-axis tuple."""
     factors = tuple(int(f) for f in factors)
     return factors[0] if len(set(factors)) == 1 else factors
+
+
+def set_scale(net: nn.Module, spatial_dims: int, scale: int | Sequence[int]) -> tuple[int, ...]:
+    """Set the generator contract's ``net.spatial_dims`` and ``net.scale``; return the per-axis factors."""
+    factors = normalize_scale(scale, spatial_dims)
+    net.spatial_dims = spatial_dims
+    net.scale = scale_attr(factors)
+    return factors
+
+
+def subpixel_stages(name: str, factors: Sequence[int]) -> list[tuple[int, ...]]:
+    """The ×2 (or ×3) sub-pixel stages of :func:`~monai_srgan.networks.blocks.pixelshuffle.upsample_stages`.
+
+    Raises:
+        ConfigError: a factor that is neither a power of two nor 3 (names the generator ``name``).
+    """
+    try:
+        return upsample_stages(factors)
+    except ValueError as e:
+        raise ConfigError(f"{name} scale: {e}") from None
+
+
+def subpixel_ops(stages: Sequence[Sequence[int]], axis: int) -> list[tuple[str, int]]:
+    """The :func:`receptive_radius` operations of sub-pixel stages ``conv 3 → shuffle`` along ``axis``."""
+    return [op for s in stages for op in (("conv", 1), ("up", s[axis]))]
+
+
+def receptive_field(ops: Callable[[int], Sequence[tuple[str, int]]], factors: Sequence[int]) -> int:
+    """``.receptive_field`` of a generator: the largest :func:`receptive_radius` over the axes, ``ops(axis)``
+    giving the chain of operations along one axis."""
+    return max(receptive_radius(ops(d), factors[d]) for d in range(len(factors)))
 
 
 def receptive_radius(ops: Sequence[tuple[str, int]], scale: int) -> int:

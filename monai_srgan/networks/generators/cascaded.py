@@ -21,7 +21,7 @@ from torch import nn
 
 from ...errors import ConfigError
 from ..blocks.pixelshuffle import normalize_scale
-from .base import scale_attr
+from .base import set_scale
 
 __all__ = ["CascadedSR"]
 
@@ -54,7 +54,7 @@ class CascadedSR(nn.Module):
         stage_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        factors = normalize_scale(scale, spatial_dims)
+        factors = set_scale(self, spatial_dims, scale)
         if any(f & (f - 1) for f in factors) or max(factors) < 2:
             raise ConfigError(f"CascadedSR scale must be a power of two ≥ 2 (per axis), got {scale!r}.")
         if isinstance(stage, str):
@@ -67,8 +67,6 @@ class CascadedSR(nn.Module):
         else:
             stage_cls = stage
         n = int(math.log2(max(factors)))
-        self.spatial_dims = spatial_dims
-        self.scale = scale_attr(factors)
         kw = dict(stage_kwargs or {})
         stages = []
         for k in range(n):

@@ -13,6 +13,7 @@ its released checkpoints (e.g. EDSR-M) load unchanged.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -20,10 +21,10 @@ from monai.networks.layers.factories import Conv
 from torch import nn
 
 from ...errors import ConfigError
-from ..blocks.pixelshuffle import PixelShuffle, normalize_scale, upsample_stages
+from ..blocks.pixelshuffle import PixelShuffle
 from ..blocks.residual import ResidualBlockNoBN
 from ..blocks.se import SE_VARIANTS, SEBlock
-from .base import receptive_radius, scale_attr
+from .base import receptive_field, set_scale, subpixel_ops, subpixel_stages
 
 __all__ = ["EDSR"]
 
@@ -70,15 +71,10 @@ class EDSR(nn.Module):
         super().__init__()
         if se not in SE_VARIANTS:
             raise ConfigError(f"EDSR se must be one of {SE_VARIANTS}, got {se!r}.")
-        factors = normalize_scale(scale, spatial_dims)
-        try:
-            stages = upsample_stages(factors)
-        except ValueError as e:
-            raise ConfigError(f"EDSR scale: {e}") from None
+        factors = set_scale(self, spatial_dims, scale)
+        stages = subpixel_stages("EDSR", factors)
         conv = Conv[Conv.CONV, spatial_dims]
         use_se = se != "none"
-        self.spatial_dims = spatial_dims
-        self.scale = scale_attr(factors)
         self.img_range = float(img_range)
         mean = torch.zeros(in_channels) if rgb_mean is None else torch.as_tensor(rgb_mean, dtype=torch.float32)
         if mean.numel() != in_channels or (rgb_mean is not None and in_channels != out_channels):
@@ -97,22 +93,13 @@ class EDSR(nn.Module):
         self.conv_after_body = conv(num_feat, num_feat, 3, 1, 1)
         up: list[nn.Module] = []
         for f in stages:
-            r = 1
-            for v in f:
-                r *= v
-            up += [conv(num_feat, num_feat * r, 3, 1, 1), PixelShuffle(spatial_dims, f)]
+            up += [conv(num_feat, num_feat * math.prod(f), 3, 1, 1), PixelShuffle(spatial_dims, f)]
             if use_se and se_upsample:
                 up.append(SEBlock(spatial_dims, num_feat, se_reduction, se))
         self.upsample = nn.Sequential(*up)
         self.conv_last = conv(num_feat, out_channels, 3, 1, 1)
-        self.receptive_field = max(
-            receptive_radius(
-                [("conv", 1)] * (2 + 2 * num_blocks)
-                + [op for s in stages for op in (("conv", 1), ("up", s[d]))]
-                + [("conv", 1)],
-                factors[d],
-            )
-            for d in range(spatial_dims)
+        self.receptive_field = receptive_field(
+            lambda d: [("conv", 1)] * (2 + 2 * num_blocks) + subpixel_ops(stages, d) + [("conv", 1)], factors
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -27,9 +27,9 @@ from monai.networks.layers.factories import Conv
 from torch import nn
 
 from ...errors import ConfigError
-from ..blocks.pixelshuffle import normalize_scale, pixel_unshuffle
+from ..blocks.pixelshuffle import pixel_unshuffle
 from ..blocks.residual import RRDB
-from .base import receptive_radius, scale_attr
+from .base import receptive_field, set_scale
 
 __all__ = ["RRDBNet", "rrdbnet_rgb_to_gray", "GRAY_WEIGHTS"]
 
@@ -74,15 +74,13 @@ class RRDBNet(nn.Module):
         res_scale: float = 0.2,
     ) -> None:
         super().__init__()
-        factors = normalize_scale(scale, spatial_dims)
+        factors = set_scale(self, spatial_dims, scale)
         if any(f & (f - 1) for f in factors):
             raise ConfigError(f"RRDBNet scale must be a power of two per axis (1, 2, 4, 8, 16), got {scale!r}.")
         n_up = max(2, int(math.log2(max(factors))))
         if n_up > 4:
             raise ConfigError(f"RRDBNet supports scales up to 16, got {scale!r}.")
         conv = Conv[Conv.CONV, spatial_dims]
-        self.spatial_dims = spatial_dims
-        self.scale = scale_attr(factors)
         self.scale_factors = list(factors)
         self.unshuffle_factors = [2**n_up // f for f in factors]
         self.n_up = n_up
@@ -95,15 +93,14 @@ class RRDBNet(nn.Module):
         self.conv_hr = conv(num_feat, num_feat, 3, 1, 1)
         self.conv_last = conv(num_feat, out_channels, 3, 1, 1)
         self.lrelu = nn.LeakyReLU(negative_slope=0.2, inplace=True)
-        self.receptive_field = max(
-            receptive_radius(
+        self.receptive_field = receptive_field(
+            lambda d: (
                 [("down", self.unshuffle_factors[d])]
                 + [("conv", 1)] * (2 + 15 * num_blocks)
                 + [op for _ in range(n_up) for op in (("up", 2), ("conv", 1))]
-                + [("conv", 1)] * 2,
-                factors[d],
-            )
-            for d in range(spatial_dims)
+                + [("conv", 1)] * 2
+            ),
+            factors,
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

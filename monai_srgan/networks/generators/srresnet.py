@@ -14,6 +14,7 @@ released checkpoints load.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -23,9 +24,9 @@ from monai.networks.layers.factories import Act, Conv
 from torch import nn
 
 from ...errors import ConfigError
-from ..blocks.pixelshuffle import PixelShuffle, SubpixelUpsampleStage, normalize_scale, upsample_stages
+from ..blocks.pixelshuffle import PixelShuffle, SubpixelUpsampleStage
 from ..blocks.residual import ResidualBlockNoBN, SRResidualBlock, _act_spec, _norm_spec, default_init_weights
-from .base import receptive_radius, scale_attr
+from .base import receptive_field, set_scale, subpixel_ops, subpixel_stages
 
 __all__ = ["SRResNet", "MSRResNet"]
 
@@ -73,15 +74,10 @@ class SRResNet(nn.Module):
         output_act: str | None = None,
     ) -> None:
         super().__init__()
-        factors = normalize_scale(scale, spatial_dims)
-        try:
-            stages = upsample_stages(factors)
-        except ValueError as e:
-            raise ConfigError(f"SRResNet scale: {e}") from None
+        factors = set_scale(self, spatial_dims, scale)
+        stages = subpixel_stages("SRResNet", factors)
         if any(3 in s for s in stages):
             raise ConfigError(f"SRResNet scale must be a power of two per axis, got {scale!r}.")
-        self.spatial_dims = spatial_dims
-        self.scale = scale_attr(factors)
         trunk_norm = norm if trunk_norm is None else trunk_norm
         tnorm = _norm_spec(trunk_norm)
         act_f = _act_spec(act, num_feat)
@@ -100,15 +96,14 @@ class SRResNet(nn.Module):
             num_feat, out_channels, tail_kernel_size, padding=tail_kernel_size // 2
         )
         self.output_act = Act[output_act]() if output_act else nn.Identity()
-        self.receptive_field = max(
-            receptive_radius(
+        self.receptive_field = receptive_field(
+            lambda d: (
                 [("conv", head_kernel_size // 2)]
                 + [("conv", 1)] * (2 * num_blocks + 1)
-                + [op for s in stages for op in (("conv", 1), ("up", s[d]))]
-                + [("conv", tail_kernel_size // 2)],
-                factors[d],
-            )
-            for d in range(spatial_dims)
+                + subpixel_ops(stages, d)
+                + [("conv", tail_kernel_size // 2)]
+            ),
+            factors,
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -144,14 +139,9 @@ class MSRResNet(nn.Module):
         super().__init__()
         if in_channels not in (1, out_channels):
             raise ConfigError(f"MSRResNet adds the interpolated input: in_channels must be 1 or {out_channels}.")
-        factors = normalize_scale(scale, spatial_dims)
-        try:
-            stages = upsample_stages(factors)
-        except ValueError as e:
-            raise ConfigError(f"MSRResNet scale: {e}") from None
+        factors = set_scale(self, spatial_dims, scale)
+        stages = subpixel_stages("MSRResNet", factors)
         conv = Conv[Conv.CONV, spatial_dims]
-        self.spatial_dims = spatial_dims
-        self.scale = scale_attr(factors)
         self.scale_factors = [float(f) for f in factors]
         self.interp_mode = _INTERP[spatial_dims]
         self.conv_first = conv(in_channels, num_feat, 3, 1, 1)
@@ -162,10 +152,7 @@ class MSRResNet(nn.Module):
             raise ConfigError(f"MSRResNet supports at most 4 upsampling stages (×16), got scale {scale!r}.")
         self.n_up = len(stages)
         for i, s in enumerate(stages):
-            r = 1
-            for f in s:
-                r *= f
-            self.add_module(f"upconv{i + 1}", conv(num_feat, num_feat * r, 3, 1, 1))
+            self.add_module(f"upconv{i + 1}", conv(num_feat, num_feat * math.prod(s), 3, 1, 1))
         self.shuffles = nn.ModuleList([PixelShuffle(spatial_dims, s) for s in stages])
         self.conv_hr = conv(num_feat, num_feat, 3, 1, 1)
         self.conv_last = conv(num_feat, out_channels, 3, 1, 1)
@@ -175,14 +162,8 @@ class MSRResNet(nn.Module):
         default_init_weights(self.conv_last, 0.1)
         for i in range(self.n_up):
             default_init_weights(getattr(self, f"upconv{i + 1}"), 0.1)
-        self.receptive_field = max(
-            receptive_radius(
-                [("conv", 1)] * (1 + 2 * num_blocks)
-                + [op for s in stages for op in (("conv", 1), ("up", s[d]))]
-                + [("conv", 1)] * 2,
-                factors[d],
-            )
-            for d in range(spatial_dims)
+        self.receptive_field = receptive_field(
+            lambda d: [("conv", 1)] * (1 + 2 * num_blocks) + subpixel_ops(stages, d) + [("conv", 1)] * 2, factors
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

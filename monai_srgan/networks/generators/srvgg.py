@@ -17,8 +17,8 @@ from monai.networks.layers.factories import Conv
 from torch import nn
 
 from ...errors import ConfigError
-from ..blocks.pixelshuffle import PixelShuffle, normalize_scale
-from .base import receptive_radius, scale_attr
+from ..blocks.pixelshuffle import PixelShuffle
+from .base import receptive_field, set_scale
 
 __all__ = ["SRVGGNetCompact"]
 
@@ -71,10 +71,8 @@ class SRVGGNetCompact(nn.Module):
                 f"with spatial_dims={spatial_dims}."
             )
         self.base_mode = modes[base_mode]
-        factors = normalize_scale(scale, spatial_dims)
+        factors = set_scale(self, spatial_dims, scale)
         conv = Conv[Conv.CONV, spatial_dims]
-        self.spatial_dims = spatial_dims
-        self.scale = scale_attr(factors)
         self.scale_factors = [float(f) for f in factors]
         self.mean_base = in_channels != out_channels and out_channels == 1
 
@@ -95,10 +93,8 @@ class SRVGGNetCompact(nn.Module):
             nn.init.zeros_(body[-1].bias)
         self.upsampler = PixelShuffle(spatial_dims, factors)
         base_radius = {"nearest": 0, "linear": 1, "cubic": 2}[base_mode]
-        self.receptive_field = max(
-            max(receptive_radius([("conv", 1)] * (num_conv + 2) + [("up", factors[d])], factors[d]), base_radius)
-            for d in range(spatial_dims)
-        )
+        rf = receptive_field(lambda d: [("conv", 1)] * (num_conv + 2) + [("up", factors[d])], factors)
+        self.receptive_field = max(rf, base_radius)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = x
