@@ -32,7 +32,8 @@ import torch
 
 from ._filters import plain_tensor
 from .fidelity import hallucination_score, lr_consistency, vessel_agreement
-from .quality import _resolve_range, psnr, rmse, sharpness, ssim
+from .quality import psnr, rmse, sharpness, ssim
+from .quality.common import resolve_range
 
 __all__ = ["bicubic_baseline", "evaluate_pair", "rows_from_results", "summarize", "write_report", "format_table"]
 
@@ -107,7 +108,7 @@ def evaluate_pair(
     if bicubic is None:
         bicubic = bicubic_baseline(lr, hr.shape[2:])
     bicubic = plain_tensor(bicubic).float()
-    offset, dr = _resolve_range(data_range, input_range)
+    offset, dr = resolve_range(data_range, input_range)
     if clip:
         sr, bicubic = sr.clamp(offset, offset + dr), bicubic.clamp(offset, offset + dr)
     rng = {"input_range": (offset, offset + dr)}

@@ -1,17 +1,6 @@
-"""Fidelity metrics: did the super-resolved image invent or erase anatomy?
-
-- :func:`lr_consistency` (no ground truth needed): degrade SR with the operator that made the LR input and compare
-  with that input. An SR image that is consistent with its input scores high; hallucinated or shifted content
-  that the input cannot explain shows up in the residual map. Cheap enough to run on every image at inference.
-- :func:`vesselness`, :func:`vessel_map`, :func:`vessel_agreement` (fundus, with ground truth): Frangi vesselness
-  on the green channel, thresholded into vessel maps; precision / recall / F1 of SR vessels against HR vessels
-  (paper 000 reports precision/recall/F1) with maps of false vessels (in SR, not in HR) and missed vessels.
-- :func:`hallucination_map`, :func:`hallucination_score` (with ground truth): local high-frequency energy present
-  in SR and absent from HR (Laplacian-of-Gaussian band), the texture a GAN adds; :func:`erasure_map` is the
-  converse (detail in HR that SR lost).
-
-All functions take batch-first ``(N, C, *spatial)`` tensors (2D; 3D where noted) and are vectorised torch except
-the optional ITK vesselness path, which loops over the batch.
+"""Vessel agreement for fundus images: Frangi vesselness on the green channel, thresholded vessel maps, and
+precision / recall / F1 of SR vessels against HR vessels (paper 000 reports precision/recall/F1) with maps of false
+vessels (in SR, not in HR) and missed vessels.
 
 References:
     Frangi, Niessen, Vincken, Viergever, "Multiscale vessel enhancement filtering", MICCAI 1998 (eqs. 11-15).
@@ -23,100 +12,16 @@ References:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 
 from monai_srgan.errors import ConfigError
 
-from ._filters import (
-    as_float,
-    binary_dilate,
-    binary_erode,
-    crop_spatial,
-    gaussian_derivative,
-    gaussian_filter,
-    laplacian_of_gaussian,
-    plain_tensor,
-)
-from .quality import _resolve_range, psnr
+from .._filters import as_float, binary_dilate, binary_erode, gaussian_derivative, plain_tensor
+from ..quality.common import resolve_range
 
-__all__ = [
-    "lr_consistency",
-    "vesselness",
-    "vessel_map",
-    "vessel_agreement",
-    "hallucination_map",
-    "erasure_map",
-    "hallucination_score",
-]
-
-
-def _as_float(x: torch.Tensor) -> torch.Tensor:
-    return as_float(x)
-
-
-# --------------------------------------------------------------------------------------------- LR consistency
-
-
-def lr_consistency(
-    sr: torch.Tensor,
-    lr: torch.Tensor,
-    scale: float | Sequence[float] | None = None,
-    degrade: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    data_range: float | None = None,
-    input_range: Sequence[float] | None = None,
-    crop_border: int | Sequence[int] = 0,
-    mask: torch.Tensor | None = None,
-) -> dict[str, torch.Tensor]:
-    """LR-consistency of a super-resolved batch: ``PSNR(degrade(sr), lr)`` and the residual ``degrade(sr) - lr``.
-
-    Needs no ground truth. With the default operator (antialiased bicubic
-    ``monai_srgan.transforms.resize.imresize`` to the LR size, the project's bicubic degradation) a bicubic upsample
-    of ``lr`` scores high (it re-degrades to almost exactly ``lr``) and content that the input cannot explain
-    (shifts, invented texture) scores low. When the training LR came from another degradation (blur + downsample,
-    Real-ESRGAN) pass that operator's deterministic part as ``degrade``.
-
-    Args:
-        sr: ``(N, C, *spatial)`` super-resolved images (2D or 3D).
-        lr: ``(N, C, *lr_spatial)`` the inputs they came from.
-        scale: SR factor (float or per axis); checked against the shapes when given, inferred otherwise.
-        degrade: callable mapping ``sr`` to the LR grid; default ``imresize(sr, size=lr_spatial)``.
-        data_range, input_range: value range, as in :func:`monai_srgan.metrics.psnr`.
-        crop_border: LR pixels cropped from each side before the PSNR (resampling is least certain at borders).
-        mask: optional LR-grid mask ``(N or 1, 1, *lr_spatial)`` for the PSNR.
-
-    Returns:
-        ``{"psnr": (N,), "residual": (N, C, *lr_spatial), "degraded": (N, C, *lr_spatial)}``.
-
-    Example:
-        >>> from monai_srgan.transforms.resize import imresize
-        >>> lr = imresize(torch.rand(1, 1, 8, 8), 4.0)  # a smooth 32x32 input
-        >>> float(lr_consistency(imresize(lr, 4.0), lr, scale=4)["psnr"]) > 40
-        True
-    """
-    sr, lr = _as_float(sr), _as_float(lr).to(_as_float(sr).dtype)
-    if sr.ndim != lr.ndim or sr.shape[:2] != lr.shape[:2]:
-        raise ValueError(f"sr {tuple(sr.shape)} and lr {tuple(lr.shape)} must share batch and channel axes.")
-    sd = sr.ndim - 2
-    if scale is not None:
-        factors = [float(scale)] * sd if isinstance(scale, (int, float)) else [float(s) for s in scale]
-        expected = [round(s * f) for s, f in zip(lr.shape[2:], factors)]
-        if list(sr.shape[2:]) != expected:
-            raise ValueError(f"sr spatial shape {tuple(sr.shape[2:])} is not scale {scale} x lr {tuple(lr.shape[2:])}.")
-    if degrade is None:
-        from monai_srgan.transforms.resize import imresize  # the project's single resize (lazy import)
-
-        degraded = imresize(sr, size=tuple(lr.shape[2:]), mode="bicubic", antialias=True, spatial_dims=sd)
-    else:
-        degraded = _as_float(degrade(sr))
-    if degraded.shape != lr.shape:
-        raise ValueError(f"degrade(sr) has shape {tuple(degraded.shape)}, lr has {tuple(lr.shape)}.")
-    value = psnr(degraded, lr, data_range=data_range, input_range=input_range, crop_border=crop_border, mask=mask)
-    return {"psnr": value, "residual": degraded - lr, "degraded": degraded}
-
-
-# --------------------------------------------------------------------------------------------- vesselness
+__all__ = ["vesselness", "vessel_map", "vessel_agreement"]
 
 
 def _select_channel(x: torch.Tensor, channel: str | int) -> torch.Tensor:
@@ -258,8 +163,8 @@ def vesselness(
         >>> v.shape, bool(v.min() >= 0) and bool(v.max() <= 1)
         (torch.Size([2, 1, 64, 64]), True)
     """
-    x = _as_float(img)
-    offset, dr = _resolve_range(data_range, input_range)
+    x = as_float(img)
+    offset, dr = resolve_range(data_range, input_range)
     x = _select_channel((x - offset) / dr, channel)
     if not black_ridges:
         x = -x
@@ -323,7 +228,7 @@ def vessel_agreement(
         >>> float(vessel_agreement(hr, hr)["f1"])
         1.0
     """
-    sr, hr = _as_float(sr), _as_float(hr)
+    sr, hr = as_float(sr), as_float(hr)
     if sr.shape != hr.shape:
         raise ValueError(f"sr and hr must have the same shape, got {tuple(sr.shape)} and {tuple(hr.shape)}.")
     v = vesselness(torch.cat([sr, hr.to(sr.dtype)]), **vesselness_kwargs)
@@ -352,80 +257,3 @@ def vessel_agreement(
         "sr_vessels": m_sr,
         "hr_vessels": m_hr,
     }
-
-
-# --------------------------------------------------------------------------------------------- hallucination
-
-
-def _hf_envelope(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Local amplitude of the LoG band: ``G_{2 sigma} * |sigma^2 LoG_sigma(x)|``, per channel."""
-    return gaussian_filter(laplacian_of_gaussian(x, sigma).abs(), 2.0 * sigma)
-
-
-def _hf_difference(
-    a: torch.Tensor, b: torch.Tensor, sigma: float, data_range: float | None, input_range: Sequence[float] | None
-) -> torch.Tensor:
-    a, b = _as_float(a), _as_float(b)
-    if a.shape != b.shape:
-        raise ValueError(f"images must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}.")
-    _, dr = _resolve_range(data_range, input_range)
-    env = _hf_envelope(torch.cat([a, b.to(a.dtype)]) / dr, sigma)
-    e_a, e_b = env.split(a.shape[0])
-    return (e_a - e_b).clamp_min(0).mean(1, keepdim=True)
-
-
-def hallucination_map(
-    sr: torch.Tensor,
-    hr: torch.Tensor,
-    sigma: float = 1.0,
-    data_range: float | None = None,
-    input_range: Sequence[float] | None = None,
-) -> torch.Tensor:
-    """High-frequency energy present in SR and absent from HR: ``max(0, E(SR) - E(HR))``, averaged over channels.
-
-    ``E`` is the local amplitude of the scale-normalised Laplacian-of-Gaussian band at ``sigma`` (the finest
-    detail a x2-x4 SR model adds), ``E(x) = G_{2 sigma} * |sigma^2 LoG_sigma(x)|``, on images scaled by their data
-    range; smoothing the magnitude makes the map insensitive to sub-pixel edge placement. Texture, noise or edges
-    that a GAN invents light up; what it blurs does not (see :func:`erasure_map`). 2D and 3D.
-
-    Returns:
-        ``(N, 1, *spatial)`` map, in fractions of the data range.
-
-    Example:
-        >>> hr = torch.rand(1, 1, 32, 32)
-        >>> float(hallucination_map(hr, hr).max())
-        0.0
-    """
-    return _hf_difference(sr, hr, sigma, data_range, input_range)
-
-
-def erasure_map(
-    sr: torch.Tensor,
-    hr: torch.Tensor,
-    sigma: float = 1.0,
-    data_range: float | None = None,
-    input_range: Sequence[float] | None = None,
-) -> torch.Tensor:
-    """High-frequency energy of HR missing from SR (detail erased or smoothed away): ``max(0, E(HR) - E(SR))``."""
-    return _hf_difference(hr, sr, sigma, data_range, input_range)
-
-
-def hallucination_score(
-    sr: torch.Tensor,
-    hr: torch.Tensor,
-    sigma: float = 1.0,
-    data_range: float | None = None,
-    input_range: Sequence[float] | None = None,
-    mask: torch.Tensor | None = None,
-    crop_border: int | Sequence[int] = 0,
-) -> torch.Tensor:
-    """Scalar summary of :func:`hallucination_map` per image: its mean (inside ``mask``), ``(N,)`` float64.
-
-    0 when SR adds no high-frequency energy anywhere; bicubic upsampling scores near 0, GAN texture and noise
-    score higher. In fractions of the data range.
-    """
-    hmap = crop_spatial(hallucination_map(sr, hr, sigma, data_range, input_range), crop_border).double()
-    if mask is None:
-        return hmap.flatten(1).mean(1)
-    m = crop_spatial(plain_tensor(mask).double(), crop_border).expand_as(hmap)
-    return (hmap * m).flatten(1).sum(1) / m.flatten(1).sum(1)
