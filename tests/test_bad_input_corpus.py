@@ -20,7 +20,7 @@ from _inference_helpers import save_nearest_torchscript
 from PIL import Image
 
 from monai_srgan.inference.cli import main
-from monai_srgan.inference.writers import _common
+from monai_srgan.io.writers import common as _common
 
 
 def _rows(out: Path) -> dict[str, dict]:

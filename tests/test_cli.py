@@ -17,7 +17,7 @@ from pydicom.uid import generate_uid
 
 from monai_srgan.inference import cli
 from monai_srgan.inference.cli import main
-from monai_srgan.inference.writers import _common
+from monai_srgan.io.writers import common as _common
 
 
 @pytest.fixture(scope="module")

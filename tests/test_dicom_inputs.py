@@ -25,7 +25,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from monai_srgan.errors import InputFileError
 from monai_srgan.inference.pipeline import SRInferencePipeline
-from monai_srgan.inference.writers.dicom import write_dicom_series
+from monai_srgan.io.writers.dicom import write_dicom_series
 from monai_srgan.transforms.io import LoadMedicalImage, find_inputs
 
 try:

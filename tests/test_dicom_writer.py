@@ -18,7 +18,8 @@ from _inference_helpers import save_nearest_torchscript
 from pydicom.uid import ExplicitVRLittleEndian
 
 from monai_srgan.inference.cli import main
-from monai_srgan.inference.writers.dicom import DEFAULT_NOTE, values_to_stored
+from monai_srgan.io.dicom_values import values_to_stored
+from monai_srgan.io.writers.dicom import DEFAULT_NOTE
 
 SCALE = 2
 SAME_TAGS = (

@@ -299,7 +299,7 @@ def test_missing_decoder_names_the_extra(data_root, monkeypatch):
     with pytest.raises(InputFileError, match=r"monai_srgan\[dicom\]"):
         validate_input(path)
     # the decode-time path too (header check bypassed): pydicom's own error becomes an InputFileError
-    import monai_srgan.transforms.io as io_mod
+    import monai_srgan.io.readers.dicom_decode as io_mod
 
     monkeypatch.setattr(io_mod, "dicom_decoder_status", lambda ts: (True, ""))
     with pytest.raises(InputFileError, match=r"monai_srgan\[dicom\]"):

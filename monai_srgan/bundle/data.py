@@ -14,8 +14,8 @@ from monai.data import MetaTensor
 from monai.transforms import MapTransform, Transform
 
 from monai_srgan.errors import ConfigError
+from monai_srgan.io.discovery import find_inputs
 from monai_srgan.transforms.datasets import split_files, write_datalist
-from monai_srgan.transforms.io import find_inputs
 from monai_srgan.transforms.resize import imresize
 
 __all__ = [

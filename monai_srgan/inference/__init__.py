@@ -10,20 +10,20 @@ from monai_srgan.utils.lazy import lazy_exports
 _LAZY = {
     "SRInferencePipeline": "pipeline",
     "load_generator": "pipeline",
-    "output_format_for": "pipeline",
+    "output_format_for": "monai_srgan.io.writers.formats",
     "sr_affine": "pipeline",
-    "FORMAT_EXTENSIONS": "pipeline",
+    "FORMAT_EXTENSIONS": "monai_srgan.io.writers.formats",
     "SRInferer": "tiling",
     "ExportedGenerator": "exported",
     "export_model": "exported",
     "is_exported": "exported",
     "load_exported": "exported",
-    "write_image": "writers",
-    "write_dicom_series": "writers",
-    "write_png": "writers",
-    "write_jpeg": "writers",
-    "write_tiff": "writers",
-    "write_nifti": "writers",
+    "write_image": "monai_srgan.io.writers",
+    "write_dicom_series": "monai_srgan.io.writers",
+    "write_png": "monai_srgan.io.writers",
+    "write_jpeg": "monai_srgan.io.writers",
+    "write_tiff": "monai_srgan.io.writers",
+    "write_nifti": "monai_srgan.io.writers",
 }
 
 __all__ = list(_LAZY)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from monai_srgan.errors import ConfigError, InputFileError
-from monai_srgan.inference.writers._common import TMP_MARKER, atomic_write_file, sanitize_name
+from monai_srgan.io.writers.common import TMP_MARKER, atomic_write_file, sanitize_name
 
 __all__ = [
     "REPORT_NAME",
@@ -85,17 +85,19 @@ def check_output_location(input_path: Path, output: Path) -> None:
 
 
 def _dicom_uid_name(item: Any) -> str:
-    """A name from UIDs only: the series UID (+ a short hash of the SOP instance for single files)."""
-    import pydicom
+    """A name from UIDs only: the series UID (+ a short hash of the SOP instance for single files).
 
+    The UIDs come from the header :func:`~monai_srgan.io.discovery.find_inputs` read (``InputItem.sop_uid``).
+    """
     uid = item.series_uid
     sop = None
     if item.kind == "dicom":
-        try:
-            ds = pydicom.dcmread(item.files[0], stop_before_pixels=True, specific_tags=["SOPInstanceUID"])
-            sop = str(ds.get("SOPInstanceUID", "") or "")
-        except Exception:  # noqa: BLE001 - unreadable files fail later with a proper message
-            sop = None
+        sop = getattr(item, "sop_uid", None)
+        if sop is None:  # an item not made by find_inputs: read the header (unreadable files fail later, named)
+            from monai_srgan.io.readers.dicom import peek_dicom
+
+            ds = peek_dicom(item.files[0])
+            sop = str(ds.get("SOPInstanceUID", "") or "") if ds is not None else None
     if not uid:
         uid = "dicom_" + hashlib.sha1(item.files[0].encode()).hexdigest()[:12]
     name = sanitize_name(uid)
@@ -110,7 +112,7 @@ def plan_outputs(items: Sequence[Any], input_root: Path, output: Path, fmt: str,
     DICOM inputs are named from UIDs (``<SeriesInstanceUID>_x4``) directly under ``output`` (folder names in PACS
     exports often hold patient names); other files keep their relative folder, every part sanitized.
     """
-    from monai_srgan.inference.pipeline import FORMAT_EXTENSIONS
+    from monai_srgan.io.writers.formats import FORMAT_EXTENSIONS, output_format_for
 
     used: set[str] = set()
     plans = []
@@ -128,14 +130,7 @@ def plan_outputs(items: Sequence[Any], input_root: Path, output: Path, fmt: str,
             except ValueError:
                 rel_dir = []
             stem = sanitize_name(item.name)
-        out_fmt = fmt
-        if fmt == "same":
-            out_fmt = {"dicom": "dicom", "dicom_series": "dicom", "nifti": "nifti"}.get(kind)
-            if out_fmt is None:
-                ext = Path(item.files[0]).suffix.lower()
-                out_fmt = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff"}.get(
-                    ext, "png"
-                )
+        out_fmt = output_format_for(None, fmt, source=item)
         ext = FORMAT_EXTENSIONS[out_fmt]
         base = f"{stem}_{scale_tag}"
         candidate = "/".join([*rel_dir, base + ext])
@@ -176,14 +171,11 @@ def classify_skipped(path: str, reason: str) -> tuple[str, str]:
         has_hint = any(w in reason.lower() for w in ("remove", "use ", "install", "convert", "re-export", "decompress"))
         return "failed", reason if has_hint else f"{reason} ({_REEXPORT})"
     if reason.startswith("DICOM without pixel data"):
-        import pydicom
+        from monai_srgan.io.readers.dicom import peek_dicom
 
-        try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
-            has_image_attrs = "Rows" in ds or "Columns" in ds
-            has_class = "SOPClassUID" in ds
-        except Exception:  # noqa: BLE001
-            has_image_attrs, has_class = False, False
+        ds = peek_dicom(path)
+        has_image_attrs = ds is not None and ("Rows" in ds or "Columns" in ds)
+        has_class = ds is not None and "SOPClassUID" in ds
         if has_image_attrs:
             return (
                 "failed",

@@ -28,7 +28,8 @@ from monai_srgan import __version__
 from monai_srgan.errors import ConfigError, InputFileError
 from monai_srgan.inference import batch
 from monai_srgan.inference.batch import REPORT_NAME, plan_outputs
-from monai_srgan.inference.writers._common import TMP_MARKER, replace_atomically
+from monai_srgan.io.writers.common import TMP_MARKER, replace_atomically
+from monai_srgan.io.writers.formats import FORMAT_CHOICES
 from monai_srgan.selfsup.cli import add_self_supervised_args, self_supervised_pipeline
 
 __all__ = ["main", "build_parser", "plan_outputs", "REPORT_NAME", "NETWORK_CHOICES", "FORMAT_CHOICES"]
@@ -37,7 +38,6 @@ logger = logging.getLogger("monai_srgan.cli")
 
 #: ``monai_srgan.networks.GENERATORS`` names, written out so that ``--help`` needs no torch (a test keeps them equal)
 NETWORK_CHOICES = ("srresnet", "msrresnet", "edsr", "rrdbnet", "srvggnetcompact", "cascadedsr", "throughplanesr")
-FORMAT_CHOICES = ("same", "dicom", "png", "jpeg", "jpg", "tiff", "tif", "nifti")
 _NETWORK_ALIASES = ("srgan", "esrgan", "realesrgan", "srvgg", "compact", "cascaded", "edsrse")
 DTYPE_CHOICES = ("auto", "float32", "float16", "bfloat16")
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -310,7 +310,7 @@ def run_infer(args: argparse.Namespace, pipeline: Any | None = None) -> int:
 
 
 def _run_batch(args: argparse.Namespace, pipe: Any, input_path: Path, output: Path, caught: dict[str, int]) -> int:
-    from monai_srgan.transforms.io import find_inputs
+    from monai_srgan.io.discovery import find_inputs
 
     skipped: list[tuple[str, str]] = []
     with _WarningsOfInput() as found_warnings:  # e.g. a slice split off its series: the summary names them

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from monai.data import MetaTensor
 
-from monai_srgan.inference.writers._common import atomic_write_file
+from monai_srgan.io.writers.common import atomic_write_file
 
 __all__ = ["comparison_paths", "write_comparison", "comparison_planes", "lr_residual"]
 

@@ -102,7 +102,7 @@ def export_model(pipeline: Any, output: str | os.PathLike, to: str | None = None
     Returns:
         the written model path (the sidecar is ``<path>.json``).
     """
-    from monai_srgan.inference.writers._common import atomic_write_file
+    from monai_srgan.io.writers.common import atomic_write_file
     from monai_srgan.networks import export as net_export
 
     out = Path(output)

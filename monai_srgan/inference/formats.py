@@ -1,4 +1,7 @@
-"""Output formats and geometry of the SR pipeline: format names and extensions, output dtype, SR affine, slice axis."""
+"""Output geometry and dtype of the SR pipeline: SR affine, output dtype, slice axis.
+
+Output *formats* (names, ``same``, extensions) are resolved in :mod:`monai_srgan.io.writers.formats`.
+"""
 
 from __future__ import annotations
 
@@ -8,38 +11,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from monai_srgan.errors import ConfigError, InputFileError
+from monai_srgan.errors import InputFileError
 
-__all__ = ["FORMAT_EXTENSIONS", "output_format_for", "sr_affine", "output_dtype_for", "check_slice_axis"]
-
-#: output formats and the extension each writer uses (``dicom`` writes a folder)
-FORMAT_EXTENSIONS = {"dicom": "", "png": ".png", "jpeg": ".jpg", "tiff": ".tif", "nifti": ".nii.gz"}
-_SAME = {
-    "dicom": "dicom",
-    "dicom_series": "dicom",
-    "png": "png",
-    "jpeg": "jpeg",
-    "tiff": "tiff",
-    "bmp": "png",
-    "nifti": "nifti",
-}
-
-
-def output_format_for(meta: Mapping[str, Any], fmt: str = "same") -> str:
-    """Resolve ``fmt`` (``"same"`` keeps the input's format) to one of :data:`FORMAT_EXTENSIONS`."""
-    fmt = str(fmt).lower()
-    if fmt in ("jpg",):
-        fmt = "jpeg"
-    if fmt in ("tif",):
-        fmt = "tiff"
-    if fmt in ("nii", "nii.gz"):
-        fmt = "nifti"
-    if fmt == "same":
-        src = str(meta.get("srgan_format", "png"))
-        fmt = _SAME.get(src, "nifti" if len(meta.get("spatial_shape", ())) == 3 else "png")
-    if fmt not in FORMAT_EXTENSIONS:
-        raise ConfigError(f"format={fmt!r}: choose one of same, {', '.join(FORMAT_EXTENSIONS)}")
-    return fmt
+__all__ = ["sr_affine", "output_dtype_for", "check_slice_axis"]
 
 
 def sr_affine(affine: torch.Tensor | np.ndarray, in_shape: Sequence[int], scale: Sequence[int]) -> torch.Tensor:

@@ -19,15 +19,10 @@ import torch
 from monai.data import MetaTensor
 
 from monai_srgan.errors import ConfigError, InputFileError
-from monai_srgan.inference.formats import (
-    FORMAT_EXTENSIONS,
-    check_slice_axis,
-    output_dtype_for,
-    output_format_for,
-    sr_affine,
-)
+from monai_srgan.inference.formats import check_slice_axis, output_dtype_for, sr_affine
 from monai_srgan.inference.loading import load_generator, network_in_channels
 from monai_srgan.inference.tiling import SRInferer
+from monai_srgan.io.writers.formats import FORMAT_EXTENSIONS, output_format_for
 from monai_srgan.utils.precision import resolve_dtype
 
 __all__ = ["SRInferencePipeline", "sr_affine", "output_format_for", "FORMAT_EXTENSIONS", "load_generator"]
@@ -325,7 +320,7 @@ class SRInferencePipeline:
         **writer_kwargs: Any,
     ) -> Path:
         """Write ``sr`` (the output of :meth:`predict`) atomically to ``out_path`` (file, or folder for DICOM)."""
-        from monai_srgan.inference.writers import write_image
+        from monai_srgan.io.writers import write_image
 
         writer_kwargs.setdefault("model_name", self.model_name)
         fmt = output_format_for(sr.meta, fmt)

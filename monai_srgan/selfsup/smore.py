@@ -155,7 +155,7 @@ class SelfSupervisedSliceSR:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the trained weights (a plain state dict) and the settings needed to rebuild the network."""
-        from monai_srgan.inference.writers._common import atomic_write_file
+        from monai_srgan.io.writers.common import atomic_write_file
 
         if self.generator is None:
             raise ConfigError("save: nothing trained yet (call fit first)")

@@ -15,13 +15,15 @@ def lazy_exports(package: str, names: Mapping[str, str]) -> Callable[[str], Any]
 
     Args:
         package: the package's ``__name__``.
-        names: exported name → sub-module (relative to ``package``) that defines it.
+        names: exported name → sub-module (relative to ``package``, or absolute when it starts with
+            ``monai_srgan.``) that defines it.
     """
 
     def __getattr__(name: str) -> Any:
         if name not in names:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"{package}.{names[name]}"), name)
+        module = names[name] if names[name].startswith("monai_srgan.") else f"{package}.{names[name]}"
+        value = getattr(importlib.import_module(module), name)
         setattr(sys.modules[package], name, value)  # cache: later accesses skip __getattr__
         return value
 

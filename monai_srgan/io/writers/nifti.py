@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from monai_srgan.inference.writers._common import affine_to_ras, atomic_write_file, to_numpy
+from monai_srgan.io.writers.common import affine_to_ras, atomic_write_file, to_numpy
 
 __all__ = ["write_nifti"]
 

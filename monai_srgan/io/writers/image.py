@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from monai_srgan.errors import ConfigError
-from monai_srgan.inference.writers._common import atomic_write_file, to_numpy
+from monai_srgan.io.writers.common import atomic_write_file, to_numpy
 
 __all__ = ["write_png", "write_jpeg", "write_tiff", "to_display_integers", "DEFAULT_COMPRESS_LEVEL"]
 

@@ -1,0 +1,35 @@
+"""monai_srgan.io: the data layer, every file read and written by the package.
+
+* ``discovery.py``: :func:`find_inputs`, :class:`InputItem`, :func:`validate_input`, :func:`is_dicom_file`;
+* ``readers/``: one MONAI ``ImageReader`` per family (DICOM, Pillow, ITK, NIfTI), values in the source's domain;
+* ``dicom_values.py``: DICOM value-domain rules in both directions (stored ⇄ values), used by reader and writer;
+* ``writers/``: derived DICOM series, PNG/JPEG/TIFF, NIfTI, and the atomic file writer every output goes through.
+
+Names are imported on first use (PEP 562), so the CLI's start-up loads neither torch nor MONAI.
+"""
+
+from __future__ import annotations
+
+from monai_srgan.utils.lazy import lazy_exports
+
+_LAZY = {
+    "InputItem": "discovery",
+    "find_inputs": "discovery",
+    "validate_input": "discovery",
+    "is_dicom_file": "discovery",
+    "input_kind": "discovery",
+    "DicomReader": "readers",
+    "PillowImageReader": "readers",
+    "ITKColorTiffReader": "readers",
+    "NiftiReader": "readers",
+    "reader_for": "readers",
+    "values_to_stored": "dicom_values",
+    "stored_to_values": "dicom_values",
+    "write_image": "writers",
+    "output_format_for": "writers",
+    "atomic_write_file": "writers",
+}
+
+__all__ = list(_LAZY)
+
+__getattr__ = lazy_exports(__name__, _LAZY)

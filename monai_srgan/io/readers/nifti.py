@@ -1,0 +1,115 @@
+"""NIfTI reader (nibabel): ``(C, X, Y, Z)`` in the stored voxel order with the file's affine."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from monai_srgan.errors import InputFileError
+from monai_srgan.io.files import NIFTI_EXTENSIONS, RECOPY_HINT, check_file
+from monai_srgan.io.readers.base import ReadImage, ValueDomainReader
+
+__all__ = ["NiftiReader", "load_nifti"]
+
+
+def _nifti_channels_4d(img, shape: Sequence[int]) -> bool:
+    """A 4D NIfTI holds channels (not time points) when it is a 2D colour image ``(X, Y, 1, 3)`` as the NIfTI writer
+    stores it, or declares a vector intent (NIFTI_INTENT_VECTOR, 1007)."""
+    try:
+        intent = int(img.header.get("intent_code", 0) or 0)
+    except (TypeError, ValueError):
+        intent = 0
+    return intent == 1007 or (shape[2] == 1 and shape[3] == 3)
+
+
+def _channels_first(img, data: np.ndarray, path: str) -> np.ndarray:
+    if data.ndim == 5 and data.shape[3] == 1:  # NIfTI vector layout (X, Y, Z, 1, C): components as channels
+        data = data[:, :, :, 0]
+    elif data.ndim == 4 and data.shape[3] == 1:
+        data = data[..., 0]
+    elif data.ndim == 4 and not _nifti_channels_4d(img, data.shape):
+        raise InputFileError(
+            path,
+            f"is a 4D NIfTI of shape {tuple(data.shape)}: {data.shape[3]} volumes along the 4th axis (a time series "
+            "or a multi-volume acquisition), which a super-resolution model does not take",
+            "supported are 2D (X, Y) and 3D (X, Y, Z) NIfTI, and 2D colour as (X, Y, 1, 3); split it into 3D "
+            "volumes first (e.g. 'fslsplit IN OUT -t' or nibabel.funcs.four_to_three) and process those",
+        )
+    if data.ndim == 4:  # (X, Y, Z, C): channels first
+        return np.moveaxis(data, -1, 0)
+    if data.ndim in (2, 3):
+        return data[None]
+    raise InputFileError(path, f"unsupported NIfTI shape {data.shape}", "expected 2D, 3D or 4D data")
+
+
+def load_nifti(path: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Read a NIfTI file: ``(values (C, X, Y[, Z]), affine, srgan_* meta)``.
+
+    The value range is the stored integer dtype's range through the scaling (``scl_slope``/``scl_inter``) for
+    integer data of up to 16 bits, else the data range. ``srgan_spacing_known`` is False for axes of a header
+    without sform/qform whose zoom is 1.
+
+    Args:
+        path: the ``.nii``/``.nii.gz`` file.
+
+    Raises:
+        InputFileError: a missing/empty/corrupt file, NaN/Inf voxels, a 4D time series, an unsupported shape.
+    """
+    import nibabel as nib
+
+    check_file(path)
+    try:
+        img = nib.load(path)
+        data = np.asanyarray(img.dataobj)
+    except Exception as e:  # noqa: BLE001 - nibabel/gzip/zlib errors on broken files
+        raise InputFileError(
+            path, f"NIfTI file cannot be read ({type(e).__name__}: {e})", f"the file is corrupt: {RECOPY_HINT}"
+        ) from e
+    stored = np.dtype(img.get_data_dtype())
+    if data.dtype.kind == "f" and not np.all(np.isfinite(data)):
+        n_bad = int(np.size(data) - np.count_nonzero(np.isfinite(data)))
+        raise InputFileError(path, f"volume contains {n_bad} NaN/Inf voxels", "fix or mask the volume before use")
+    vals = _channels_first(img, data, path)
+    slope, inter = img.dataobj.slope, img.dataobj.inter
+    scaled = not (slope in (None, 1) or np.isnan(slope)) or not (inter in (None, 0) or np.isnan(inter))
+    if stored.kind in "iu" and stored.itemsize <= 2:
+        info = np.iinfo(stored)
+        s = 1.0 if slope is None or np.isnan(slope) else float(slope)
+        i = 0.0 if inter is None or np.isnan(inter) else float(inter)
+        ends = np.array([info.min, info.max], dtype=np.float64) * (s if scaled else 1.0) + (i if scaled else 0.0)
+        lo, hi = float(ends.min()), float(ends.max())
+    else:
+        lo, hi = (float(data.min()), float(data.max())) if data.size else (0.0, 1.0)
+    zooms = [float(z) for z in img.header.get_zooms()[: min(3, data.ndim)]]
+    hdr = img.header
+    no_xform = int(hdr.get("sform_code", 0) or 0) == 0 and int(hdr.get("qform_code", 0) or 0) == 0
+    meta = {
+        "srgan_format": "nifti",
+        "srgan_dtype": str(stored),
+        "srgan_bits": int(stored.itemsize * 8),
+        "srgan_value_min": lo,
+        "srgan_value_max": hi,
+        "srgan_photometric": "MONOCHROME2",
+        "srgan_inverted": False,
+        "srgan_rescale_slope": 1.0,
+        "srgan_rescale_intercept": 0.0,
+        "srgan_source_files": [path],
+        "srgan_spacing": zooms,
+        "srgan_spacing_known": [not (no_xform and abs(z - 1.0) < 1e-6) for z in zooms],
+    }
+    return vals, np.asarray(img.affine, dtype=np.float64), meta
+
+
+class NiftiReader(ValueDomainReader):
+    """MONAI ``ImageReader`` for ``.nii``/``.nii.gz`` through nibabel, values and voxel order as stored.
+
+    Args:
+        check_finite: see :class:`~monai_srgan.io.readers.base.ValueDomainReader`.
+    """
+
+    suffixes = NIFTI_EXTENSIONS
+
+    def _values(self, img: ReadImage) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        return load_nifti(img.paths[0])
