@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from monai_srgan.errors import ConfigError
+from monai_srgan.io.writers.common import atomic_write_file
 from monai_srgan.utils.figures import comparison_figure, detail_crop
 
 __all__ = ["evaluate_sr", "load_bundle_generator", "comparison_figure", "published_table", "update_metadata_metrics"]
@@ -96,9 +97,8 @@ def update_metadata_metrics(metadata_file: str | os.PathLike, eval_metrics: Mapp
     p = Path(metadata_file)
     meta = json.loads(p.read_text())
     meta["eval_metrics"] = dict(eval_metrics)
-    tmp = p.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(meta, indent=4) + "\n")
-    os.replace(tmp, p)
+    text = json.dumps(meta, indent=4) + "\n"
+    atomic_write_file(p, lambda tmp: tmp.write_text(text), overwrite=True)
 
 
 def _fmt(v: float, nd: int = 4) -> float:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -315,7 +314,7 @@ def load_network_weights(
 
 
 def save_generator_weights(model: nn.Module, path: str | os.PathLike, key: str | None = None) -> Path:
-    """Write the model's state dict atomically (temporary file in the same folder, then ``os.replace``).
+    """Write the model's state dict atomically (:func:`monai_srgan.io.writers.common.atomic_write_file`).
 
     Args:
         model: the network (DDP/compiled wrappers are unwrapped; tensors are saved on CPU).
@@ -331,18 +330,8 @@ def save_generator_weights(model: nn.Module, path: str | os.PathLike, key: str |
     model = unwrap_model(model)
     sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     obj: Any = sd if key is None else {key: sd}
+    from monai_srgan.io.writers.common import atomic_write_file
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write_file(path, lambda tmp: torch.save(obj, tmp), overwrite=True)

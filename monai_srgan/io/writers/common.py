@@ -55,13 +55,18 @@ def _tmp_sibling(path: Path) -> Path:
     return path.parent / f"{TMP_MARKER}{uuid.uuid4().hex[:12]}-{path.name}"
 
 
-def atomic_write_file(path: str | os.PathLike, write: Callable[[Path], object], overwrite: bool = False) -> Path:
+def atomic_write_file(
+    path: str | os.PathLike, write: Callable[[Path], object], overwrite: bool = False, fsync: bool = False
+) -> Path:
     """Write a file through a temporary sibling and ``os.replace`` so that no partial file is ever visible.
+
+    The one atomic file writer of the package: outputs, reports, bundle metadata and generator weights use it.
 
     Args:
         path: the final file path (its folder must exist).
-        write: called with the temporary path; must create that file.
+        write: called with the temporary path; must create that file (with the usual permissions of a new file).
         overwrite: replace an existing file at ``path``; by default an existing file raises ``FileExistsError``.
+        fsync: flush the file to disk before the rename (for files that must survive a power cut, e.g. checkpoints).
 
     Returns:
         the final path.
@@ -72,6 +77,12 @@ def atomic_write_file(path: str | os.PathLike, write: Callable[[Path], object], 
     tmp = _tmp_sibling(path)
     try:
         write(tmp)
+        if fsync:
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
