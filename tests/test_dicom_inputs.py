@@ -25,8 +25,9 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from monai_srgan.errors import InputFileError
 from monai_srgan.inference.pipeline import SRInferencePipeline
+from monai_srgan.io.discovery import find_inputs
 from monai_srgan.io.writers.dicom import write_dicom_series
-from monai_srgan.transforms.io import LoadMedicalImage, find_inputs
+from monai_srgan.transforms.io import LoadMedicalImage
 
 try:
     from pydicom.pixels import apply_color_lut

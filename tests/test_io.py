@@ -15,13 +15,8 @@ from monai.data import MetaTensor
 from PIL import Image
 
 from monai_srgan.errors import InputFileError
-from monai_srgan.transforms.io import (
-    InputItem,
-    LoadMedicalImage,
-    LoadMedicalImaged,
-    find_inputs,
-    validate_input,
-)
+from monai_srgan.io.discovery import InputItem, find_inputs, validate_input
+from monai_srgan.transforms.io import LoadMedicalImage, LoadMedicalImaged
 
 try:
     from pydicom.pixels import apply_modality_lut, apply_voi_lut
