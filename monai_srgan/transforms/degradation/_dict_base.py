@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from monai.config import KeysCollection
 from monai.transforms import MapTransform, RandomizableTransform
 
 from monai_srgan.errors import ConfigError
 
+from .._seeding import ForwardsRandomState
 from ._common import crop_to_multiple
 
 __all__ = ["DegradeDictBase", "RandDegradeDictBase", "output_keys"]
@@ -90,7 +90,7 @@ class DegradeDictBase(MapTransform):
         return d
 
 
-class RandDegradeDictBase(RandomizableTransform, DegradeDictBase):
+class RandDegradeDictBase(ForwardsRandomState, RandomizableTransform, DegradeDictBase):
     """A random :class:`DegradeDictBase`: seeds are forwarded to ``self.degrade``.
 
     With ``draw_per_key=True`` (default) every key gets its own draw (``degrade(hr, randomize=True)``); with
@@ -98,6 +98,7 @@ class RandDegradeDictBase(RandomizableTransform, DegradeDictBase):
     """
 
     draw_per_key: bool = True
+    wrapped_attr = "degrade"
 
     def __init__(
         self,
@@ -110,11 +111,6 @@ class RandDegradeDictBase(RandomizableTransform, DegradeDictBase):
     ) -> None:
         DegradeDictBase.__init__(self, keys, degrade, lr_key, fov_key, allow_missing_keys)
         RandomizableTransform.__init__(self, prob)
-
-    def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None):
-        super().set_random_state(seed, state)
-        self.degrade.set_random_state(seed, state)
-        return self
 
     def degrade_key(self, d: dict, key: Hashable, hr: torch.Tensor) -> torch.Tensor:
         return self.degrade(hr, randomize=self.draw_per_key)
