@@ -18,12 +18,11 @@ _LAZY = {
     "export_model": "exported",
     "is_exported": "exported",
     "load_exported": "exported",
-    "write_image": "monai_srgan.io.writers",
-    "write_dicom_series": "monai_srgan.io.writers",
-    "write_png": "monai_srgan.io.writers",
-    "write_jpeg": "monai_srgan.io.writers",
-    "write_tiff": "monai_srgan.io.writers",
-    "write_nifti": "monai_srgan.io.writers",
+    # the writers live in the data layer, monai_srgan.io.writers
+    **dict.fromkeys(
+        ("write_image", "write_dicom_series", "write_png", "write_jpeg", "write_tiff", "write_nifti"),
+        "monai_srgan.io.writers",
+    ),
 }
 
 __all__ = list(_LAZY)

@@ -13,21 +13,10 @@ from __future__ import annotations
 from monai_srgan.utils.lazy import lazy_exports
 
 _LAZY = {
-    "InputItem": "discovery",
-    "find_inputs": "discovery",
-    "validate_input": "discovery",
-    "is_dicom_file": "discovery",
-    "input_kind": "discovery",
-    "DicomReader": "readers",
-    "PillowImageReader": "readers",
-    "ITKColorTiffReader": "readers",
-    "NiftiReader": "readers",
-    "reader_for": "readers",
-    "values_to_stored": "dicom_values",
-    "stored_to_values": "dicom_values",
-    "write_image": "writers",
-    "output_format_for": "writers",
-    "atomic_write_file": "writers",
+    **dict.fromkeys(("InputItem", "find_inputs", "validate_input", "is_dicom_file", "input_kind"), "discovery"),
+    **dict.fromkeys(("DicomReader", "PillowImageReader", "ITKColorTiffReader", "NiftiReader", "reader_for"), "readers"),
+    **dict.fromkeys(("values_to_stored", "stored_to_values"), "dicom_values"),
+    **dict.fromkeys(("write_image", "output_format_for", "atomic_write_file"), "writers"),
 }
 
 __all__ = list(_LAZY)

@@ -24,14 +24,13 @@ __all__ = [
     "check_file",
 ]
 
+PathLike = Union[str, os.PathLike]
 #: Pillow-read 2D formats (``.ppm.gz``: STARE's lossless distribution format)
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".ppm", ".pgm", ".ppm.gz", ".pgm.gz")
 NIFTI_EXTENSIONS = (".nii", ".nii.gz")
 DICOM_EXTENSIONS = (".dcm", ".dicom", ".ima")
 #: the hint of every "file is corrupt" error
 RECOPY_HINT = "copy it again from its source or re-export it, or remove it from the input"
-
-PathLike = Union[str, os.PathLike]
 
 
 def has_ext(path: PathLike, exts: Sequence[str]) -> bool:

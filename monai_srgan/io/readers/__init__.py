@@ -10,25 +10,19 @@ Names are imported on first use (PEP 562).
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from monai_srgan.utils.lazy import lazy_exports
 
-_LAZY = {
-    "ValueDomainReader": "base",
-    "DicomReader": "dicom",
-    "PillowImageReader": "pil",
-    "ITKColorTiffReader": "itk",
-    "NiftiReader": "nifti",
-}
+_LAZY = {"ValueDomainReader": "base", "ITKColorTiffReader": "itk"}
 #: reader class of each input kind of :func:`monai_srgan.io.discovery.input_kind`
 _KIND_READERS = {
-    "dicom": ("dicom", "DicomReader"),
-    "dicom_series": ("dicom", "DicomReader"),
-    "nifti": ("nifti", "NiftiReader"),
-    "image": ("pil", "PillowImageReader"),
+    "dicom": "DicomReader",
+    "dicom_series": "DicomReader",
+    "nifti": "NiftiReader",
+    "image": "PillowImageReader",
 }
+_LAZY.update({"DicomReader": "dicom", "NiftiReader": "nifti", "PillowImageReader": "pil"})
 
 __all__ = [*_LAZY, "reader_for"]
 
@@ -51,8 +45,7 @@ def reader_for(
     """
     if kind not in _KIND_READERS:
         raise ValueError(f"unknown input kind {kind!r}: one of {', '.join(_KIND_READERS)}")
-    module, name = _KIND_READERS[kind]
-    cls = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    if module == "dicom":
+    cls = __getattr__(_KIND_READERS[kind])
+    if cls.__name__ == "DicomReader":
         return cls(voi_window=voi_window, voi_index=voi_index, check_finite=check_finite)
     return cls(check_finite=check_finite)

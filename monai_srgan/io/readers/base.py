@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ from monai.data import ImageReader
 from monai_srgan.errors import InputFileError
 from monai_srgan.io.files import has_ext
 
-__all__ = ["ValueDomainReader", "ReadImage", "as_path_list", "finish_meta"]
+__all__ = ["ValueDomainReader", "SingleFileReader", "ReadImage", "as_path_list", "finish_meta"]
 
 
 @dataclass
@@ -138,3 +138,18 @@ class ValueDomainReader(ImageReader):
     @abstractmethod
     def _values(self, img: ReadImage) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         """Decode ``img`` into ``(channel-first values, 4x4 affine, srgan_* meta)``."""
+
+
+class SingleFileReader(ValueDomainReader):
+    """A reader of one file per image whose family provides ``load(path) -> (values, affine, meta)``.
+
+    Subclasses set :attr:`suffixes` and :attr:`load` (a ``staticmethod``).
+
+    Args:
+        check_finite: see :class:`ValueDomainReader`.
+    """
+
+    load: Callable[[str], tuple[np.ndarray, np.ndarray, dict[str, Any]]]
+
+    def _values(self, img: ReadImage) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        return type(self).load(img.paths[0])

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from monai_srgan.errors import InputFileError
-from monai_srgan.io.readers.base import ReadImage, ValueDomainReader
+from monai_srgan.io.readers.base import SingleFileReader
 from monai_srgan.io.readers.pil import int_range_meta
 
 __all__ = ["ITKColorTiffReader", "load_itk_color_tiff"]
@@ -41,14 +41,12 @@ def load_itk_color_tiff(path: str, fmt: str = "tiff") -> tuple[np.ndarray, np.nd
     return vals, np.eye(4), meta
 
 
-class ITKColorTiffReader(ValueDomainReader):
+class ITKColorTiffReader(SingleFileReader):
     """MONAI ``ImageReader`` for 16-bit colour TIFF (alpha dropped), values as stored.
 
     Args:
-        check_finite: see :class:`~monai_srgan.io.readers.base.ValueDomainReader`.
+        check_finite: see :class:`~monai_srgan.io.readers.base.SingleFileReader`.
     """
 
     suffixes = (".tif", ".tiff")
-
-    def _values(self, img: ReadImage) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-        return load_itk_color_tiff(img.paths[0])
+    load = staticmethod(load_itk_color_tiff)

@@ -9,7 +9,7 @@ import numpy as np
 
 from monai_srgan.errors import InputFileError
 from monai_srgan.io.files import NIFTI_EXTENSIONS, RECOPY_HINT, check_file
-from monai_srgan.io.readers.base import ReadImage, ValueDomainReader
+from monai_srgan.io.readers.base import SingleFileReader
 
 __all__ = ["NiftiReader", "load_nifti"]
 
@@ -102,14 +102,12 @@ def load_nifti(path: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     return vals, np.asarray(img.affine, dtype=np.float64), meta
 
 
-class NiftiReader(ValueDomainReader):
+class NiftiReader(SingleFileReader):
     """MONAI ``ImageReader`` for ``.nii``/``.nii.gz`` through nibabel, values and voxel order as stored.
 
     Args:
-        check_finite: see :class:`~monai_srgan.io.readers.base.ValueDomainReader`.
+        check_finite: see :class:`~monai_srgan.io.readers.base.SingleFileReader`.
     """
 
     suffixes = NIFTI_EXTENSIONS
-
-    def _values(self, img: ReadImage) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-        return load_nifti(img.paths[0])
+    load = staticmethod(load_nifti)

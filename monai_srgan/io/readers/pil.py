@@ -15,7 +15,7 @@ import numpy as np
 
 from monai_srgan.errors import InputFileError
 from monai_srgan.io.files import IMAGE_EXTENSIONS, RECOPY_HINT, check_file
-from monai_srgan.io.readers.base import ReadImage, ValueDomainReader
+from monai_srgan.io.readers.base import SingleFileReader
 from monai_srgan.io.readers.dicom_decode import MIN_IMAGE_SIZE
 
 __all__ = ["PillowImageReader", "open_pil", "load_pil", "int_range_meta"]
@@ -164,14 +164,12 @@ def int_range_meta(arr: np.ndarray, path: str) -> dict[str, Any]:
     }
 
 
-class PillowImageReader(ValueDomainReader):
+class PillowImageReader(SingleFileReader):
     """MONAI ``ImageReader`` for PNG/JPEG/TIFF/BMP/Netpbm through Pillow (16-bit colour TIFF through ITK).
 
     Args:
-        check_finite: see :class:`~monai_srgan.io.readers.base.ValueDomainReader`.
+        check_finite: see :class:`~monai_srgan.io.readers.base.SingleFileReader`.
     """
 
     suffixes = IMAGE_EXTENSIONS
-
-    def _values(self, img: ReadImage) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-        return load_pil(img.paths[0])
+    load = staticmethod(load_pil)

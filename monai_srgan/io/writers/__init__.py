@@ -20,20 +20,12 @@ if TYPE_CHECKING:
 
 # the format writers import pydicom / nibabel / PIL on first use (PEP 562), keeping the CLI's start-up light
 _LAZY = {
-    "write_dicom_series": "dicom",
-    "DEFAULT_NOTE": "dicom",
-    "write_png": "image",
-    "write_jpeg": "image",
-    "write_tiff": "image",
+    **dict.fromkeys(("write_dicom_series", "DEFAULT_NOTE"), "dicom"),
+    **dict.fromkeys(("write_png", "write_jpeg", "write_tiff"), "image"),
     "write_nifti": "nifti",
 }
-# output format -> (module, writer function)
-_WRITERS = {
-    "png": ("image", "write_png"),
-    "jpeg": ("image", "write_jpeg"),
-    "tiff": ("image", "write_tiff"),
-    "nifti": ("nifti", "write_nifti"),
-}
+#: the writer function of each 2D/volume output format (DICOM has its own branch: it needs the source headers)
+_WRITERS = {"png": "write_png", "jpeg": "write_jpeg", "tiff": "write_tiff", "nifti": "write_nifti"}
 
 __all__ = [
     "write_image",
@@ -72,8 +64,6 @@ def write_image(
     Raises:
         ConfigError: an unknown format, DICOM output of a non-DICOM input, a volume as a 2D format.
     """
-    import importlib
-
     meta = dict(sr.meta)
     fmt = output_format_for(meta, fmt)
     if fmt == "dicom":
@@ -85,6 +75,4 @@ def write_image(
     if fmt != "nifti" and sr.ndim != 3:
         raise ConfigError(f"{out_path}: a {sr.ndim - 1}D image cannot be written as {fmt}; use --format nifti")
     kw.pop("series_number", None), kw.pop("series_description", None), kw.pop("note", None)
-    module, name = _WRITERS[fmt]
-    writer = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    return writer(sr, meta, out_path, **kw)
+    return __getattr__(_WRITERS[fmt])(sr, meta, out_path, **kw)
