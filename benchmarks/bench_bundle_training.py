@@ -45,7 +45,10 @@ args = json.loads(sys.argv[1])
 cfg = ConfigParser()
 cfg.read_config(args["config"])
 T = "train#pretrainer" if "train#pretrainer" in cfg else "pretrainer"  # the bundles' ids changed over time
+S = "train#stage1" if "train#stage1" in cfg else None  # since 0.4: validation/TensorBoard are handlers of a stage
 for k, v in args["overrides"].items():
+    if S and k in ("{T}#validator", "{T}#tensorboard_dir"):
+        k = S + ("#validation" if k.endswith("validator") else "#tensorboard")
     cfg[k.replace("{T}", T)] = v
 trainer = cfg.get_parsed_content(T)
 stamps = []

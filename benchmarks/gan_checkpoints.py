@@ -1,6 +1,6 @@
 """Which stage-2 (GAN) checkpoint to ship: PSNR gain and sharpness of each on the validation images.
 
-Usage (after a stage-2 run that kept its numbered checkpoints, ``--train#trainer#keep_last 10``)::
+Usage (after a stage-2 run that kept its numbered checkpoints, ``--train#stage2#checkpoint#keep_last 10``)::
 
     python benchmarks/gan_checkpoints.py --bundle retina_sr \\
         --dataset_dir "['../shared/data/retina','../shared/data/extra/retina']" \\

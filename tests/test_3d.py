@@ -162,15 +162,13 @@ def test_2d_image_to_3d_model_and_volume_to_2d_training_are_clear_errors(data_ro
     with pytest.raises(InputFileError, match="needs a volume"):
         SliceThicknessDegradation(scale=4)(LoadMedicalImage()(str(png[0])))
     # the reverse in training: volumes fed to a 2D generator
-    from monai_srgan.engines.base import SRTrainerBase
+    from monai_srgan.engines.checks import check_training_pair
     from monai_srgan.errors import ConfigError
     from monai_srgan.networks import SRResNet
 
-    class _Probe:
-        generator_raw = SRResNet(2, 1, 1, scale=2, num_feat=4, num_blocks=1)
-
+    g2d = SRResNet(2, 1, 1, scale=2, num_feat=4, num_blocks=1)
     with pytest.raises(ConfigError, match="3D volumes .* generator is 2D"):
-        SRTrainerBase._check_pair(_Probe(), torch.zeros(1, 1, 8, 8, 4), torch.zeros(1, 1, 16, 16, 8))
+        check_training_pair(g2d, torch.zeros(1, 1, 8, 8, 4), torch.zeros(1, 1, 16, 16, 8))
 
 
 def test_volume_smaller_than_the_patch_is_a_clear_error(tmp_path, data_root):
