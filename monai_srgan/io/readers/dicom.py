@@ -6,9 +6,9 @@
   (:mod:`monai_srgan.io.readers.dicom_series`), returned as ``(C, H, W, D)`` with a full RAS affine.
 
 Values are in the value domain of :mod:`monai_srgan.io.dicom_values`. Every file is parsed once: the header of each
-file read here (without pixel data, before enhanced functional groups are promoted) is kept in a small cache keyed by
-path, modification time and size, and :func:`source_header` hands it to the derived-series writer instead of parsing
-the file again.
+file read here (without pixel data, private tags and overlays, before enhanced functional groups are promoted) is
+kept in a bounded cache keyed by path, modification time and size, and :func:`source_header` hands it to the
+derived-series writer instead of parsing the file again.
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ def _cache_key(path: str) -> tuple[str, int, int] | None:
 
 
 def _remember(path: str, ds) -> None:
-    """Keep the header of ``ds`` (the elements before the pixel data, as ``stop_before_pixels`` reads them)."""
+    """Keep the header of ``ds``: the elements before the pixel data (as ``stop_before_pixels`` reads them) less
+    private tags and overlays, which a derived series never copies and which can be large."""
     from pydicom.dataset import Dataset
 
     key = _cache_key(path)
@@ -66,7 +67,8 @@ def _remember(path: str, ds) -> None:
     for elem in ds:
         if elem.tag >= _PIXEL_START:
             break
-        header.add(elem)
+        if not (elem.tag.is_private or 0x6000 <= elem.tag.group <= 0x60FF):
+            header.add(elem)
     with _headers_lock:
         _headers[key] = header
         _headers.move_to_end(key)
@@ -82,6 +84,8 @@ def clear_header_cache() -> None:
 
 def source_header(path: str):
     """The header of a source file (no pixel data), from the reader's cache or parsed now.
+
+    A cached header lacks private tags and overlays (the derived-series writer drops them anyway).
 
     Args:
         path: a DICOM file loaded earlier (its header is cached) or any DICOM file.
