@@ -57,7 +57,7 @@ def test_reader_suffixes_and_kinds(data_root):
     assert PillowImageReader().verify_suffix(("a.png", "b.ppm.gz"))
     assert NiftiReader().verify_suffix("v.nii.gz") and not NiftiReader().verify_suffix("v.png")
     assert isinstance(reader_for("dicom_series"), DicomReader)
-    with pytest.raises(ValueError, match="unknown input kind"):
+    with pytest.raises(ConfigError, match="unknown input kind"):
         reader_for("video")
 
 

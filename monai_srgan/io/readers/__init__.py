@@ -41,10 +41,12 @@ def reader_for(
         check_finite: refuse NaN/Inf values.
 
     Raises:
-        ValueError: an unknown kind.
+        ConfigError: an unknown kind.
     """
     if kind not in _KIND_READERS:
-        raise ValueError(f"unknown input kind {kind!r}: one of {', '.join(_KIND_READERS)}")
+        from monai_srgan.errors import ConfigError
+
+        raise ConfigError(f"unknown input kind {kind!r}: one of {', '.join(_KIND_READERS)}")
     cls = __getattr__(_KIND_READERS[kind])
     if cls.__name__ == "DicomReader":
         return cls(voi_window=voi_window, voi_index=voi_index, check_finite=check_finite)
