@@ -136,24 +136,24 @@ def crop_spatial(x: torch.Tensor, border: int | Sequence[int]) -> torch.Tensor:
     return x[tuple(sl)]
 
 
+def _max_filter(m: torch.Tensor, radius: int) -> torch.Tensor:
+    """Maximum over a cube of side ``2 radius + 1`` (outside the image ignored) of ``(N, C, *spatial)``."""
+    pool = getattr(F, f"max_pool{m.ndim - 2}d")
+    return pool(m, kernel_size=2 * radius + 1, stride=1, padding=radius)
+
+
 def binary_erode(mask: torch.Tensor, radius: int) -> torch.Tensor:
     """Erode a (N, 1, *spatial) binary mask with a cubic structuring element of the given radius."""
     if radius <= 0:
         return mask
-    sd = mask.ndim - 2
-    pool = getattr(F, f"max_pool{sd}d")
-    m = mask.float()
-    return (-pool(-m, kernel_size=2 * radius + 1, stride=1, padding=radius) > 0.5).to(mask.dtype)
+    return (-_max_filter(-mask.float(), radius) > 0.5).to(mask.dtype)
 
 
 def binary_dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
     """Dilate a (N, 1, *spatial) binary mask with a cubic structuring element of the given radius."""
     if radius <= 0:
         return mask
-    sd = mask.ndim - 2
-    pool = getattr(F, f"max_pool{sd}d")
-    m = mask.float()
-    return (pool(m, kernel_size=2 * radius + 1, stride=1, padding=radius) > 0.5).to(mask.dtype)
+    return (_max_filter(mask.float(), radius) > 0.5).to(mask.dtype)
 
 
 def ceil_int(v: float) -> int:

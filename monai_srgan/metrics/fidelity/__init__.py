@@ -19,21 +19,14 @@ References:
     (ITK ``HessianToObjectnessMeasureImageFilter``).
     Lindeberg, "Feature detection with automatic scale selection", IJCV 1998 (scale-normalised derivatives).
 
-Modules: :mod:`.lr_consistency`, :mod:`.vessels`, :mod:`.hallucination`.
+Modules: :mod:`.consistency` (LR-consistency), :mod:`.vessels`, :mod:`.hallucination`.
 """
 
 from __future__ import annotations
 
-from .hallucination import erasure_map, hallucination_map, hallucination_score
-from .lr_consistency import lr_consistency
-from .vessels import vessel_agreement, vessel_map, vesselness
+from . import consistency, hallucination, vessels
+from .consistency import *  # noqa: F401,F403
+from .hallucination import *  # noqa: F401,F403
+from .vessels import *  # noqa: F401,F403
 
-__all__ = [
-    "lr_consistency",
-    "vesselness",
-    "vessel_map",
-    "vessel_agreement",
-    "hallucination_map",
-    "erasure_map",
-    "hallucination_score",
-]
+__all__ = [*consistency.__all__, *vessels.__all__, *hallucination.__all__]

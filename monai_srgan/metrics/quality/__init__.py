@@ -1,19 +1,10 @@
 """Full-reference image-quality metrics done the way SR papers report them: PSNR, SSIM, RMSE, MS-SSIM, sharpness.
 
 Every functional metric takes batch-first tensors ``(N, C, *spatial)`` (2D or 3D) and returns one value per image,
-shape ``(N,)``. The options common to all of them:
-
-- ``data_range`` / ``input_range``: the inputs are assumed to lie in ``[0, data_range]`` (default 1.0, this
-  project's normalised range). For other ranges pass ``input_range=(lo, hi)`` (e.g. ``(-1, 1)`` for paper 004's
-  normalisation): the inputs are shifted by ``lo`` and ``data_range = hi - lo``. For raw stored integers use
-  :func:`data_range_for_bits` (8 → 255, 12 → 4095, 16 → 65535).
-- ``crop_border``: pixels removed from every side of every spatial axis before measuring; SR papers crop
-  ``scale`` pixels (BasicSR's ``crop_border``).
-- ``y_channel``: for RGB inputs, measure on the ITU-R BT.601 luma (see :func:`rgb_to_y`), the convention of
-  SRCNN/EDSR/ESRGAN tables; RGB otherwise (averaged over channels), 1-channel data as is.
-- ``mask``: an optional field-of-view mask ``(N or 1, 1 or C, *spatial)``, e.g. from ``FundusFOV``: only pixels
-  inside it count. Fundus photographs have a black border around the circular field of view in which any
-  method is trivially right; it inflates PSNR by several dB and hides differences between methods.
+shape ``(N,)``. The options common to all of them (``data_range``/``input_range``, ``crop_border``, ``y_channel``,
+``mask``) are described in :mod:`.common`. A field-of-view ``mask`` matters for fundus photographs: their black
+border around the circular field of view, in which any method is trivially right, inflates PSNR by several dB and
+hides differences between methods.
 
 MONAI ``CumulativeIterationMetric`` classes wrap the functions for engines and ``IgniteMetricHandler``:
 :class:`PSNRMetric`, :class:`SSIMMetric`, :class:`RMSEMetric`, :class:`MSSSIMMetric`, :class:`SharpnessMetric`.
@@ -34,25 +25,11 @@ MS-SSIM), :mod:`.no_reference` (sharpness), :mod:`.cumulative` (the MONAI metric
 
 from __future__ import annotations
 
-from .common import data_range_for_bits, rgb_to_y
-from .cumulative import MSSSIMMetric, PSNRMetric, RMSEMetric, SharpnessMetric, SSIMMetric, masked_output_transform
-from .no_reference import sharpness
-from .pixel import psnr, rmse
-from .structural import ms_ssim, ssim, ssim_map
+from . import common, cumulative, no_reference, pixel, structural
+from .common import *  # noqa: F401,F403
+from .cumulative import *  # noqa: F401,F403
+from .no_reference import *  # noqa: F401,F403
+from .pixel import *  # noqa: F401,F403
+from .structural import *  # noqa: F401,F403
 
-__all__ = [
-    "data_range_for_bits",
-    "rgb_to_y",
-    "psnr",
-    "ssim",
-    "ssim_map",
-    "rmse",
-    "ms_ssim",
-    "sharpness",
-    "PSNRMetric",
-    "SSIMMetric",
-    "RMSEMetric",
-    "MSSSIMMetric",
-    "SharpnessMetric",
-    "masked_output_transform",
-]
+__all__ = [*common.__all__, *pixel.__all__, *structural.__all__, *no_reference.__all__, *cumulative.__all__]

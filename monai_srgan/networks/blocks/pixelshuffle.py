@@ -136,7 +136,12 @@ def pixel_unshuffle(x: torch.Tensor, factors: list[int]) -> torch.Tensor:
 
 
 class _PerAxisShuffle(nn.Module):
-    """Shared constructor of :class:`PixelShuffle` and :class:`PixelUnshuffle`: one factor per spatial axis."""
+    """Shared constructor of :class:`PixelShuffle` and :class:`PixelUnshuffle`: one factor per spatial axis.
+
+    Args:
+        spatial_dims: 1, 2 or 3.
+        scale: int or one int per axis.
+    """
 
     def __init__(self, spatial_dims: int, scale: int | Sequence[int]) -> None:
         super().__init__()
@@ -147,24 +152,14 @@ class _PerAxisShuffle(nn.Module):
 
 
 class PixelShuffle(_PerAxisShuffle):
-    """Module form of :func:`pixel_shuffle` for ``spatial_dims`` axes with per-axis factors.
-
-    Args:
-        spatial_dims: 1, 2 or 3.
-        scale: int or one int per axis.
-    """
+    """Module form of :func:`pixel_shuffle` with per-axis factors: ``PixelShuffle(spatial_dims, scale)``."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return pixel_shuffle(x, self.factors)
 
 
 class PixelUnshuffle(_PerAxisShuffle):
-    """Module form of :func:`pixel_unshuffle` (the ×2/×1 front end of Real-ESRGAN's RRDBNet).
-
-    Args:
-        spatial_dims: 1, 2 or 3.
-        scale: int or one int per axis.
-    """
+    """Module form of :func:`pixel_unshuffle` (the ×2/×1 front end of Real-ESRGAN's RRDBNet), per-axis factors."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return pixel_unshuffle(x, self.factors)

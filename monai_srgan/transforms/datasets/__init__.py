@@ -16,7 +16,8 @@ Modules: :mod:`.datalist` (splits and datalist JSON), :mod:`.patch_dataset` (the
 
 from __future__ import annotations
 
-from .datalist import load_datalist, split_files, write_datalist
-from .patch_dataset import SRPatchDataset, build_sr_dataset
+from . import datalist, patch_dataset
+from .datalist import *  # noqa: F401,F403
+from .patch_dataset import *  # noqa: F401,F403
 
-__all__ = ["split_files", "write_datalist", "load_datalist", "build_sr_dataset", "SRPatchDataset"]
+__all__ = [*datalist.__all__, *patch_dataset.__all__]

@@ -17,62 +17,21 @@ Paper references: docs/references.md.
 
 from __future__ import annotations
 
-from ._common import crop_to_multiple, quantize
-from .bicubic import BicubicDownsample, BicubicDownsampleD, BicubicDownsampled, BicubicDownsampleDict
-from .blur import (
-    RandBlurDownsample,
-    RandBlurDownsampleD,
-    RandBlurDownsampled,
-    RandBlurDownsampleDict,
-    gaussian_blur,
-    gaussian_kernel1d,
-)
-from .realesrgan import (
-    REALESRGAN_DEFAULTS,
-    RandRealESRGANDegradation,
-    RandRealESRGANDegradationD,
-    RandRealESRGANDegradationd,
-    RandRealESRGANDegradationDict,
-)
-from .slice_thickness import (
-    SliceThicknessDegradation,
-    SliceThicknessDegradationD,
-    SliceThicknessDegradationd,
-    SliceThicknessDegradationDict,
-    slice_profile_weights,
-)
-from .unsharp import UnsharpMask, UnsharpMaskD, UnsharpMaskd, UnsharpMaskDict
-from .xray import RandXRayDegradation, RandXRayDegradationD, RandXRayDegradationd, RandXRayDegradationDict
+from . import _common, bicubic, blur, realesrgan, slice_thickness, unsharp, xray
+from ._common import *  # noqa: F401,F403
+from .bicubic import *  # noqa: F401,F403
+from .blur import *  # noqa: F401,F403
+from .realesrgan import *  # noqa: F401,F403
+from .slice_thickness import *  # noqa: F401,F403
+from .unsharp import *  # noqa: F401,F403
+from .xray import *  # noqa: F401,F403
 
 __all__ = [
-    "BicubicDownsample",
-    "BicubicDownsampled",
-    "BicubicDownsampleD",
-    "BicubicDownsampleDict",
-    "RandBlurDownsample",
-    "RandBlurDownsampled",
-    "RandBlurDownsampleD",
-    "RandBlurDownsampleDict",
-    "RandRealESRGANDegradation",
-    "RandRealESRGANDegradationd",
-    "RandRealESRGANDegradationD",
-    "RandRealESRGANDegradationDict",
-    "RandXRayDegradation",
-    "RandXRayDegradationd",
-    "RandXRayDegradationD",
-    "RandXRayDegradationDict",
-    "SliceThicknessDegradation",
-    "SliceThicknessDegradationd",
-    "SliceThicknessDegradationD",
-    "SliceThicknessDegradationDict",
-    "UnsharpMask",
-    "UnsharpMaskd",
-    "UnsharpMaskD",
-    "UnsharpMaskDict",
-    "REALESRGAN_DEFAULTS",
-    "crop_to_multiple",
-    "gaussian_blur",
-    "gaussian_kernel1d",
-    "quantize",
-    "slice_profile_weights",
+    *_common.__all__,
+    *bicubic.__all__,
+    *blur.__all__,
+    *realesrgan.__all__,
+    *unsharp.__all__,
+    *xray.__all__,
+    *slice_thickness.__all__,
 ]

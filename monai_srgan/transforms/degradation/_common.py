@@ -82,6 +82,15 @@ def crop_to_multiple(img: torch.Tensor, scale: float | Sequence[float], policy: 
     return out
 
 
+def prepare_hr(
+    img: torch.Tensor, scale: float | Sequence[float], policy: str
+) -> tuple[torch.Tensor, torch.Tensor, tuple[float, ...]]:
+    """The common start of a degradation: the HR after the size policy, its plain float tensor, per-axis scales."""
+    img = crop_to_multiple(img, scale, policy)
+    x = plain(img)
+    return img, x, per_axis(scale, x.ndim - 1, "scale")
+
+
 def plain(x: torch.Tensor) -> torch.Tensor:
     """A plain floating-point ``torch.Tensor`` view of a MetaTensor, tensor or array."""
     x = x.as_tensor() if hasattr(x, "as_tensor") else x

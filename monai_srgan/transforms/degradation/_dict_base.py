@@ -20,7 +20,7 @@ from monai_srgan.errors import ConfigError
 from .._seeding import ForwardsRandomState
 from ._common import crop_to_multiple
 
-__all__ = ["DegradeDictBase", "RandDegradeDictBase", "output_keys"]
+__all__ = ["DegradeDictBase", "RandDegradeDictBase", "KwargsDegradeDict", "output_keys"]
 
 
 def output_keys(keys: tuple[Hashable, ...], out: str | Sequence[str] | None, name: str) -> tuple[Hashable, ...]:
@@ -100,16 +100,9 @@ class RandDegradeDictBase(ForwardsRandomState, RandomizableTransform, DegradeDic
     draw_per_key: bool = True
     wrapped_attr = "degrade"
 
-    def __init__(
-        self,
-        keys: KeysCollection,
-        degrade: Any,
-        lr_key: str | Sequence[str] = "lr",
-        fov_key: str | None = "fov",
-        allow_missing_keys: bool = False,
-        prob: float = 1.0,
-    ) -> None:
-        DegradeDictBase.__init__(self, keys, degrade, lr_key, fov_key, allow_missing_keys)
+    def __init__(self, *args: Any, prob: float = 1.0, **kwargs: Any) -> None:
+        """Arguments of :class:`DegradeDictBase`, and ``prob`` of the dictionary transform."""
+        DegradeDictBase.__init__(self, *args, **kwargs)
         RandomizableTransform.__init__(self, prob)
 
     def degrade_key(self, d: dict, key: Hashable, hr: torch.Tensor) -> torch.Tensor:
@@ -119,3 +112,27 @@ class RandDegradeDictBase(ForwardsRandomState, RandomizableTransform, DegradeDic
         if not self.draw_per_key:
             self.degrade.randomize()
         return DegradeDictBase.__call__(self, data)
+
+
+class KwargsDegradeDict(RandDegradeDictBase):
+    """A :class:`RandDegradeDictBase` whose array transform (``array_class``) takes every other keyword argument.
+
+    Args:
+        keys: HR key(s).
+        lr_key: output key(s), one per HR key.
+        fov_key: a field-of-view mask cropped with the HR by the size policy (ignored when absent).
+        allow_missing_keys: skip absent HR keys.
+        kwargs: the arguments of ``array_class``.
+    """
+
+    array_class: type
+
+    def __init__(
+        self,
+        keys: KeysCollection = "hr",
+        lr_key: str | Sequence[str] = "lr",
+        fov_key: str | None = "fov",
+        allow_missing_keys: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(keys, self.array_class(**kwargs), lr_key, fov_key, allow_missing_keys)

@@ -14,9 +14,8 @@ from monai.config import KeysCollection
 from monai.transforms import Transform
 
 from monai_srgan.transforms.resize import imresize
-from monai_srgan.utils.axes import per_axis
 
-from ._common import check_scale, check_size_policy, crop_to_multiple, like, plain, quantize
+from ._common import check_scale, check_size_policy, like, prepare_hr, quantize
 from ._dict_base import DegradeDictBase
 
 __all__ = ["BicubicDownsample", "BicubicDownsampled", "BicubicDownsampleD", "BicubicDownsampleDict"]
@@ -57,10 +56,9 @@ class BicubicDownsample(Transform):
 
     def __call__(self, img: torch.Tensor) -> torch.Tensor:
         """Degrade one HR image ``(C, *spatial)``; returns the LR image."""
-        img = crop_to_multiple(img, self.scale, self.size_policy)
-        nd = img.ndim - 1
-        factors = tuple(1.0 / s for s in per_axis(self.scale, nd, "scale"))
-        x = plain(img)
+        img, x, scales = prepare_hr(img, self.scale, self.size_policy)
+        nd = x.ndim - 1
+        factors = tuple(1.0 / s for s in scales)
         lr = imresize(x, scale_factor=factors, mode=self.mode, antialias=self.antialias, spatial_dims=nd)
         if self.clip is not None:
             lr = lr.clamp(*self.clip)

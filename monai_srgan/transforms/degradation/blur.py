@@ -19,7 +19,7 @@ from monai.transforms import RandomizableTransform
 from monai_srgan.transforms.resize import imresize
 from monai_srgan.utils.axes import per_axis
 
-from ._common import check_scale, check_size_policy, crop_to_multiple, draw, like, plain
+from ._common import check_scale, check_size_policy, draw, like, prepare_hr
 from ._dict_base import RandDegradeDictBase
 
 __all__ = [
@@ -123,10 +123,8 @@ class RandBlurDownsample(RandomizableTransform):
         """Degrade ``(C, *spatial)``; ``randomize=False`` reuses the last sigma."""
         if randomize:
             self.randomize()
-        img = crop_to_multiple(img, self.scale, self.size_policy)
-        x = plain(img)
+        img, x, scales = prepare_hr(img, self.scale, self.size_policy)
         nd = x.ndim - 1
-        scales = per_axis(self.scale, nd, "scale")
         # blur only along axes that are reduced
         y = gaussian_blur(x, tuple(self._sigma if s > 1 else 0.0 for s in scales), nd) if self._sigma > 0 else x
         # sampled at the LR pixel centres: no further antialiasing, except that "area" means block averaging

@@ -12,13 +12,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from monai.config import KeysCollection
 from monai.transforms import RandomizableTransform
 
 from monai_srgan.errors import ConfigError, InputFileError
 
 from ._common import check_scale, check_size_policy, crop_to_multiple, draw, like, plain
-from ._dict_base import RandDegradeDictBase
+from ._dict_base import KwargsDegradeDict
 from .blur import gaussian_blur
 
 __all__ = [
@@ -157,23 +156,14 @@ class SliceThicknessDegradation(RandomizableTransform):
         return like(y.contiguous(), img, x.shape[1:])
 
 
-class SliceThicknessDegradationd(RandDegradeDictBase):
+class SliceThicknessDegradationd(KwargsDegradeDict):
     """Dictionary :class:`SliceThicknessDegradation`.
 
     Example: ``SliceThicknessDegradationd(keys="hr", lr_key="lr", scale=4, axis=-1, profile="gaussian")``.
     """
 
     backend = SliceThicknessDegradation.backend
-
-    def __init__(
-        self,
-        keys: KeysCollection = "hr",
-        lr_key: str | Sequence[str] = "lr",
-        fov_key: str | None = "fov",
-        allow_missing_keys: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(keys, SliceThicknessDegradation(**kwargs), lr_key, fov_key, allow_missing_keys)
+    array_class = SliceThicknessDegradation
 
     def policy_scale(self, hr: torch.Tensor) -> tuple[float, ...]:
         return self.degrade.scaleper_axis(hr.ndim - 1)

@@ -11,15 +11,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from monai.config import KeysCollection
 from monai.transforms import RandomizableTransform
 
 from monai_srgan.errors import ConfigError
 from monai_srgan.transforms.resize import imresize
-from monai_srgan.utils.axes import per_axis
 
-from ._common import check_scale, check_size_policy, crop_to_multiple, draw, like, plain
-from ._dict_base import RandDegradeDictBase
+from ._common import check_scale, check_size_policy, draw, like, prepare_hr
+from ._dict_base import KwargsDegradeDict
 from .blur import gaussian_blur
 from .kernels import _poisson
 
@@ -104,10 +102,9 @@ class RandXRayDegradation(RandomizableTransform):
         """Degrade ``(C, *spatial)``; ``randomize=False`` reuses the last draw."""
         if randomize:
             self.randomize()
-        img = crop_to_multiple(img, self.scale, self.size_policy)
-        x = plain(img)
+        img, x, scales = prepare_hr(img, self.scale, self.size_policy)
         nd = x.ndim - 1
-        factors = tuple(1.0 / s for s in per_axis(self.scale, nd, "scale"))
+        factors = tuple(1.0 / s for s in scales)
         lo, hi = self.value_range
         u = (x - lo) / (hi - lo)
         if not self._do_transform:
@@ -132,23 +129,14 @@ class RandXRayDegradation(RandomizableTransform):
         return like(v * (hi - lo) + lo, img, x.shape[1:])
 
 
-class RandXRayDegradationd(RandDegradeDictBase):
+class RandXRayDegradationd(KwargsDegradeDict):
     """Dictionary :class:`RandXRayDegradation`.
 
     Example: ``RandXRayDegradationd(keys="hr", lr_key="lr", scale=2, dose=(500, 5000))``.
     """
 
     backend = RandXRayDegradation.backend
-
-    def __init__(
-        self,
-        keys: KeysCollection = "hr",
-        lr_key: str | Sequence[str] = "lr",
-        fov_key: str | None = "fov",
-        allow_missing_keys: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(keys, RandXRayDegradation(**kwargs), lr_key, fov_key, allow_missing_keys)
+    array_class = RandXRayDegradation
 
 
 RandXRayDegradationD = RandXRayDegradationDict = RandXRayDegradationd

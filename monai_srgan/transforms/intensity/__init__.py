@@ -23,45 +23,11 @@ percentile), :mod:`.window` (DICOM window), :mod:`.inverse`, :mod:`.stats`.
 
 from __future__ import annotations
 
-from ._affine import compose_norm
-from .inverse import invert_normalization
-from .normalize import (
-    PercentileScale,
-    PercentileScaleD,
-    PercentileScaled,
-    PercentileScaleDict,
-    ScaleToUnitRange,
-    ScaleToUnitRangeD,
-    ScaleToUnitRanged,
-    ScaleToUnitRangeDict,
-    UnitRangeNormalize,
-    ZScoreNormalize,
-    ZScoreNormalizeD,
-    ZScoreNormalized,
-    ZScoreNormalizeDict,
-)
-from .stats import compute_dataset_stats
-from .window import WindowScale, WindowScaleD, WindowScaled, WindowScaleDict
+from . import _affine, inverse, normalize, stats, window
+from ._affine import *  # noqa: F401,F403
+from .inverse import *  # noqa: F401,F403
+from .normalize import *  # noqa: F401,F403
+from .stats import *  # noqa: F401,F403
+from .window import *  # noqa: F401,F403
 
-__all__ = [
-    "ScaleToUnitRange",
-    "ScaleToUnitRanged",
-    "ScaleToUnitRangeD",
-    "ScaleToUnitRangeDict",
-    "UnitRangeNormalize",
-    "ZScoreNormalize",
-    "ZScoreNormalized",
-    "ZScoreNormalizeD",
-    "ZScoreNormalizeDict",
-    "PercentileScale",
-    "PercentileScaled",
-    "PercentileScaleD",
-    "PercentileScaleDict",
-    "WindowScale",
-    "WindowScaled",
-    "WindowScaleD",
-    "WindowScaleDict",
-    "invert_normalization",
-    "compose_norm",
-    "compute_dataset_stats",
-]
+__all__ = [*_affine.__all__, *normalize.__all__, *window.__all__, *inverse.__all__, *stats.__all__]

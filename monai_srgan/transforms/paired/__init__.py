@@ -17,29 +17,8 @@ Modules: :mod:`.crop` (HR patch and paired crops), :mod:`.flip_rotate`.
 
 from __future__ import annotations
 
-from .crop import (
-    RandHRPatch,
-    RandHRPatchD,
-    RandHRPatchd,
-    RandHRPatchDict,
-    RandPairedCrop,
-    RandPairedCropD,
-    RandPairedCropd,
-    RandPairedCropDict,
-)
-from .flip_rotate import RandPairedFlipRotate, RandPairedFlipRotateD, RandPairedFlipRotated, RandPairedFlipRotateDict
+from . import crop, flip_rotate
+from .crop import *  # noqa: F401,F403
+from .flip_rotate import *  # noqa: F401,F403
 
-__all__ = [
-    "RandHRPatch",
-    "RandHRPatchd",
-    "RandHRPatchD",
-    "RandHRPatchDict",
-    "RandPairedCrop",
-    "RandPairedCropd",
-    "RandPairedCropD",
-    "RandPairedCropDict",
-    "RandPairedFlipRotate",
-    "RandPairedFlipRotated",
-    "RandPairedFlipRotateD",
-    "RandPairedFlipRotateDict",
-]
+__all__ = [*crop.__all__, *flip_rotate.__all__]
