@@ -29,8 +29,8 @@ sys.path.insert(0, str(REPO))
 def main() -> None:
     from monai.bundle import ConfigParser
 
-    from monai_srgan.engines.handlers import generator_state_from_checkpoint, load_checkpoint
     from monai_srgan.metrics import evaluate_pair
+    from monai_srgan.networks import load_network_weights
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoints", nargs="+", type=Path)
@@ -52,7 +52,7 @@ def main() -> None:
     print(f"{args.bundle}: {len(pairs)} validation images")
     for ckpt in sorted(args.checkpoints):
         net = parser.get_parsed_content("network_def", instantiate=True)
-        net.load_state_dict(generator_state_from_checkpoint(load_checkpoint(str(ckpt))))
+        load_network_weights(net, str(ckpt))
         net.eval()
         gains, ratios = [], []
         for hr, lr in pairs:

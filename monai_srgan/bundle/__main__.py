@@ -59,13 +59,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _weights(src: str, dest: str, half: bool = False) -> int:
     import torch
 
-    from monai_srgan.engines.handlers import generator_state_from_checkpoint, load_checkpoint
+    from monai_srgan.engines.handlers import load_checkpoint
     from monai_srgan.engines.utils import atomic_torch_save
     from monai_srgan.errors import InputFileError
+    from monai_srgan.networks.checkpoint import extract_state_dict
 
     try:
-        state = generator_state_from_checkpoint(load_checkpoint(src))
-    except (InputFileError, KeyError) as e:
+        state, _key, _stripped = extract_state_dict(load_checkpoint(src), source=src)  # params_ema preferred
+    except InputFileError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     out = {k: torch.as_tensor(v).detach().cpu().contiguous() for k, v in state.items()}

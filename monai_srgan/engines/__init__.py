@@ -1,35 +1,60 @@
-"""monai_srgan.engines: two-stage SR GAN training on MONAI/Ignite (pretraining, adversarial training, EMA,
-atomic checkpoints with exact resume, validation against bicubic, TensorBoard, torchrun DDP)."""
+"""monai_srgan.engines: two-stage SR GAN training on MONAI/Ignite.
+
+The trainers (:class:`SRPretrainer` for stage 1, :class:`SRGANTrainer` for stage 2, both on
+:class:`SRTrainerBase`) run the iteration and keep its state; EMA, validation, early stopping, TensorBoard and
+checkpoints are handlers (:mod:`monai_srgan.engines.handlers`) a config lists. Helpers the engines use internally
+(RNG capture, data seeding, first-batch and resume checks) stay in their modules.
+"""
 
 from __future__ import annotations
 
-from .base import *  # noqa: F401,F403
-from .base import __all__ as _base_all
-from .distributed import *  # noqa: F401,F403
-from .distributed import __all__ as _dist_all
-from .ema import *  # noqa: F401,F403
-from .ema import __all__ as _ema_all
-from .handlers import *  # noqa: F401,F403
-from .handlers import __all__ as _handlers_all
-from .pretrain import *  # noqa: F401,F403
-from .pretrain import __all__ as _pretrain_all
-from .run import *  # noqa: F401,F403
-from .run import __all__ as _run_all
-from .srgan_trainer import *  # noqa: F401,F403
-from .srgan_trainer import __all__ as _gan_all
-from .utils import *  # noqa: F401,F403
-from .utils import __all__ as _utils_all
-from .validation import *  # noqa: F401,F403
-from .validation import __all__ as _val_all
+from .base import NonFiniteLossError, SRTrainerBase
+from .distributed import (
+    cleanup_distributed,
+    get_rank,
+    init_distributed,
+    is_distributed,
+    is_main_process,
+    make_dataloader,
+)
+from .ema import ModelEMA
+from .events import SREvents
+from .handlers import (
+    CheckpointHandler,
+    EMAHandler,
+    SREarlyStopping,
+    SRValidationHandler,
+    TensorBoardHandler,
+    load_checkpoint,
+    make_image_grid,
+)
+from .pretrain import SRPretrainer
+from .run import TwoStageRun, run_two_stage
+from .srgan_trainer import PairPool, SRGANTrainer
+from .validation import SRValidator
 
 __all__ = [
-    *_base_all,
-    *_dist_all,
-    *_ema_all,
-    *_handlers_all,
-    *_pretrain_all,
-    *_run_all,
-    *_gan_all,
-    *_utils_all,
-    *_val_all,
+    "SRTrainerBase",
+    "SRPretrainer",
+    "SRGANTrainer",
+    "NonFiniteLossError",
+    "PairPool",
+    "ModelEMA",
+    "SRValidator",
+    "run_two_stage",
+    "TwoStageRun",
+    "SREvents",
+    "EMAHandler",
+    "SRValidationHandler",
+    "SREarlyStopping",
+    "TensorBoardHandler",
+    "CheckpointHandler",
+    "load_checkpoint",
+    "make_image_grid",
+    "make_dataloader",
+    "init_distributed",
+    "is_distributed",
+    "get_rank",
+    "is_main_process",
+    "cleanup_distributed",
 ]

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from ..errors import InputFileError
+from .export import unwrap_model
 
 __all__ = [
     "load_network_weights",
@@ -269,9 +270,7 @@ def load_network_weights(
         InputFileError: missing/unreadable file or no state dict inside.
         CheckpointMismatchError: strict mode and the weights do not fit.
     """
-    while hasattr(model, "module") and isinstance(model.module, nn.Module):  # DDP / DataParallel / AveragedModel
-        model = model.module
-    model = getattr(model, "_orig_mod", model)
+    model = unwrap_model(model)
     if isinstance(path_or_state, (str, os.PathLike)):
         source = os.fspath(path_or_state)
         if not Path(source).is_file():

@@ -9,7 +9,6 @@ from .checkpoint import (
     CKPT_FORMAT,
     CheckpointFiles,
     CheckpointHandler,
-    generator_state_from_checkpoint,
     load_checkpoint,
 )
 from .ema import EMAHandler
@@ -27,7 +26,6 @@ __all__ = [
     "SRValidationHandler",
     "TensorBoardHandler",
     "TensorBoardLogger",
-    "generator_state_from_checkpoint",
     "load_checkpoint",
     "make_image_grid",
 ]

@@ -24,7 +24,7 @@ from ignite.engine import Events
 
 from ..utils import atomic_torch_save
 
-__all__ = ["CKPT_FORMAT", "CheckpointFiles", "CheckpointHandler", "load_checkpoint", "generator_state_from_checkpoint"]
+__all__ = ["CKPT_FORMAT", "CheckpointFiles", "CheckpointHandler", "load_checkpoint"]
 
 CKPT_FORMAT = "monai_srgan.training_checkpoint"
 
@@ -37,17 +37,6 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
         raise InputFileError(path, "checkpoint file not found", "check the resume/warm_start path")
     return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def generator_state_from_checkpoint(ckpt: Mapping[str, Any], prefer_ema: bool = True) -> Mapping[str, Any]:
-    """The generator state dict in a checkpoint: ``params_ema`` (preferred), ``params``, or a bare state dict."""
-    keys = ("params_ema", "params") if prefer_ema else ("params", "params_ema")
-    for k in keys:
-        if isinstance(ckpt.get(k), Mapping):
-            return ckpt[k]
-    if ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
-        return ckpt
-    raise KeyError(f"no generator weights ('params_ema'/'params') among checkpoint keys {sorted(ckpt)[:8]}")
 
 
 class CheckpointFiles:
