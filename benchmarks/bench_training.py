@@ -38,7 +38,7 @@ from monai.data import Dataset  # noqa: E402
 from monai.transforms import Compose  # noqa: E402
 
 from monai_srgan.engines import SRGANTrainer, SRPretrainer, make_dataloader  # noqa: E402
-from monai_srgan.losses import AdversarialLoss, paper_generator_loss  # noqa: E402
+from monai_srgan.losses import AdversarialLoss, GeneratorLoss, PerceptualLoss  # noqa: E402
 from monai_srgan.networks import SRGANDiscriminator, SRResNet, SRVGGNetCompact  # noqa: E402
 from monai_srgan.transforms import (  # noqa: E402
     BicubicDownsampled,
@@ -98,7 +98,13 @@ def run_stage(stage: int, kind: str, args: argparse.Namespace) -> dict:
             optimizer_g=torch.optim.Adam(g.parameters(), 1e-4, betas=(0.9, 0.99)),
             discriminator=d,
             optimizer_d=torch.optim.Adam(d.parameters(), 1e-4, betas=(0.9, 0.99)),
-            generator_loss=paper_generator_loss("002", pretrained=False),
+            generator_loss=GeneratorLoss(  # paper 002 (Real-ESRGAN): L1 + perceptual + 0.1 GAN, random-weight VGG
+                {
+                    "l1": {"loss": torch.nn.L1Loss(), "weight": 1.0},
+                    "percep": {"loss": PerceptualLoss.from_preset("realesrgan", pretrained=False), "weight": 1.0},
+                    "gan": {"loss": AdversarialLoss("vanilla"), "weight": 0.1},
+                }
+            ),
             adversarial_loss=AdversarialLoss("vanilla"),
             ema_decay=0.999,
             **common,

@@ -16,7 +16,7 @@ SRGAN_D = {"_target_": G + "SRGANDiscriminator", "spatial_dims": 2, "in_channels
 
 
 def _paper_loss(paper: str) -> dict:
-    return {"_target_": "monai_srgan.losses.paper_generator_loss", "paper": paper, "pretrained": False}
+    return {"_target_": "_paper_losses.paper_generator_loss", "paper": paper, "pretrained": False}
 
 
 def _degrade(target: str = "BicubicDownsampled", clip=(0, 1), **kw) -> dict:

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from _paper_losses import PAPER_LOSSES, paper_generator_loss
 from PIL import Image
 
 from monai_srgan.errors import ConfigError
 from monai_srgan.losses import (
     GAN_TYPES,
-    PAPER_LOSSES,
     PERCEPTUAL_PRESETS,
     AdversarialLoss,
     CharbonnierLoss,
@@ -29,7 +29,6 @@ from monai_srgan.losses import (
     SaliencyLoss,
     SaliencyWeightedMSELoss,
     gram_matrix,
-    paper_generator_loss,
 )
 from monai_srgan.networks.features import VGGFeatureExtractor, build_vgg_features
 

@@ -1,25 +1,33 @@
 """Generator and discriminator losses of the five papers: content, perceptual, adversarial, fusion, saliency.
 
-See docs/losses.md for every paper's generator loss as a ``GeneratorLoss`` config.
+Each paper's generator loss is a ``GeneratorLoss`` config of these terms (docs/losses.md; the recipes in
+``bundles/*/configs/recipes/`` write them out).
 """
 
 from __future__ import annotations
 
-from . import adversarial, composite, content, feature_matching, fusion, perceptual, saliency
-from .adversarial import *  # noqa: F401,F403
-from .composite import *  # noqa: F401,F403
-from .content import *  # noqa: F401,F403
-from .feature_matching import *  # noqa: F401,F403
-from .fusion import *  # noqa: F401,F403
-from .perceptual import *  # noqa: F401,F403
-from .saliency import *  # noqa: F401,F403
+from .adversarial import GAN_TYPES, AdversarialLoss
+from .composite import GeneratorLoss
+from .content import CharbonnierLoss, L1Loss, MSELoss, SaliencyWeightedMSELoss
+from .feature_matching import DiscriminatorFeatureLoss
+from .fusion import FusionLoss
+from .perceptual import PERCEPTUAL_PRESETS, PerceptualLoss, gram_matrix
+from .saliency import LocalSaliency, SaliencyLoss, to_grayscale
 
 __all__ = [
-    *content.__all__,
-    *perceptual.__all__,
-    *adversarial.__all__,
-    *feature_matching.__all__,
-    *fusion.__all__,
-    *saliency.__all__,
-    *composite.__all__,
+    "MSELoss",
+    "L1Loss",
+    "CharbonnierLoss",
+    "SaliencyWeightedMSELoss",
+    "PerceptualLoss",
+    "PERCEPTUAL_PRESETS",
+    "gram_matrix",
+    "AdversarialLoss",
+    "GAN_TYPES",
+    "DiscriminatorFeatureLoss",
+    "FusionLoss",
+    "LocalSaliency",
+    "SaliencyLoss",
+    "to_grayscale",
+    "GeneratorLoss",
 ]
