@@ -228,3 +228,26 @@ def test_bundle_found_by_name(capsys):
         bundle_path("no_such_bundle")
     assert main(["path", "cxr_sr"]) == 0
     assert Path(capsys.readouterr().out.strip()).resolve() == BUNDLES["cxr_sr"].resolve()
+
+
+def _flat_ids(cfg: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in cfg.items():
+        if isinstance(v, dict) and "_target_" not in v:
+            out.update(_flat_ids(v, f"{prefix}{k}#"))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def test_2d_bundles_differ_only_in_their_modality_settings():
+    """Model Zoo bundles are self-contained (no config shared across bundle folders), so retina_sr and cxr_sr each
+    carry the common 2D training config; this keeps the copies from drifting: every id both have is equal except
+    the data and pre-processing settings that define the modality."""
+    retina, cxr = (
+        _flat_ids(json.loads((BUNDLES[b] / "configs" / "train.json").read_text())) for b in ("retina_sr", "cxr_sr")
+    )
+    modality = {"dataset_dir", "exclude", "train_only", "train_drop", "channels", "preprocess"}
+    differing = {k for k in retina.keys() & cxr.keys() if retina[k] != cxr[k]}
+    assert differing <= modality, sorted(differing - modality)
+    assert set(retina) ^ set(cxr) == {"hr_width", "fov_crop", "hr_size", "to_gray", "resize"}
