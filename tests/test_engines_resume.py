@@ -111,3 +111,29 @@ def test_partial_warm_start_takes_the_trunk_of_another_scale(data_root, tmp_path
     assert torch.equal(t.generator_raw.body[0].weight, src.body[0].weight)
     assert torch.equal(t.generator_raw.body[2].weight, init_last)
     assert torch.equal(t.ema.module.body[0].weight, src.body[0].weight)
+
+
+def test_prefetch_thread_gives_the_same_training(data_root, tmp_path):
+    """``prefetch``: batches prepared by a background thread are the same batches, so the weights are identical."""
+    plain = build_gan_trainer(data_root, tmp_path / "plain", max_epochs=1, save_interval=None)
+    plain.run()
+    ahead = build_gan_trainer(data_root, tmp_path / "ahead", max_epochs=1, save_interval=None, prefetch=2)
+    ahead.run()
+    for k, v in weights_of(plain.generator_raw).items():
+        assert torch.equal(v, ahead.generator_raw.state_dict()[k]), k
+
+
+def test_prefetch_surfaces_errors_and_stops():
+    from monai_srgan.engines.utils import prefetch_batches
+
+    def broken():
+        yield 1
+        raise ValueError("bad file x.png")
+
+    it = prefetch_batches(broken(), 2)
+    assert next(it) == 1
+    with pytest.raises(ValueError, match="x.png"):
+        next(it)
+    endless = prefetch_batches(iter(range(10**9)), 2)
+    assert [next(endless) for _ in range(3)] == [0, 1, 2]
+    endless.close()  # an epoch that ends early: the thread stops instead of filling the queue forever

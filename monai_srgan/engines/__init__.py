@@ -8,7 +8,8 @@ checkpoints are handlers (:mod:`monai_srgan.engines.handlers`) a config lists. H
 
 from __future__ import annotations
 
-from .base import NonFiniteLossError, SRTrainerBase
+from .base import SRTrainerBase
+from .checks import NonFiniteLossError
 from .distributed import (
     cleanup_distributed,
     get_rank,

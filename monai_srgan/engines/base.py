@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import time
 from collections import defaultdict
@@ -27,7 +26,7 @@ from monai.engines.workflow import Workflow
 
 from monai_srgan.errors import ConfigError
 
-from .checks import check_training_pair
+from .checks import check_finite, check_training_pair
 from .distributed import distributed_device, get_rank, init_distributed, is_distributed, wrap_ddp
 from .events import SREvents
 from .handlers import (
@@ -40,6 +39,7 @@ from .handlers import (
 )
 from .resume import ResumableTrainerMixin
 from .utils import (
+    prefetch_batches,
     preserved_rng,
     resolve_amp,
     seed_dataloader_for_epoch,
@@ -50,13 +50,9 @@ from .utils import (
 )
 from .validation import SRValidator, _resolve_amp_dtype
 
-__all__ = ["SRTrainerBase", "NonFiniteLossError"]
+__all__ = ["SRTrainerBase"]
 
 logger = logging.getLogger("monai_srgan.engines")
-
-
-class NonFiniteLossError(RuntimeError):
-    """Training stopped because a loss or gradient became NaN/Inf; the last good checkpoint is untouched."""
 
 
 class SRTrainerBase(ResumableTrainerMixin, Trainer):
@@ -97,6 +93,10 @@ class SRTrainerBase(ResumableTrainerMixin, Trainer):
             MONAI/Ignite handler (``StatsHandler``, ``MLFlowHandler``, ...), attached in their ``order``; ``None``
             entries are skipped, so a config drops a handler by setting its id to ``null``.
 
+        compile: train through ``torch.compile`` (TorchInductor; needs a C++ compiler on CPU): compiling takes
+            tens of seconds at the start of a stage, then fused kernels speed up every step (docs/benchmarks.md).
+        prefetch: batches a background thread prepares while the networks train (0: none). Data randomness comes
+            from the transforms' own seeded generators, so batches and resume are the same with or without it.
         profile: accumulate wall time per phase in ``state.timings`` (data, g_forward, d_forward, losses,
             g_backward, d_backward); used by benchmarks/bench_training.py.
         metric_cmp_fn: ``(current, best) -> bool`` for the validator's key metric (higher is better by default).
@@ -145,6 +145,8 @@ class SRTrainerBase(ResumableTrainerMixin, Trainer):
         target_key: str | None = None,
         train_handlers: Sequence | None = None,
         profile: bool = False,
+        compile: bool = False,
+        prefetch: int = 0,
         metric_cmp_fn: Callable = default_metric_cmp_fn,
         non_blocking: bool = False,
     ) -> None:
@@ -169,6 +171,9 @@ class SRTrainerBase(ResumableTrainerMixin, Trainer):
         self.channels_last = use_channels_last(channels_last, generator)
         self.generator_raw = to_memory_format(generator.to(self.state.device), self.channels_last)
         self.generator = wrap_ddp(self.generator_raw, self.state.device) if self.ddp else self.generator_raw
+        self.compile = bool(compile)
+        self.generator = self._compiled(self.generator)
+        self.prefetch = int(prefetch)
         self.optimizer_g = optimizer_g
         self.lr_scheduler_g = lr_scheduler_g
         self.amp_dtype = _resolve_amp_dtype(amp_dtype, self.state.device) if amp else None
@@ -241,6 +246,11 @@ class SRTrainerBase(ResumableTrainerMixin, Trainer):
             self._register_handlers(handlers)
 
     # ------------------------------------------------------------------ helpers for subclasses
+    def _compiled(self, network: torch.nn.Module) -> torch.nn.Module:
+        """``torch.compile`` for the training forward/backward when ``compile`` is on (the raw network is what is
+        validated, checkpointed and exported, so state-dict keys never change)."""
+        return torch.compile(network, dynamic=False) if self.compile else network
+
     def _make_scaler(self) -> Any:
         if self.amp and self.state.device.type == "cuda" and self.amp_dtype == torch.float16:
             return torch.amp.GradScaler("cuda")
@@ -296,24 +306,8 @@ class SRTrainerBase(ResumableTrainerMixin, Trainer):
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.ndim == 4 else x
 
     def _guard(self, values: Mapping[str, torch.Tensor | float], what: str = "loss") -> None:
-        if not self.nan_guard or not values:
-            return
-        vals = [torch.as_tensor(v, dtype=torch.float32).reshape(()) for v in values.values()]
-        if bool(torch.isfinite(torch.stack([v.to(vals[0].device) for v in vals])).all()):  # one sync
-            return
-        bad = {k: float(v) for k, v in values.items() if not math.isfinite(float(v))}
-        if bad:
-            last = self._last_good_ckpt
-            where = (
-                f"The last good checkpoint, {last[0]} (iteration {last[1]}), is intact; resume from it after the fix."
-                if last
-                else "No checkpoint was written before the failure."
-            )
-            raise NonFiniteLossError(
-                f"Non-finite {what} at iteration {self.state.iteration} (epoch {self.state.epoch}): {bad}. Training "
-                f"stopped before the optimizer step. {where} Try a lower learning rate, clip_grad_norm, amp=False "
-                "(or amp_dtype='bfloat16'), or check the data normalisation."
-            )
+        if self.nan_guard and values:
+            check_finite(values, what, self.state.iteration, self.state.epoch, self._last_good_ckpt)
 
     def _backward_step(
         self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler: Any, model: torch.nn.Module, name: str
@@ -358,6 +352,8 @@ class SRTrainerBase(ResumableTrainerMixin, Trainer):
             self._loader_restarts += 1
         super()._setup_dataloader_iter()
         self._dataloader_iter = surface_input_errors(self._dataloader_iter)
+        if self.prefetch > 0:
+            self._dataloader_iter = prefetch_batches(self._dataloader_iter, self.prefetch)
 
     # ------------------------------------------------------------------ events
     def learning_rates(self) -> dict[str, float]:

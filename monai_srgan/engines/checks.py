@@ -3,6 +3,7 @@ written by the same configuration. Each failure is one :class:`~monai_srgan.erro
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,34 @@ from monai_srgan.errors import ConfigError
 from .distributed import get_world_size
 from .handlers import CKPT_FORMAT
 
-__all__ = ["check_training_pair", "check_resume_checkpoint", "rerun_message"]
+__all__ = ["NonFiniteLossError", "check_finite", "check_training_pair", "check_resume_checkpoint", "rerun_message"]
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training stopped because a loss or gradient became NaN/Inf; the last good checkpoint is untouched."""
+
+
+def check_finite(
+    values: Mapping[str, Any], what: str, iteration: int, epoch: int, last_ckpt: tuple[str, int] | None
+) -> None:
+    """Raise :class:`NonFiniteLossError` when a loss/gradient value is NaN/Inf (one device sync when all are finite),
+    naming the iteration, the offending terms and the last good checkpoint."""
+    vals = [torch.as_tensor(v, dtype=torch.float32).reshape(()) for v in values.values()]
+    if bool(torch.isfinite(torch.stack([v.to(vals[0].device) for v in vals])).all()):
+        return
+    bad = {k: float(v) for k, v in values.items() if not math.isfinite(float(v))}
+    if bad:
+        where = (
+            f"The last good checkpoint, {last_ckpt[0]} (iteration {last_ckpt[1]}), is intact; resume from it after "
+            "the fix."
+            if last_ckpt
+            else "No checkpoint was written before the failure."
+        )
+        raise NonFiniteLossError(
+            f"Non-finite {what} at iteration {iteration} (epoch {epoch}): {bad}. Training stopped before the optimizer "
+            f"step. {where} Try a lower learning rate, clip_grad_norm, amp=False (or amp_dtype='bfloat16'), or check "
+            "the data normalisation."
+        )
 
 
 def check_training_pair(generator: torch.nn.Module, lr: torch.Tensor, hr: torch.Tensor) -> None:

@@ -144,6 +144,7 @@ class SRGANTrainer(SRTrainerBase):
             raise ConfigError(f"d_steps must be >= 1, got {d_steps}.")
         self.discriminator_raw = to_memory_format(discriminator.to(self.state.device), self.channels_last)
         self.discriminator = wrap_ddp(self.discriminator_raw, self.state.device) if self.ddp else self.discriminator_raw
+        self.discriminator = self._compiled(self.discriminator)
         self.optimizer_d = optimizer_d
         self.lr_scheduler_d = lr_scheduler_d
         self.generator_loss = generator_loss.to(self.state.device) if hasattr(generator_loss, "to") else generator_loss

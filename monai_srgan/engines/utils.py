@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import random
 import tempfile
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -41,6 +43,7 @@ __all__ = [
     "use_channels_last",
     "to_memory_format",
     "surface_input_errors",
+    "prefetch_batches",
 ]
 
 _MAX_SEED = 2**31 - 1
@@ -197,3 +200,40 @@ def surface_input_errors(it: Iterator) -> Iterator:
                 raise root from None
             raise
         yield batch
+
+
+def prefetch_batches(it: Iterator, depth: int = 2) -> Iterator:
+    """Iterate ``it`` in a background thread, up to ``depth`` batches ahead (torch ops release the GIL, so batch
+    preparation overlaps the training step). Errors are raised in the consumer, in order; closing the returned
+    iterator (an epoch ends early) stops the thread."""
+    buffer: queue.Queue = queue.Queue(maxsize=max(1, int(depth)))
+    stop = threading.Event()
+    end = object()
+
+    def produce() -> None:
+        try:
+            for item in it:
+                while not stop.is_set():
+                    try:
+                        buffer.put((True, item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put((True, end))
+        except BaseException as e:  # delivered to the consumer
+            buffer.put((False, e))
+
+    worker = threading.Thread(target=produce, name="monai_srgan-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            ok, item = buffer.get()
+            if not ok:
+                raise item
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
