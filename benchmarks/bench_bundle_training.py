@@ -13,7 +13,10 @@ trainer's ``profile=True`` timers give the data share. Configurations, interleav
 - ``ref``: the code and bundle config of ``--ref-commit`` (checked out with ``git worktree`` into a temporary folder);
 - ``fp32``: this checkout with ``amp=False, channels_last=False``;
 - ``auto``: this checkout at its defaults (``amp="auto"``: bf16 autocast where the CPU runs it natively and faster;
-  ``channels_last="auto"``).
+  ``channels_last="auto"``);
+- ``prefetch``, ``compile``, ``compile+prefetch``: the defaults plus the trainer's ``prefetch=2`` (a background
+  thread prepares the next batches) and/or ``compile=True`` (``torch.compile``; compiling happens in the warm-up
+  iterations, which are not timed). ``--configs`` picks among these.
 
 The report gives seconds per iteration (median), iterations per hour, the data share and ratios to ``ref``, with
 the CPU model and its bf16 flags (the machines vary; figures from another CPU do not transfer).
@@ -119,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--data", default=None, help="dataset_dir (default: the shared data folder of the bundle)")
     p.add_argument("--full-epochs", type=int, default=0, help="also time run_stage1 end to end for N epochs")
+    p.add_argument("--configs", nargs="+", default=["fp32", "auto", "prefetch", "compile", "compile+prefetch"],
+                   help="configurations of this checkout to time (auto = the bundle's defaults)")  # fmt: skip
     args = p.parse_args(argv)
     shared = Path(os.environ.get("MONAI_SRGAN_DATA", REPO.parent / "shared" / "data"))
     data = Path(args.data) if args.data else shared / ("retina" if args.bundle == "retina_sr" else "cxr")
@@ -132,7 +137,11 @@ def main(argv: list[str] | None = None) -> int:
                 "ref": (ref_root, {}),
                 "fp32": (REPO, {"{T}#amp": False, "{T}#channels_last": False}),
                 "auto": (REPO, {"{T}#amp": "auto", "{T}#channels_last": "auto"}),
+                "prefetch": (REPO, {"{T}#prefetch": 2}),
+                "compile": (REPO, {"{T}#compile": True}),
+                "compile+prefetch": (REPO, {"{T}#compile": True, "{T}#prefetch": 2}),
             }
+            configs = {k: v for k, v in configs.items() if k == "ref" or k in args.configs}
             steps: dict[str, list[float]] = {k: [] for k in configs}
             share: dict[str, list[float]] = {k: [] for k in configs}
             for _ in range(args.rounds):
