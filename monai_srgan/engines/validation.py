@@ -14,6 +14,9 @@ import torch
 from monai.engines import Evaluator
 from monai.engines.utils import default_metric_cmp_fn
 
+from monai_srgan.metrics import lr_consistency, psnr, ssim
+from monai_srgan.transforms.resize import imresize
+
 from .utils import to_plain_tensor
 
 __all__ = ["SRValidator", "bicubic_upsample", "quality_metrics"]
@@ -21,14 +24,7 @@ __all__ = ["SRValidator", "bicubic_upsample", "quality_metrics"]
 
 def bicubic_upsample(lr: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     """Bicubic (2D) / trilinear (3D) upsampling of ``lr`` to ``size`` with the project's single resize ``imresize``."""
-    try:
-        from monai_srgan.transforms.resize import imresize
-    except ImportError:  # pragma: no cover - transforms subpackage not installed yet
-        imresize = None
-    if imresize is not None:
-        return imresize(lr, size=tuple(int(s) for s in size))
-    mode = "bicubic" if lr.ndim == 4 else "trilinear"
-    return torch.nn.functional.interpolate(lr, size=tuple(int(s) for s in size), mode=mode, align_corners=False)
+    return imresize(lr, size=tuple(int(s) for s in size))
 
 
 def quality_metrics(
@@ -42,16 +38,6 @@ def quality_metrics(
     kw: dict[str, Any] = {"data_range": float(data_range)}
     if value_min not in (None, 0, 0.0):
         kw = {"input_range": (float(value_min), float(value_min) + float(data_range))}
-    try:
-        from monai_srgan.metrics import psnr, ssim
-    except ImportError:  # metrics subpackage not available: MONAI's implementations
-        from monai.metrics import PSNRMetric, SSIMMetric
-
-        lo = 0.0 if value_min is None else float(value_min)
-        xs, ys = (x - lo), (y - lo)
-        p = PSNRMetric(max_val=float(data_range), reduction="none")(xs, ys).reshape(x.shape[0], -1).mean(1)
-        s = SSIMMetric(spatial_dims=x.ndim - 2, data_range=float(data_range), reduction="none")(xs, ys)
-        return {"psnr": p.float(), "ssim": s.reshape(x.shape[0], -1).mean(1).float()}
     return {"psnr": psnr(x, y, **kw).reshape(-1).float(), "ssim": ssim(x, y, **kw).reshape(-1).float()}
 
 
@@ -156,9 +142,7 @@ class SRValidator(Evaluator):
             m_bic = self.metric_fn(bic, hr, self.data_range, self.value_min)
             results = {k: v for k, v in m_sr.items()}
             results.update({f"{k}_bicubic": v for k, v in m_bic.items()})
-            fid = _lr_consistency(sr, lr, self.data_range, self.value_min)
-            if fid is not None:
-                results["lr_consistency"] = fid
+            results["lr_consistency"] = _lr_consistency(sr, lr, self.data_range, self.value_min)
         if was_training:
             self.network.train()
         for k, v in results.items():
@@ -179,12 +163,8 @@ class SRValidator(Evaluator):
 
 def _lr_consistency(
     sr: torch.Tensor, lr: torch.Tensor, data_range: float, value_min: float | None
-) -> torch.Tensor | None:
+) -> torch.Tensor:
     """PSNR between the bicubic-downscaled SR and the LR input (``monai_srgan.metrics.lr_consistency``)."""
-    try:
-        from monai_srgan.metrics import lr_consistency
-    except ImportError:
-        return None
     kw: dict[str, Any] = {"data_range": float(data_range)}
     if value_min not in (None, 0, 0.0):
         kw = {"input_range": (float(value_min), float(value_min) + float(data_range))}
