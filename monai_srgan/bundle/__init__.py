@@ -15,48 +15,13 @@ Bundles hold configs only; what they need beyond the transforms, networks, engin
 
 from __future__ import annotations
 
-from .data import (
-    ResizeImage,
-    ResizeImageD,
-    ResizeImaged,
-    ResizeImageDict,
-    ToGrayscale,
-    ToGrayscaleD,
-    ToGrayscaled,
-    ToGrayscaleDict,
-    datalist_section,
-    make_datalist,
-    require_file,
-)
-from .evaluate import comparison_figure, evaluate_sr, load_bundle_generator, published_table, update_metadata_metrics
-from .infer import BUNDLE_NAMES, SRBundleInference, bundle_path, bundles_root, pipeline_from_bundle, run_inference
-from .weights import WEIGHT_KINDS, bundle_weights, shipped_weights, weight_file_name
+from .data import *  # noqa: F401,F403
+from .data import __all__ as _data_all
+from .evaluate import *  # noqa: F401,F403
+from .evaluate import __all__ as _eval_all
+from .infer import *  # noqa: F401,F403
+from .infer import __all__ as _infer_all
+from .weights import *  # noqa: F401,F403
+from .weights import __all__ as _weights_all
 
-__all__ = [
-    "make_datalist",
-    "datalist_section",
-    "require_file",
-    "ResizeImage",
-    "ResizeImaged",
-    "ResizeImageD",
-    "ResizeImageDict",
-    "ToGrayscale",
-    "ToGrayscaled",
-    "ToGrayscaleD",
-    "ToGrayscaleDict",
-    "evaluate_sr",
-    "load_bundle_generator",
-    "comparison_figure",
-    "published_table",
-    "update_metadata_metrics",
-    "BUNDLE_NAMES",
-    "bundles_root",
-    "bundle_path",
-    "pipeline_from_bundle",
-    "run_inference",
-    "SRBundleInference",
-    "WEIGHT_KINDS",
-    "bundle_weights",
-    "weight_file_name",
-    "shipped_weights",
-]
+__all__ = [*_data_all, *_eval_all, *_infer_all, *_weights_all]
