@@ -42,7 +42,9 @@ def comparison_paths(out_path: str | os.PathLike) -> tuple[Path, Path]:
     """``(<stem>_compare.png, <stem>_lr_residual.png)`` next to an output file or DICOM folder."""
     p = Path(out_path)
     name = p.name
-    for ext in (".nii.gz", ".png", ".jpg", ".tif", ".nii"):
+    from monai_srgan.io.writers.formats import FORMAT_EXTENSIONS
+
+    for ext in sorted({*filter(None, FORMAT_EXTENSIONS.values()), ".nii"}, key=len, reverse=True):
         if name.endswith(ext):
             name = name[: -len(ext)]
             break

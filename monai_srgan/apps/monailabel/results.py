@@ -10,12 +10,12 @@ import numpy as np
 import torch
 
 from monai_srgan.errors import ConfigError
+from monai_srgan.io.writers.formats import FORMAT_EXTENSIONS, output_format_for
 
 __all__ = ["choose_output_format", "lr_consistency_psnr", "result_params", "OUTPUT_FORMATS"]
 
-#: request ``format`` values → (pipeline writer format, file suffix)
-OUTPUT_FORMATS = {"png": ("png", ".png"), "nifti": ("nifti", ".nii.gz")}
-_ALIASES = {"nii": "nifti", "nii.gz": "nifti", ".nii": "nifti", ".nii.gz": "nifti", ".png": "png"}
+#: request ``format`` values → (pipeline writer format, file suffix); names and suffixes from monai_srgan.io.writers
+OUTPUT_FORMATS = {fmt: (fmt, FORMAT_EXTENSIONS[fmt]) for fmt in ("png", "nifti")}
 
 
 def choose_output_format(requested: str | None, spatial_dims: int) -> tuple[str, str]:
@@ -29,10 +29,13 @@ def choose_output_format(requested: str | None, spatial_dims: int) -> tuple[str,
     Raises:
         ConfigError: unknown format, or PNG asked for a volume.
     """
-    fmt = str(requested or "auto").strip().lower()
-    fmt = _ALIASES.get(fmt, fmt)
+    fmt = str(requested or "auto").strip().lower().lstrip(".")  # a result_extension: ".nii.gz" -> "nii.gz"
     if fmt == "auto":
         fmt = "nifti" if spatial_dims == 3 else "png"
+    try:
+        fmt = output_format_for(None, fmt) if fmt != "same" else fmt
+    except ConfigError:
+        pass
     if fmt not in OUTPUT_FORMATS:
         raise ConfigError(f"format={requested!r}: choose auto, png or nifti")
     if fmt == "png" and spatial_dims != 2:
