@@ -75,10 +75,10 @@ def test_output_format_resolved_in_one_place(tmp_path, data_root):
         output_format_for(None, "gif")
 
 
-@pytest.mark.parametrize("src", ["pydicom_CR1_6154.dcm", "dcmqi_ct-3slice"])
-def test_infer_parses_each_source_dicom_once(tmp_path, data_root, monkeypatch, src):
+@pytest.mark.parametrize("src, extra", [("pydicom_CR1_6154.dcm", ["--compare"]), ("dcmqi_ct-3slice", [])])
+def test_infer_parses_each_source_dicom_once(tmp_path, data_root, monkeypatch, src, extra):
     """``monai-srgan infer`` on DICOM: one header parse (find_inputs) and one full parse (reader) per file; naming
-    the output and writing the derived series reuse what was parsed."""
+    the output, writing the derived series and ``--compare`` reuse what was parsed."""
     inp = tmp_path / "in"
     inp.mkdir()
     source = data_root / "dicom" / src
@@ -99,7 +99,7 @@ def test_infer_parses_each_source_dicom_once(tmp_path, data_root, monkeypatch, s
 
     monkeypatch.setattr(pydicom, "dcmread", counting)
     out = tmp_path / "out"
-    assert main(["infer", str(inp), str(out), "--model", str(model), "--no-progress", "--format", "dicom"]) == 0
+    assert main(["infer", str(inp), str(out), "--model", str(model), "--no-progress", "--format", "dicom", *extra]) == 0
     files = sorted(p.name for p in inp.iterdir())
     assert calls == Counter({**{(f, "header"): 1 for f in files}, **{(f, "full"): 1 for f in files}})
     written = sorted(out.rglob("*.dcm"))

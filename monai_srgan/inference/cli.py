@@ -372,8 +372,10 @@ def _run_batch(args: argparse.Namespace, pipe: Any, input_path: Path, output: Pa
                 from monai_srgan.inference.tiling import TileProgress
 
                 tiles = TileProgress(desc="  tiles", disable=args.no_progress)
+                # --compare needs the LR image again: load it once here instead of re-reading the source
+                source = pipe.load(item) if args.compare else item
                 try:
-                    sr = pipe.predict(item, progress=tiles)
+                    sr = pipe.predict(source, progress=tiles)
                 finally:
                     tiles.close()
                 if exists:
@@ -390,8 +392,8 @@ def _run_batch(args: argparse.Namespace, pipe: Any, input_path: Path, output: Pa
                 if args.compare:
                     from monai_srgan.inference.compare import write_comparison
 
-                    row["lr_psnr"] = write_comparison(pipe, item, sr, out_path)
-                del sr
+                    row["lr_psnr"] = write_comparison(pipe, source, sr, out_path)
+                del sr, source
             except Exception as e:  # noqa: BLE001 - nothing raised for one input may stop the others
                 row["status"] = "failed"
                 row["error"] = batch.describe_failure(e, item, out_path)
