@@ -18,8 +18,10 @@ trainer's ``profile=True`` timers give the data share. Configurations, interleav
   thread prepares the next batches) and/or ``compile=True`` (``torch.compile``; compiling happens in the warm-up
   iterations, which are not timed). ``--configs`` picks among these.
 
-The report gives seconds per iteration (median), iterations per hour, the data share and ratios to ``ref``, with
-the CPU model and its bf16 flags (the machines vary; figures from another CPU do not transfer).
+The report gives seconds per iteration (median), iterations per hour, the data share, ratios to ``ref`` and the first
+iteration's time (from the engine's start; each process gets an empty TorchInductor cache, so in the ``compile`` rows
+it includes a cold compile), with the CPU model and its bf16 flags (the machines vary; figures from another CPU do
+not transfer).
 
 ``--full-epochs N`` also times the bundle's own ``run_stage1`` end to end (``python -m monai.bundle run run_stage1``
 with ``--stage1_epochs N``: start-up, caching, validation every epoch, checkpoints and logging included) for
@@ -55,12 +57,15 @@ for k, v in args["overrides"].items():
     cfg[k.replace("{T}", T)] = v
 trainer = cfg.get_parsed_content(T)
 stamps = []
+trainer.add_event_handler(Events.STARTED, lambda e: stamps.append(time.perf_counter()))
 trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda e: stamps.append(time.perf_counter()))
 trainer.run()
+first = stamps[1] - stamps[0]
+stamps = stamps[1:]
 steps = [b - a for a, b in zip(stamps, stamps[1:])][args["warmup"]:]
 timings = dict(trainer.state.timings)
 total = sum(timings.values()) or 1.0
-print("RESULT " + json.dumps({"steps": steps, "data_share": timings.get("data", 0.0) / total}))
+print("RESULT " + json.dumps({"steps": steps, "data_share": timings.get("data", 0.0) / total, "first": first}))
 """
 
 
@@ -86,7 +91,8 @@ def _run(root: Path, bundle: str, extra: dict, data: Path, warmup: int, iters: i
             **extra,
         }
         payload = {"config": str(bundle_dir / "configs" / "train.json"), "overrides": overrides, "warmup": warmup}
-        env = {**os.environ, "PYTHONPATH": str(root)}
+        # a fresh TorchInductor cache per process: the first iteration of a compile row includes a cold compile
+        env = {**os.environ, "PYTHONPATH": str(root), "TORCHINDUCTOR_CACHE_DIR": os.path.join(out, "inductor")}
         proc = subprocess.run(
             [sys.executable, "-c", _CHILD, json.dumps(payload)], cwd=root, env=env, capture_output=True, text=True
         )
@@ -144,11 +150,13 @@ def main(argv: list[str] | None = None) -> int:
             configs = {k: v for k, v in configs.items() if k == "ref" or k in args.configs}
             steps: dict[str, list[float]] = {k: [] for k in configs}
             share: dict[str, list[float]] = {k: [] for k in configs}
+            first: dict[str, list[float]] = {k: [] for k in configs}
             for _ in range(args.rounds):
                 for name, (root, extra) in configs.items():
                     r = _run(root, args.bundle, extra, data, args.warmup, args.iters)
                     steps[name] += r["steps"]
                     share[name].append(r["data_share"])
+                    first[name].append(r["first"])
             full = {}
             if args.full_epochs:
                 full = {name: _full_run(root, args.bundle, data, args.full_epochs) for name, root in
@@ -159,13 +167,13 @@ def main(argv: list[str] | None = None) -> int:
     ref = statistics.median(steps["ref"])
     print(f"\n{args.bundle} stage 1 at its defaults; {_cpu()}; {args.rounds}×{args.iters} iterations per configuration")
     print(f"ref = commit {args.ref_commit}\n")
-    print("| configuration | s / iteration (median) | iterations / hour | data share | speed vs ref |")
-    print("|---|---:|---:|---:|---:|")
+    print("| configuration | s / iteration (median) | iterations / hour | data share | speed vs ref | first it. |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name in configs:
         med = statistics.median(steps[name])
         print(
             f"| {name} | {med:.3f} | {3600 / med:,.0f} | {100 * statistics.mean(share[name]):.0f} % | "
-            f"{ref / med:.2f}× |"
+            f"{ref / med:.2f}× | {statistics.median(first[name]):.1f} s |"
         )
     if full:
         print(f"\nend to end, run_stage1 with --stage1_epochs {args.full_epochs} (epoch_length at the default):")

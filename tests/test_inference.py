@@ -99,7 +99,7 @@ def test_precision_by_capability(monkeypatch):
     native = any(f in precision.cpu_flags() for f in ("avx512_bf16", "amx_bf16"))
     assert precision.has_native_bf16() == native
     assert precision.bf16_speedup() == precision.bf16_speedup()  # measured once, cached
-    expected = torch.bfloat16 if native and precision.bf16_speedup() >= precision.MIN_BF16_SPEEDUP else torch.float32
+    expected = torch.bfloat16 if native else torch.float32  # by flags alone: the same output however busy the CPU
     assert precision.resolve_dtype("auto", "cpu") == expected == precision.resolve_dtype(None)
     monkeypatch.setenv("MONAI_SRGAN_AUTO_DTYPE", "float32")
     assert precision.resolve_dtype("auto") == torch.float32

@@ -17,7 +17,6 @@ import contextlib
 import os
 import queue
 import random
-import tempfile
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -29,6 +28,7 @@ from torch.utils.data import DataLoader, RandomSampler
 from torch.utils.data.distributed import DistributedSampler
 
 from monai_srgan.errors import ConfigError, project_error
+from monai_srgan.io.writers.common import atomic_write_file
 
 __all__ = [
     "get_rng_state",
@@ -130,21 +130,11 @@ def seed_dataloader_for_epoch(loader: Any, seed: int, epoch: int, restart: int =
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` to a temporary file in the same folder, fsync, then ``os.replace``: never a half-written file."""
+    """``torch.save`` through :func:`~monai_srgan.io.atomic_write_file` (temporary sibling, fsync, ``os.replace``):
+    never a half-written checkpoint; folders are created."""
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".pt", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    atomic_write_file(path, lambda tmp: torch.save(obj, tmp), overwrite=True, fsync=True)
 
 
 def set_requires_grad(model: torch.nn.Module | None, flag: bool) -> None:

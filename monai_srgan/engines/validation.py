@@ -161,9 +161,7 @@ class SRValidator(Evaluator):
         self.state.metrics.update(metrics)
 
 
-def _lr_consistency(
-    sr: torch.Tensor, lr: torch.Tensor, data_range: float, value_min: float | None
-) -> torch.Tensor:
+def _lr_consistency(sr: torch.Tensor, lr: torch.Tensor, data_range: float, value_min: float | None) -> torch.Tensor:
     """PSNR between the bicubic-downscaled SR and the LR input (``monai_srgan.metrics.lr_consistency``)."""
     kw: dict[str, Any] = {"data_range": float(data_range)}
     if value_min not in (None, 0, 0.0):

@@ -4,9 +4,10 @@
 
 - **CUDA**: ``float16`` autocast.
 - **CPU**: ``bfloat16`` autocast when the CPU has bf16 instructions (``avx512_bf16`` or ``amx_bf16`` in
-  ``/proc/cpuinfo``) **and** a small convolution probe, timed once per process (fp32 vs bf16 autocast, channels-last,
-  best of 3), runs at least :data:`MIN_BF16_SPEEDUP` times faster; else ``float32``. Without bf16 units PyTorch
-  emulates bf16 and is many times slower than fp32.
+  ``/proc/cpuinfo``); else ``float32``. Without bf16 units PyTorch emulates bf16 and is many times slower than fp32.
+  The decision is by the flags alone, so the same machine always gives the same output: an earlier timed probe
+  flipped to fp32 when the machine was busy, and two runs of one command then differed by a grey level.
+  :func:`bf16_speedup` times a probe for benchmarks (docs/benchmarks.md, "Precision").
 
 Low precision runs under :func:`low_precision`: autocast everywhere except the first convolution, which sees the
 input in float32. Rounding the *input* to bf16 (8 significant bits) is what costs accuracy: with it, bf16 cost the
@@ -40,7 +41,8 @@ __all__ = [
     "low_precision",
 ]
 
-#: bf16 autocast is chosen on a CPU only when the probe runs at least this much faster than fp32
+#: the speed-up a benchmark should see from the probe on a CPU with bf16 flags; below it, set
+#: ``MONAI_SRGAN_AUTO_DTYPE=float32`` on that machine
 MIN_BF16_SPEEDUP = 1.15
 _BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 _NAMES = {
@@ -116,13 +118,13 @@ def bf16_speedup(repeats: int = 3) -> float:
 
 
 def fast_bf16(device: str | torch.device = "cpu") -> bool:
-    """True when bf16 autocast is native and faster than fp32 on ``device`` (CPU: flags and the timed probe)."""
+    """True when bf16 autocast is native on ``device`` (CPU: the bf16 flags; deterministic, no timing)."""
     dev = torch.device(device)
     if dev.type == "cuda":
         return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
     if dev.type != "cpu":
         return False
-    return has_native_bf16() and bf16_speedup() >= MIN_BF16_SPEEDUP
+    return has_native_bf16()
 
 
 def resolve_dtype(dtype: str | torch.dtype | None = "auto", device: str | torch.device = "cpu") -> torch.dtype:

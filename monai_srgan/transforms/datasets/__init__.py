@@ -2,7 +2,7 @@
 
 * :func:`split_files` - a seeded, order-independent split written as a MONAI datalist JSON
   (``{"training": [{"image": ...}], "validation": [...], "test": [...]}``).
-* :func:`build_sr_dataset` - from a folder (:func:`~monai_srgan.transforms.io.find_inputs`), a MONAI datalist JSON or
+* :func:`build_sr_dataset` - from a folder (:func:`~monai_srgan.io.find_inputs`), a MONAI datalist JSON or
   a list: validates every input at header level (bad files are reported and skipped, or raise with ``strict=True``),
   loads and pre-processes each image once (``LoadMedicalImaged`` + optional deterministic ``pre_transform`` such as
   normalisation, :class:`~monai_srgan.transforms.fundus.FundusFOVd` or a pre-resize), keeps the result in memory

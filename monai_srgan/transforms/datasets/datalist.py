@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from monai_srgan.errors import ConfigError, InputFileError
-from monai_srgan.transforms.io import InputItem
+from monai_srgan.io.discovery import InputItem
+from monai_srgan.io.writers.common import atomic_write_file
 
 __all__ = ["split_files", "write_datalist", "load_datalist"]
 
@@ -55,7 +56,7 @@ def split_files(
     the same folder gives the same split on every machine.
 
     Args:
-        files: paths, :class:`~monai_srgan.transforms.io.InputItem` (a DICOM series stays one entry) or datalist dicts.
+        files: paths, :class:`~monai_srgan.io.InputItem` (a DICOM series stays one entry) or datalist dicts.
         fractions: ``(train, validation, test)``; must sum to 1. Counts are rounded, the training set takes the rest;
             a split with a positive fraction gets at least one entry when there are enough.
         seed: seed of the permutation.
@@ -101,12 +102,10 @@ def split_files(
 
 
 def write_datalist(datalist: dict[str, list[dict[str, Any]]], out_json: str | os.PathLike) -> None:
-    """Write a MONAI datalist JSON atomically (a temporary sibling, then ``os.replace``); folders are created."""
+    """Write a MONAI datalist JSON atomically (:func:`~monai_srgan.io.atomic_write_file`); folders are created."""
     path = Path(out_json)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(datalist, indent=2))
-    os.replace(tmp, path)
+    atomic_write_file(path, lambda tmp: tmp.write_text(json.dumps(datalist, indent=2)), overwrite=True)
 
 
 def load_datalist(

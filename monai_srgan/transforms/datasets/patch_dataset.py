@@ -1,7 +1,7 @@
 """SR training datasets that decode each image once: :func:`build_sr_dataset` and the map-style
 :class:`SRPatchDataset` behind it (works with shuffling, ``DistributedSampler`` and workers).
 
-:func:`build_sr_dataset` takes a folder (:func:`~monai_srgan.transforms.io.find_inputs`), a MONAI datalist JSON
+:func:`build_sr_dataset` takes a folder (:func:`~monai_srgan.io.find_inputs`), a MONAI datalist JSON
 (:mod:`.datalist`) or a list: it validates every input at header level (bad files are reported and skipped, or raise
 with ``strict=True``), loads and pre-processes each image once (``LoadMedicalImaged`` + optional deterministic
 ``pre_transform`` such as normalisation, :class:`~monai_srgan.transforms.fundus.FundusFOVd` or a pre-resize), keeps the
@@ -27,7 +27,8 @@ from monai.data import Dataset as MonaiDataset
 from monai.transforms import Compose, Randomizable, Transform
 
 from monai_srgan.errors import ConfigError, InputFileError, project_error
-from monai_srgan.transforms.io import LoadMedicalImaged, find_inputs, is_dicom_file, validate_input
+from monai_srgan.io.discovery import find_inputs, is_dicom_file, validate_input
+from monai_srgan.transforms.io import LoadMedicalImaged
 
 from .datalist import as_item, load_datalist
 
@@ -188,9 +189,9 @@ def _refuse_volume(src: Any) -> None:
         shape = nib.load(paths[0]).shape
         depth = shape[2] if len(shape) > 2 else 1
     elif depth == 1 and is_dicom_file(paths[0]):
-        import pydicom
+        from monai_srgan.io.readers.dicom import read_dicom_header
 
-        depth = int(pydicom.dcmread(paths[0], stop_before_pixels=True).get("NumberOfFrames", 1) or 1)
+        depth = int(read_dicom_header(paths[0]).get("NumberOfFrames", 1) or 1)
     if depth > 1:
         raise InputFileError(
             os.path.commonpath(paths) if len(paths) > 1 else paths[0],
@@ -228,7 +229,7 @@ def build_sr_dataset(
     """Build an SR dataset from a folder, a MONAI datalist JSON or a list of inputs.
 
     Args:
-        source: a folder (all images found by :func:`~monai_srgan.transforms.io.find_inputs`, DICOM series as one
+        source: a folder (all images found by :func:`~monai_srgan.io.find_inputs`, DICOM series as one
             item), a datalist JSON (``section`` is read), or a list of paths/InputItem/datalist dicts.
         transform: random per-sample transform chain (e.g. ``RandHRPatchd`` -> degradation ->
             ``RandPairedFlipRotated``); any callable on the sample dict, or a list of them.

@@ -28,7 +28,7 @@ def compute_dataset_stats(
     so the numbers do not suffer from the cancellation of ``E[x^2] - E[x]^2``.
 
     Args:
-        files: paths, :class:`~monai_srgan.transforms.io.InputItem`, or datalist dicts (``{key: path}``).
+        files: paths, :class:`~monai_srgan.io.InputItem`, or datalist dicts (``{key: path}``).
         loader: callable loading one entry (default :class:`~monai_srgan.transforms.io.LoadMedicalImage`).
         transform: optional callable applied after loading (e.g. ``ScaleToUnitRange()`` to get the statistics in
             the [0, 1] domain the z-score will be applied in).
