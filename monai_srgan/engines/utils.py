@@ -29,6 +29,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from monai_srgan.errors import ConfigError, project_error
 from monai_srgan.io.writers.common import atomic_write_file
+from monai_srgan.utils.precision import fast_bf16
 
 __all__ = [
     "get_rng_state",
@@ -157,8 +158,6 @@ def resolve_amp(amp: bool | str, device: torch.device | str) -> bool:
     if isinstance(amp, str):
         if amp.lower() != "auto":
             raise ConfigError(f'amp={amp!r}: use true, false or "auto".')
-        from monai_srgan.utils.precision import fast_bf16
-
         return torch.device(device).type == "cuda" or (torch.device(device).type == "cpu" and fast_bf16())
     return bool(amp)
 

@@ -14,6 +14,7 @@ import torch
 from monai.engines import Evaluator
 from monai.engines.utils import default_metric_cmp_fn
 
+from monai_srgan.errors import ConfigError
 from monai_srgan.metrics import lr_consistency, psnr, ssim
 from monai_srgan.transforms.resize import imresize
 
@@ -178,7 +179,5 @@ def _resolve_amp_dtype(amp_dtype: torch.dtype | str | None, device: torch.device
         return torch.float16 if torch.device(device).type == "cuda" else torch.bfloat16
     names = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
     if str(amp_dtype).lower() not in names:
-        from monai_srgan.errors import ConfigError
-
         raise ConfigError(f"amp_dtype must be one of {sorted(names)}, got {amp_dtype!r}.")
     return names[str(amp_dtype).lower()]

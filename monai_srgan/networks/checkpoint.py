@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from ..errors import InputFileError
+from ..io.writers.common import atomic_write_file
 from .export import unwrap_model
 
 __all__ = [
@@ -329,8 +330,6 @@ def save_generator_weights(model: nn.Module, path: str | os.PathLike, key: str |
     model = unwrap_model(model)
     sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     obj: Any = sd if key is None else {key: sd}
-    from monai_srgan.io.writers.common import atomic_write_file
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write_file(path, lambda tmp: torch.save(obj, tmp), overwrite=True)

@@ -26,6 +26,8 @@ from monai.transforms import MapTransform, Transform
 
 from monai_srgan.errors import ConfigError, InputFileError, source_path
 
+from .resize import imresize
+
 __all__ = [
     "FundusFOV",
     "FundusFOVd",
@@ -238,8 +240,6 @@ class FundusFOV(Transform):
             out.meta["srgan_fov_pad"] = pad
         size = self._out_size(x.shape[-2:])
         if size is not None and tuple(size) != tuple(x.shape[-2:]):
-            from monai_srgan.transforms.resize import imresize
-
             in_shape = tuple(x.shape[-2:])
             if is_mask:
                 y = imresize(out, size=size, mode="bilinear", spatial_dims=2)

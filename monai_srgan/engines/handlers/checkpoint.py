@@ -22,6 +22,8 @@ from typing import Any
 import torch
 from ignite.engine import Events
 
+from monai_srgan.errors import InputFileError
+
 from ..utils import atomic_torch_save
 
 __all__ = ["CKPT_FORMAT", "CheckpointFiles", "CheckpointHandler", "load_checkpoint"]
@@ -33,8 +35,6 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """``torch.load(path, map_location="cpu", weights_only=True)`` with a clear error for a missing file."""
     path = os.fspath(path)
     if not os.path.isfile(path):
-        from monai_srgan.errors import InputFileError
-
         raise InputFileError(path, "checkpoint file not found", "check the resume/warm_start path")
     return torch.load(path, map_location="cpu", weights_only=True)
 
