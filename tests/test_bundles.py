@@ -108,6 +108,26 @@ def test_each_stage_alone(small_data, tmp_path):
     assert (out / "stage2" / "model.pt").is_file()
 
 
+def test_stage_handlers_are_changed_by_name(small_data, tmp_path):
+    """Each stage's handlers are named ids: drop TensorBoard (``'$None'``, as on the command line), keep numbered
+    checkpoints, switch on early stopping; the run does what the overrides say."""
+    bundle, out = "cxr_sr", tmp_path / "run"
+    kw = _tiny(bundle, small_data[bundle], out, epoch_length=2, stage1_epochs=3)
+    handlers = {
+        "train#stage1#tensorboard": "$None",
+        "train#stage1#checkpoint#keep_last": 2,
+        "train#stage1#checkpoint#save_interval": 1,
+        "train#stage1#early_stopping": {"_target_": "monai_srgan.engines.SREarlyStopping", "patience": 1},
+    }
+    _run(_cfg(bundle, "train.json"), run_id="run_stage1", **kw, **handlers)
+    assert not (out / "logs" / "stage1").exists()
+    numbered = sorted(p.name for p in (out / "stage1").glob("checkpoint_iter*.pt"))
+    assert len(numbered) == 2, numbered
+    ckpt = torch.load(out / "stage1" / "checkpoint_last.pt", weights_only=True)
+    stopped_early = ckpt["engine"]["iteration"] < 6
+    assert ckpt["engine"]["finished"] and (stopped_early == (ckpt["engine"]["stale_evals"] >= 1))
+
+
 # -------------------------------------------------------------------------------------------------------- recipes
 RECIPE_OVERRIDES = {
     "000_srgan_dr_fundus.json": {
