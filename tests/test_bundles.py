@@ -118,14 +118,15 @@ def test_stage_handlers_are_changed_by_name(small_data, tmp_path):
         "train#stage1#checkpoint#keep_last": 2,
         "train#stage1#checkpoint#save_interval": 1,
         "train#stage1#early_stopping": {"_target_": "monai_srgan.engines.SREarlyStopping", "patience": 1},
+        "train#pretrainer#metric_cmp_fn": "$lambda current, best: False",  # no validation after the first improves
     }
     _run(_cfg(bundle, "train.json"), run_id="run_stage1", **kw, **handlers)
     assert not (out / "logs" / "stage1").exists()
     numbered = sorted(p.name for p in (out / "stage1").glob("checkpoint_iter*.pt"))
-    assert len(numbered) == 2, numbered
+    assert numbered == ["checkpoint_iter00000003.pt", "checkpoint_iter00000004.pt"], numbered
     ckpt = torch.load(out / "stage1" / "checkpoint_last.pt", weights_only=True)
-    stopped_early = ckpt["engine"]["iteration"] < 6
-    assert ckpt["engine"]["finished"] and (stopped_early == (ckpt["engine"]["stale_evals"] >= 1))
+    # epoch 1 sets the best, epoch 2 does not improve: stopped after 4 of 6 iterations, as finished
+    assert ckpt["engine"]["iteration"] == 4 and ckpt["engine"]["stale_evals"] == 1 and ckpt["engine"]["finished"]
 
 
 # -------------------------------------------------------------------------------------------------------- recipes

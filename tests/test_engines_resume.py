@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -137,3 +139,7 @@ def test_prefetch_surfaces_errors_and_stops():
     endless = prefetch_batches(iter(range(10**9)), 2)
     assert [next(endless) for _ in range(3)] == [0, 1, 2]
     endless.close()  # an epoch that ends early: the thread stops instead of filling the queue forever
+    deadline = time.monotonic() + 5.0
+    while any(t.name == "monai_srgan-prefetch" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(t.name == "monai_srgan-prefetch" for t in threading.enumerate())

@@ -199,20 +199,23 @@ def prefetch_batches(it: Iterator, depth: int = 2) -> Iterator:
     stop = threading.Event()
     end = object()
 
+    def put(entry: tuple) -> bool:  # False once the consumer has gone
+        while not stop.is_set():
+            try:
+                buffer.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in it:
-                while not stop.is_set():
-                    try:
-                        buffer.put((True, item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put((True, item)):
                     return
-            buffer.put((True, end))
+            put((True, end))
         except BaseException as e:  # delivered to the consumer
-            buffer.put((False, e))
+            put((False, e))
 
     worker = threading.Thread(target=produce, name="monai_srgan-prefetch", daemon=True)
     worker.start()

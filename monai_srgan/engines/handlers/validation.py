@@ -33,7 +33,7 @@ class SRValidationHandler(ValidationHandler):
 
     def __init__(self, validator: Any, interval: int = 1) -> None:
         if int(interval) < 1:
-            raise ConfigError(f"val_interval must be >= 1, got {interval}.")
+            raise ConfigError(f"val_interval (SRValidationHandler interval) must be >= 1, got {interval}.")
         super().__init__(interval=int(interval), validator=validator, epoch_level=True)
 
     def attach(self, engine: Any) -> None:
@@ -67,7 +67,7 @@ class SREarlyStopping:
 
     def __init__(self, patience: int) -> None:
         if int(patience) < 1:
-            raise ConfigError(f"early_stop_patience must be >= 1, got {patience}.")
+            raise ConfigError(f"early_stop_patience (SREarlyStopping patience) must be >= 1, got {patience}.")
         self.patience = int(patience)
 
     def attach(self, engine: Any) -> None:
