@@ -171,3 +171,25 @@ def test_detail_crop_prefers_structure_to_burned_in_letters():
     img[0, 100:180, 100:180] += stripes  # rib-like structure
     r, c = detail_crop(img, 60)
     assert 100 - 60 < r < 180 and 100 - 60 < c < 180
+
+
+def test_weights_command_bad_source_or_destination_is_named(tmp_path, capsys):
+    """A truncated export or an unwritable destination ends with exit status 2 and a message naming the file, not a
+    traceback."""
+    from monai_srgan.bundle.__main__ import main
+
+    bad = tmp_path / "truncated.pt"
+    bad.write_bytes(b"PK\x03\x04 not a whole torch file")
+    assert main(["weights", str(bad), str(tmp_path / "x.pt")]) == 2
+    err = capsys.readouterr().err
+    assert "truncated.pt" in err and "cannot be read" in err and "re-save" in err
+    assert not (tmp_path / "x.pt").exists()
+    torch.save({"params": torch.nn.Conv2d(1, 1, 1).state_dict()}, tmp_path / "export.pt")
+    (tmp_path / "a_folder").mkdir()
+    assert main(["weights", str(tmp_path / "export.pt"), str(tmp_path / "a_folder")]) == 2
+    err = capsys.readouterr().err
+    assert "a_folder" in err and "writable file path" in err
+    assert [p.name for p in (tmp_path / "a_folder").iterdir()] == []
+    # a destination without an extension (torch.save names its archive after the temporary file's stem)
+    assert main(["weights", str(tmp_path / "export.pt"), str(tmp_path / "generator")]) == 0
+    assert set(torch.load(tmp_path / "generator", weights_only=True)) == {"weight", "bias"}

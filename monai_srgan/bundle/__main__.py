@@ -22,7 +22,8 @@ __all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status (2 for an unknown bundle or an existing destination)."""
+    """Entry point; returns the exit status (2 for an unknown bundle, an existing destination, or weights that cannot
+    be read or written)."""
     parser = argparse.ArgumentParser(prog="python -m monai_srgan.bundle", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("path", help="print a shipped bundle's folder").add_argument("name", choices=BUNDLE_NAMES)
@@ -57,22 +58,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _weights(src: str, dest: str, half: bool = False) -> int:
-    import torch
-
-    from monai_srgan.engines.handlers import load_checkpoint
-    from monai_srgan.engines.utils import atomic_torch_save
     from monai_srgan.errors import InputFileError
-    from monai_srgan.networks.checkpoint import extract_state_dict
+    from monai_srgan.networks.checkpoint import extract_state_dict, read_weight_file, save_state_dict
 
     try:
-        state, _key, _stripped = extract_state_dict(load_checkpoint(src), source=src)  # params_ema preferred
+        state, _key, _stripped = extract_state_dict(read_weight_file(src), source=src)  # params_ema preferred
     except InputFileError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    out = {k: torch.as_tensor(v).detach().cpu().contiguous() for k, v in state.items()}
-    if half:
-        out = {k: v.half() if v.is_floating_point() else v for k, v in out.items()}
-    atomic_torch_save(out, dest)
+    try:
+        save_state_dict(state, dest, half=half)
+    except OSError as e:
+        print(f"error: cannot write '{dest}' ({e.strerror or e}): give DEST as a writable file path", file=sys.stderr)
+        return 2
     print(dest)
     return 0
 

@@ -36,7 +36,9 @@ from .export import unwrap_model
 
 __all__ = [
     "load_network_weights",
+    "read_weight_file",
     "save_generator_weights",
+    "save_state_dict",
     "extract_state_dict",
     "LoadReport",
     "CheckpointMismatchError",
@@ -247,6 +249,26 @@ def _hints(model: nn.Module, report: LoadReport, ckpt_keys: set[str], model_keys
     return list(dict.fromkeys(hints))
 
 
+def read_weight_file(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)`` with errors that name the file and what to do.
+
+    Raises:
+        InputFileError: the file is missing, or unreadable (truncated, not a torch file, pickled code).
+    """
+    source = os.fspath(path)
+    if not Path(source).is_file():
+        raise InputFileError(source, "weight file not found", "check the path (no weights are downloaded)")
+    try:
+        return torch.load(source, map_location=map_location, weights_only=True)
+    except Exception as e:  # unreadable, truncated or pickled code
+        first = (str(e).splitlines() or [""])[0]
+        raise InputFileError(
+            source,
+            f"cannot be read with torch.load(weights_only=True): {type(e).__name__}: {first}",
+            "the file must hold tensors only (a state dict); re-save it with torch.save(model.state_dict())",
+        ) from None
+
+
 def load_network_weights(
     model: nn.Module,
     path_or_state: str | os.PathLike | Mapping[str, Any],
@@ -274,16 +296,7 @@ def load_network_weights(
     model = unwrap_model(model)
     if isinstance(path_or_state, (str, os.PathLike)):
         source = os.fspath(path_or_state)
-        if not Path(source).is_file():
-            raise InputFileError(source, "weight file not found", "check the path (no weights are downloaded)")
-        try:
-            obj = torch.load(source, map_location=map_location, weights_only=True)
-        except Exception as e:  # unreadable, truncated or pickled code
-            raise InputFileError(
-                source,
-                f"cannot be read with torch.load(weights_only=True): {type(e).__name__}: {str(e).splitlines()[0]}",
-                "the file must hold tensors only (a state dict); re-save it with torch.save(model.state_dict())",
-            ) from None
+        obj = read_weight_file(source, map_location)
     else:
         source, obj = "<state dict>", path_or_state
     sd, wrapper, stripped = extract_state_dict(obj, key=key, model=model, source=source)
@@ -325,11 +338,34 @@ def save_generator_weights(model: nn.Module, path: str | os.PathLike, key: str |
     Returns:
         the written path.
     """
-    from .export import unwrap_model
+    return save_state_dict(unwrap_model(model).state_dict(), path, key)
 
-    model = unwrap_model(model)
-    sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+
+def save_state_dict(
+    state: Mapping[str, torch.Tensor], path: str | os.PathLike, key: str | None = None, half: bool = False
+) -> Path:
+    """Write a state dict atomically, its tensors detached, on CPU and contiguous (folders are created).
+
+    Args:
+        state: the state dict.
+        path: destination.
+        key: ``None`` writes it plain; a key (``"params_ema"``) wraps it as BasicSR does.
+        half: store floating-point tensors as float16 (loading casts them back to the network's dtype).
+
+    Returns:
+        the written path.
+    """
+    sd = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+    if half:
+        sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
     obj: Any = sd if key is None else {key: sd}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return atomic_write_file(path, lambda tmp: torch.save(obj, tmp), overwrite=True)
+
+    def write(tmp: Path) -> None:
+        # through a file object: given a path, torch.save names its archive after the file's stem, which is empty
+        # for the ".srgan-tmp-…-NAME" sibling of a destination without an extension ("invalid file name")
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+
+    return atomic_write_file(path, write, overwrite=True)
