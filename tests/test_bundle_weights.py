@@ -193,3 +193,41 @@ def test_weights_command_bad_source_or_destination_is_named(tmp_path, capsys):
     # a destination without an extension (torch.save names its archive after the temporary file's stem)
     assert main(["weights", str(tmp_path / "export.pt"), str(tmp_path / "generator")]) == 0
     assert set(torch.load(tmp_path / "generator", weights_only=True)) == {"weight", "bias"}
+
+
+def test_evaluate_sr_compare_weights_published_and_unreadable_weights(tmp_path):
+    """``compare_weights`` adds a column to comparison.png, ``published`` a table to metrics.md; an unreadable weight
+    file is named as such (not reported as weights of another scale)."""
+    from monai_srgan.bundle import evaluate_sr
+    from monai_srgan.errors import InputFileError
+    from monai_srgan.networks import get_generator
+    from monai_srgan.transforms import imresize
+
+    torch.manual_seed(0)
+    net = get_generator("srvgg", spatial_dims=2, in_channels=1, out_channels=1, scale=2, num_feat=4, num_conv=1)
+    torch.save(net.state_dict(), tmp_path / "psnr.pt")
+    torch.save({k: v + 0.01 for k, v in net.state_dict().items()}, tmp_path / "gan.pt")
+    images = {f"img{i}.png": torch.rand(1, 32, 32) for i in range(2)}
+    files = [{"hr": name} for name in images]
+
+    def preprocess(d):
+        return {**d, "hr": images[d["hr"]]}
+
+    def degrade(d):
+        return {**d, "lr": imresize(d["hr"][None], 0.5)[0].clamp(0, 1)}
+
+    pub = {"source": "paper 001", "2": {"bicubic": {"psnr": 30.0, "ssim": 0.9}, "model": {"psnr": 31.0}}}
+    common = {"files": files, "preprocess": preprocess, "degrade": degrade, "scale": 2, "tile_size": None,
+              "figure_crop": 16}  # fmt: skip
+    evaluate_sr(net, out_dir=tmp_path / "one", weights=tmp_path / "gan.pt", **common)
+    evaluate_sr(net, out_dir=tmp_path / "two", weights=tmp_path / "gan.pt", model_name="GAN model",
+                compare_weights={"PSNR model": tmp_path / "psnr.pt"}, published=pub, **common)  # fmt: skip
+    assert "| paper 001 | 30.00 / 0.9000 | 31.00 / — | +1.00 |" in (tmp_path / "two" / "metrics.md").read_text()
+    assert "paper 001" not in (tmp_path / "one" / "metrics.md").read_text()
+    meta = json.loads((tmp_path / "two" / "metrics.json").read_text())["meta"]
+    assert meta["published"] == {"source": "paper 001", **pub["2"]}
+    widths = [Image.open(tmp_path / d / "comparison.png").width for d in ("one", "two")]
+    assert widths[1] > widths[0]  # one more column: LR | bicubic | PSNR model | GAN model | HR | two differences
+    (tmp_path / "bad.pt").write_bytes(b"not a torch file")
+    with pytest.raises(InputFileError, match="bad.pt.*cannot be read"):
+        evaluate_sr(net, out_dir=tmp_path / "three", weights=tmp_path / "bad.pt", **common)

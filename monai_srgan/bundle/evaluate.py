@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from monai_srgan.errors import ConfigError
+from monai_srgan.errors import ConfigError, InputFileError
 from monai_srgan.io.writers.common import atomic_write_file
 from monai_srgan.utils.figures import comparison_figure, detail_crop
 
@@ -44,6 +44,7 @@ def load_bundle_generator(
     Raises:
         ConfigError: the weight file is missing (names ``setting``), or it does not fit the network (names
             ``scale``/``network``/``network_kwargs``: a ×4 model evaluated with ``--scale 2``, another width, ...).
+        InputFileError: the weight file cannot be read (truncated, not a torch file): names the file.
     """
     if weights is None or weights == "":
         return network
@@ -55,11 +56,13 @@ def load_bundle_generator(
             f"{setting}='{weights}' does not exist{shipped}: train the model first (configs/train.json writes "
             f"<output_dir>/model.pt), choose a scale that has weights, or set --{setting} to a weight file"
         )
-    from monai_srgan.networks import load_network_weights
+    from monai_srgan.networks import CheckpointMismatchError, load_network_weights
 
     try:
         load_network_weights(network, os.fspath(weights), strict=True)
     except Exception as e:  # noqa: BLE001 - say which setting does not fit
+        if isinstance(e, InputFileError) and not isinstance(e, CheckpointMismatchError):
+            raise  # an unreadable file: its own message names it and says how to re-save it
         net_scale = getattr(network, "scale", scale)
         raise ConfigError(
             f"{setting}='{weights}' does not fit the configured network {type(network).__name__} "
@@ -175,6 +178,10 @@ def evaluate_sr(
     if net_scale is not None and int(np.max(np.atleast_1d(net_scale))) != int(scale):
         raise ConfigError(f"scale={scale} but the network upsamples x{net_scale}: set --scale to the model's factor")
     inferer = SRInferer(scale=scale, roi_size=tile_size, device=dev) if tile_size else None
+
+    def super_resolve(net: torch.nn.Module, lr: torch.Tensor) -> torch.Tensor:
+        return torch.as_tensor(inferer(lr.to(dev), net) if inferer is not None else net(lr.to(dev))).float().cpu()
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
@@ -202,11 +209,7 @@ def evaluate_sr(
         if mask is not None and tuple(mask.shape[2:]) != tuple(hr.shape[2:]):
             mask = None
         ts = time.time()
-        if inferer is not None:
-            sr = inferer(lr.to(dev), network)
-        else:
-            sr = network(lr.to(dev))
-        sr = torch.as_tensor(sr).float().cpu()
+        sr = super_resolve(network, lr)
         sr_seconds += time.time() - ts
         if tuple(sr.shape[2:]) != tuple(hr.shape[2:]):
             raise ConfigError(
@@ -240,9 +243,7 @@ def evaluate_sr(
             fig_cols["LR"].append(lr_up[sl])
             fig_cols["bicubic"].append(bics[0][sl])
             for other, net in others.items():
-                with torch.no_grad():
-                    y = inferer(lr.to(dev), net) if inferer is not None else net(lr.to(dev))
-                fig_cols[other].append(torch.as_tensor(y).float().cpu().clamp(0, 1)[0][sl])
+                fig_cols[other].append(super_resolve(net, lr).clamp(0, 1)[0][sl])
             fig_cols[label].append(srs[0][sl])
             fig_cols["HR"].append(hr[0][sl])
             fig_cols["|model-HR|x4"].append(((srs[0] - hr[0]).abs() * 4)[sl].mean(0, keepdim=True))
