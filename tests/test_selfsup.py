@@ -179,3 +179,13 @@ def test_self_supervised_starts_from_the_bundles_network_of_the_same_factor():
     state = pipe._pretrained_state(4)
     assert state is not None and set(state) == set(base.network.net.state_dict())
     assert pipe._pretrained_state(3) is None  # another factor: starts from cubic interpolation
+
+
+def test_save_and_load_keep_the_channel_count(tmp_path):
+    """A 2-channel volume's model reloads (the settings record the model's channels) from any file name."""
+    torch.manual_seed(0)
+    x = torch.rand(2, 32, 32, 8)
+    model = SelfSupervisedSliceSR(scale=2, iterations=1, batch_size=2, patch=16).fit(x)
+    model.save(tmp_path / "selfsup_weights")
+    again = SelfSupervisedSliceSR.load(tmp_path / "selfsup_weights")
+    torch.testing.assert_close(again.predict(x), model.predict(x), atol=0, rtol=0)

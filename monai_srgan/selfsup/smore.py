@@ -166,11 +166,16 @@ class SelfSupervisedSliceSR:
                 "thickness": self.thickness,
                 "profile": self.profile,
                 "network_kwargs": self.network_kwargs,
-                "channels": int(getattr(self.generator, "in_channels", 1)),
+                "channels": int(self.model.in_channels),
                 "iterations": self.trained_iterations,
             },
         }
-        atomic_write_file(path, lambda tmp: torch.save(state, tmp), overwrite=True)
+
+        def write(tmp: os.PathLike) -> None:
+            with open(tmp, "wb") as f:  # a file object: torch.save(obj, path) rejects a temporary name without a stem
+                torch.save(state, f)
+
+        atomic_write_file(path, write, overwrite=True)
 
     @classmethod
     def load(cls, path: str | os.PathLike, **kwargs: Any) -> SelfSupervisedSliceSR:
