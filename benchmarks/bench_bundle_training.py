@@ -70,10 +70,9 @@ print("RESULT " + json.dumps({"steps": steps, "data_share": timings.get("data", 
 
 
 def _cpu() -> str:
-    from monai_srgan.utils.precision import cpu_flags, cpu_model_name
+    from monai_srgan.utils.precision import bf16_flags, cpu_model_name
 
-    bf16 = sorted(cpu_flags() & {"avx512_bf16", "amx_bf16", "amx_tile"})
-    return f"{cpu_model_name()}, {os.cpu_count()} cores, bf16 flags: {', '.join(bf16) or 'none'}"
+    return f"{cpu_model_name()}, {os.cpu_count()} cores, bf16 flags: {', '.join(bf16_flags()) or 'none'}"
 
 
 def _run(root: Path, bundle: str, extra: dict, data: Path, warmup: int, iters: int) -> dict:

@@ -99,7 +99,7 @@ def measure_bundle(bundle: str | Path, repeats: int = 2, tile: int = 256) -> dic
 
 def main(argv: list[str] | None = None) -> int:
     """Measure every bundle and print a Markdown table (JSON on stderr)."""
-    from monai_srgan.utils.precision import bf16_speedup, cpu_flags, cpu_model_name
+    from monai_srgan.utils.precision import bf16_flags, bf16_speedup, cpu_model_name
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--bundles", default="bundles/cxr_sr,bundles/retina_sr")
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tile", type=int, default=256)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    flags = sorted(f for f in cpu_flags() if "bf16" in f or f.startswith("amx"))
+    flags = bf16_flags()
     print(f"CPU: {cpu_model_name()}; bf16/AMX flags: {', '.join(flags) or 'none'}; torch {torch.__version__}; "
           f"{args.threads} thread(s); conv probe bf16 speed-up {bf16_speedup():.2f}x")  # fmt: skip
     print(

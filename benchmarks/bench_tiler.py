@@ -179,7 +179,7 @@ def _run_child(cfg: dict, timeout: float) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the paired measurements and print a Markdown summary (and JSON when asked)."""
-    from monai_srgan.utils.precision import bf16_speedup, cpu_flags, cpu_model_name
+    from monai_srgan.utils.precision import bf16_flags, bf16_speedup, cpu_model_name
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--bundle", default="bundles/cxr_sr")
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     base = dict(bundle=args.bundle, image=args.image, threads=args.threads, repeats=args.repeats,
                 ref_tile=args.ref_tile, ref_pad=args.ref_pad, seam_crop=args.seam_crop)  # fmt: skip
-    flags = sorted(f for f in cpu_flags() if "bf16" in f or f.startswith("amx"))
+    flags = bf16_flags()
     res: dict = {"cpu": cpu_model_name(), "bf16_amx_flags": flags, "bf16_probe_speedup": round(bf16_speedup(), 2)}
     res["config"] = base
     for what in ("time", "seams", "mem_project", "mem_reference"):

@@ -20,6 +20,7 @@ gives seconds per iteration. The CPU model and its flags are recorded (the machi
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import re
@@ -33,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monai_srgan.utils.precision import cpu_flags, cpu_model_name  # noqa: E402
+from monai_srgan.utils.precision import bf16_flags, cpu_model_name  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("MONAI_SRGAN_DATA", REPO.parent / "shared" / "data"))
@@ -75,7 +76,7 @@ def _curve(log: str) -> list[dict[str, float]]:
         m = _VAL.match(line)
         if m and start is not None:
             t = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f")
-            metrics = eval(m.group(3), {})  # the trainer logs a dict of floats
+            metrics = ast.literal_eval(m.group(3))  # the trainer logs a dict of floats
             points.append({"seconds": round((t - start).total_seconds(), 1), "epoch": int(m.group(2)),
                            "psnr_gain": metrics["psnr_gain"], "ssim_gain": metrics["ssim_gain"]})  # fmt: skip
     return points
@@ -118,8 +119,7 @@ def main() -> None:
     ap.add_argument("--horizon", type=int, default=40000, help="iterations the cosine schedule is stretched over")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
-    bf16 = sorted(cpu_flags() & {"avx512_bf16", "amx_bf16", "amx_tile"})
-    cpu = f"{cpu_model_name()}, {os.cpu_count()} cores, bf16 flags: {', '.join(bf16) or 'none'}"
+    cpu = f"{cpu_model_name()}, {os.cpu_count()} cores, bf16 flags: {', '.join(bf16_flags()) or 'none'}"
     report = {"cpu": cpu, "bundle": args.bundle, "scale": args.scale, "minutes": args.minutes,
               "threads_per_candidate": 1, "candidates": {}}  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="srgan_candidates_") as tmp:

@@ -20,7 +20,7 @@ import time
 import torch
 
 from monai_srgan.networks import get_generator
-from monai_srgan.utils.precision import cpu_flags, cpu_model_name, fast_bf16
+from monai_srgan.utils.precision import bf16_flags, cpu_model_name, fast_bf16
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
-    flags = ", ".join(sorted(cpu_flags() & {"avx512_bf16", "amx_bf16", "amx_tile"})) or "none"
+    flags = ", ".join(bf16_flags()) or "none"
     print(f"{cpu_model_name()}, {args.threads} thread(s), bf16 flags: {flags}; bf16 autocast: {bf16}; "
           f"compile: {args.compile}; {statistics.median(times):.4f} s/step (median of {args.steps})")  # fmt: skip
     from torch.profiler import ProfilerActivity, profile

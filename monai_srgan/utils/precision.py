@@ -34,6 +34,7 @@ __all__ = [
     "MIN_BF16_SPEEDUP",
     "cpu_flags",
     "cpu_model_name",
+    "bf16_flags",
     "has_native_bf16",
     "bf16_speedup",
     "fast_bf16",
@@ -81,6 +82,12 @@ def cpu_model_name() -> str:
     import platform
 
     return _cpuinfo().get("model name") or platform.processor() or "unknown"
+
+
+def bf16_flags() -> list[str]:
+    """The CPU's bf16 and AMX flags (``avx512_bf16``, ``amx_bf16``, ``amx_tile``, ...), sorted: what benchmarks record
+    beside their timings."""
+    return sorted(f for f in cpu_flags() if "bf16" in f or f.startswith("amx"))
 
 
 def has_native_bf16() -> bool:
