@@ -131,9 +131,9 @@ class SRInferer(Inferer):
         network's output for ``box`` that belongs to ``core`` (in output pixels).
         """
         nsp = len(spatial)
-        scales = tuple(int(s) for s in per_axis(self.scale, nsp, "scale", None))
+        scales = per_axis(self.scale, nsp, "scale", int)
         ctx = self._rf(network) if self.context is None else int(self.context)
-        roi = tuple(max(1, min(int(r), s)) for r, s in zip(per_axis(self.roi_size, nsp, "roi_size", None), spatial))
+        roi = tuple(max(1, min(r, s)) for r, s in zip(per_axis(self.roi_size, nsp, "roi_size", int), spatial))
         same_size = self.sw_batch_size > 1
         axes = []
         for d in range(nsp):
@@ -174,7 +174,7 @@ class SRInferer(Inferer):
         x = inputs.as_subclass(torch.Tensor) if isinstance(inputs, torch.Tensor) else torch.as_tensor(inputs)
         x = x.float()
         nsp = x.ndim - 2
-        scales = tuple(int(s) for s in per_axis(self.scale, nsp, "scale", None))
+        scales = per_axis(self.scale, nsp, "scale", int)
         tiles = self.plan(tuple(x.shape[2:]), network)
         work = [(n, t) for n in range(x.shape[0]) for t in tiles]
         bar = _progress(len(work)) if self.progress else None
@@ -203,7 +203,7 @@ class SRInferer(Inferer):
     ) -> torch.Tensor:
         """Super-resolve ``inputs`` ``(N, C, *spatial)``; returns float32 ``(N, C_out, *(scale * spatial))``."""
         nsp = inputs.ndim - 2
-        scales = tuple(int(s) for s in per_axis(self.scale, nsp, "scale", None))
+        scales = per_axis(self.scale, nsp, "scale", int)
         out: torch.Tensor | None = None
         for n, sl, y in self.iter_tiles(inputs, network):
             if out is None:

@@ -109,7 +109,7 @@ class SliceThicknessDegradation(RandomizableTransform):
         self.size_policy = check_size_policy(size_policy)
         self.params: dict[str, Any] = {}
 
-    def scaleper_axis(self, spatial_dims: int) -> tuple[float, ...]:
+    def scale_per_axis(self, spatial_dims: int) -> tuple[float, ...]:
         """The per-axis scale tuple (1 everywhere except ``axis``)."""
         ax = self.axis % spatial_dims
         return tuple(self.scale if k == ax else 1.0 for k in range(spatial_dims))
@@ -132,7 +132,7 @@ class SliceThicknessDegradation(RandomizableTransform):
             )
         if not -nd <= self.axis < nd:
             raise ConfigError(f"SliceThicknessDegradation axis={self.axis} but the image has {nd} spatial axes.")
-        img = crop_to_multiple(img, self.scaleper_axis(nd), self.size_policy)
+        img = crop_to_multiple(img, self.scale_per_axis(nd), self.size_policy)
         x = plain(img)
         ax = self.axis % nd
         n_in = x.shape[1 + ax]
@@ -166,7 +166,7 @@ class SliceThicknessDegradationd(KwargsDegradeDict):
     array_class = SliceThicknessDegradation
 
     def policy_scale(self, hr: torch.Tensor) -> tuple[float, ...]:
-        return self.degrade.scaleper_axis(hr.ndim - 1)
+        return self.degrade.scale_per_axis(hr.ndim - 1)
 
 
 SliceThicknessDegradationD = SliceThicknessDegradationDict = SliceThicknessDegradationd

@@ -30,9 +30,8 @@ __all__ = [
 
 
 def _check_fits(img: Any, size: Sequence[int], what: str) -> None:
+    """Raise (naming the file) when ``img`` is smaller than ``size`` (one entry per spatial axis, from ``per_axis``)."""
     shape = tuple(img.shape[1:])
-    if len(shape) != len(size):
-        raise ConfigError(f"{what} {tuple(size)} has {len(size)} axes but the image has {len(shape)} spatial axes.")
     if any(s < p for s, p in zip(shape, size)):
         raise InputFileError(
             source_path(img),
