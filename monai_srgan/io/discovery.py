@@ -27,6 +27,7 @@ from monai_srgan.io.files import (
     is_dicom_file,
     strip_ext,
 )
+from monai_srgan.io.readers.base import as_path_list
 from monai_srgan.io.readers.dicom import read_dicom_header, series_files_in
 from monai_srgan.io.readers.dicom_decode import PIXEL_TAGS, check_pixel_header, sop_name
 from monai_srgan.io.readers.pil import open_pil
@@ -250,7 +251,11 @@ def validate_input(src: PathLike | Sequence[PathLike] | InputItem) -> None:
             try:
                 nib.load(path)
             except Exception as e:  # noqa: BLE001
-                raise InputFileError(path, f"NIfTI header cannot be read ({type(e).__name__}: {e})") from e
+                raise InputFileError(
+                    path,
+                    f"NIfTI header cannot be read ({type(e).__name__}: {e})",
+                    f"the file is corrupt: {RECOPY_HINT}",
+                ) from e
         elif is_dicom_file(path):
             ds = read_dicom_header(path)
             check_pixel_header(ds, path)
@@ -279,11 +284,7 @@ def input_paths(src: Any) -> list[str]:
     """
     if isinstance(src, InputItem):
         return src.files
-    if isinstance(src, (str, os.PathLike)):
-        return [os.fspath(src)]
-    if isinstance(src, Sequence) and len(src) > 0 and all(isinstance(s, (str, os.PathLike)) for s in src):
-        return [os.fspath(s) for s in src]
-    raise InputFileError(None, f"cannot load {type(src).__name__} {src!r}", "give a path, a list of paths or InputItem")
+    return as_path_list(src, "a path, a list of paths or InputItem")
 
 
 def input_kind(paths: Sequence[str], kind: str | None = None) -> tuple[list[str], str]:

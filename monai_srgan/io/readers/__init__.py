@@ -14,7 +14,13 @@ from typing import Any
 
 from monai_srgan.utils.lazy import lazy_exports
 
-_LAZY = {"ValueDomainReader": "base", "ITKColorTiffReader": "itk"}
+_LAZY = {
+    "ValueDomainReader": "base",
+    "DicomReader": "dicom",
+    "ITKColorTiffReader": "itk",
+    "NiftiReader": "nifti",
+    "PillowImageReader": "pil",
+}
 #: reader class of each input kind of :func:`monai_srgan.io.discovery.input_kind`
 _KIND_READERS = {
     "dicom": "DicomReader",
@@ -22,7 +28,6 @@ _KIND_READERS = {
     "nifti": "NiftiReader",
     "image": "PillowImageReader",
 }
-_LAZY.update({"DicomReader": "dicom", "NiftiReader": "nifti", "PillowImageReader": "pil"})
 
 __all__ = [*_LAZY, "reader_for"]
 
@@ -48,6 +53,6 @@ def reader_for(
 
         raise ConfigError(f"unknown input kind {kind!r}: one of {', '.join(_KIND_READERS)}")
     cls = __getattr__(_KIND_READERS[kind])
-    if cls.__name__ == "DicomReader":
+    if kind in ("dicom", "dicom_series"):
         return cls(voi_window=voi_window, voi_index=voi_index, check_finite=check_finite)
     return cls(check_finite=check_finite)

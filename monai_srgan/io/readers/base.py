@@ -38,11 +38,12 @@ class ReadImage:
     notes: list[str] = field(default_factory=list)
 
 
-def as_path_list(data: Any) -> list[str]:
+def as_path_list(data: Any, accepted: str = "a path or a list of paths") -> list[str]:
     """Paths from what ``LoadImage`` passes a reader: a path, or a sequence (tuple) of paths.
 
     Args:
         data: a path or a sequence of paths.
+        accepted: what the caller accepts, for the error's hint.
 
     Raises:
         InputFileError: anything else.
@@ -51,7 +52,7 @@ def as_path_list(data: Any) -> list[str]:
         return [os.fspath(data)]
     if isinstance(data, Sequence) and len(data) > 0 and all(isinstance(s, (str, os.PathLike)) for s in data):
         return [os.fspath(s) for s in data]
-    raise InputFileError(None, f"cannot load {type(data).__name__} {data!r}", "give a path or a list of paths")
+    raise InputFileError(None, f"cannot load {type(data).__name__} {data!r}", f"give {accepted}")
 
 
 def finish_meta(vals: np.ndarray, affine: np.ndarray, meta: dict[str, Any], paths: Sequence[str]) -> dict[str, Any]:
