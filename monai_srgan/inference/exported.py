@@ -79,7 +79,7 @@ def load_exported(path: str | os.PathLike) -> ExportedGenerator:
     """Load a model written by ``monai-srgan export`` (reads ``<path>.json`` when present)."""
     p = Path(path)
     if not p.is_file():
-        raise InputFileError(p, "exported model not found")
+        raise InputFileError(p, "exported model not found", "check the --model path")
     side = Path(str(p) + ".json")
     info: dict[str, Any] = json.loads(side.read_text()) if side.is_file() else {}
     try:
@@ -87,7 +87,11 @@ def load_exported(path: str | os.PathLike) -> ExportedGenerator:
     except InputFileError:
         raise
     except Exception as e:  # noqa: BLE001 - corrupt/foreign files
-        raise InputFileError(p, f"cannot load the exported model ({type(e).__name__}: {e})") from e
+        raise InputFileError(
+            p,
+            f"cannot load the exported model ({type(e).__name__}: {e})",
+            "give a TorchScript or ONNX file written by 'monai-srgan export', or export it again",
+        ) from e
 
 
 def export_model(pipeline: Any, output: str | os.PathLike, to: str | None = None, tile_size: int = 64) -> Path:

@@ -91,6 +91,8 @@ def check_file(path: PathLike) -> None:
     if not os.path.exists(path):
         raise InputFileError(path, "does not exist", "check the input path")
     if os.path.isdir(path):
-        raise InputFileError(path, "is a folder where a file was expected")
+        raise InputFileError(
+            path, "is a folder where a file was expected", "give its files, or the folder alone as one DICOM series"
+        )
     if os.path.getsize(path) == 0:
         raise InputFileError(path, "file is empty (0 bytes)", "re-export the file or remove it from the input")

@@ -103,7 +103,12 @@ def source_header(path: str):
     try:
         return pydicom.dcmread(path, stop_before_pixels=True)
     except Exception as e:  # noqa: BLE001 - any parse error is reported as bad input
-        raise InputFileError(path, f"cannot re-read the source DICOM header ({e})") from e
+        raise InputFileError(
+            path,
+            f"cannot re-read the source DICOM header ({e})",
+            "the DICOM output copies its header from this source: keep it in place and readable until the output "
+            "is written, or choose another output format",
+        ) from e
 
 
 def peek_dicom(path: str):

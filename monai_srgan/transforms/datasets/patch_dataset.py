@@ -28,6 +28,7 @@ from monai.transforms import Compose, Randomizable, Transform
 
 from monai_srgan.errors import ConfigError, InputFileError, project_error
 from monai_srgan.io.discovery import find_inputs, is_dicom_file, validate_input
+from monai_srgan.io.files import NIFTI_EXTENSIONS, has_ext
 from monai_srgan.transforms.io import LoadMedicalImaged
 
 from .datalist import as_item, load_datalist
@@ -183,7 +184,7 @@ def _refuse_volume(src: Any) -> None:
     if len(paths) == 1 and os.path.isdir(paths[0]):
         paths = [str(p) for p in Path(paths[0]).iterdir() if p.is_file()]
     depth = len(paths)
-    if depth == 1 and paths[0].lower().endswith((".nii", ".nii.gz")):
+    if depth == 1 and has_ext(paths[0], NIFTI_EXTENSIONS):
         import nibabel as nib
 
         shape = nib.load(paths[0]).shape
@@ -265,7 +266,7 @@ def build_sr_dataset(
         items = [as_item(it, keys[0]) for it in find_inputs(source, recursive=recursive, skipped=skipped)]
         bad.extend(_bad_skips(skipped))
         if strict and bad:
-            raise InputFileError(bad[0][0], bad[0][1])
+            raise InputFileError(bad[0][0], bad[0][1], "fix or remove the file, or pass strict=False to skip it")
     elif isinstance(source, (str, os.PathLike)) and str(source).lower().endswith(".json"):
         items = load_datalist(source, section, keys, base_dir)
     elif isinstance(source, (str, os.PathLike)):
