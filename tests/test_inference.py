@@ -98,7 +98,8 @@ def test_precision_by_capability(monkeypatch):
         precision.resolve_dtype("int8")
     native = any(f in precision.cpu_flags() for f in ("avx512_bf16", "amx_bf16"))
     assert precision.has_native_bf16() == native
-    assert precision.bf16_speedup() == precision.bf16_speedup()  # measured once, cached
+    first = precision.bf16_speedup()
+    assert precision.bf16_speedup() is first  # measured once, cached: a second measurement would be a new float
     expected = torch.bfloat16 if native else torch.float32  # by flags alone: the same output however busy the CPU
     assert precision.resolve_dtype("auto", "cpu") == expected == precision.resolve_dtype(None)
     monkeypatch.setenv("MONAI_SRGAN_AUTO_DTYPE", "float32")

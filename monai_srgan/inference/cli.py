@@ -39,7 +39,6 @@ logger = logging.getLogger("monai_srgan.cli")
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
-#: ``monai_srgan.networks.GENERATORS`` names, written out so that ``--help`` needs no torch (a test keeps them equal)
 def _check_device(device: str) -> None:
     import torch
 

@@ -11,6 +11,7 @@ from monai_srgan.selfsup.cli import add_self_supervised_args
 
 __all__ = ["build_parser", "NETWORK_CHOICES", "DTYPE_CHOICES"]
 
+#: ``monai_srgan.networks.GENERATORS`` names, written out so that ``--help`` needs no torch (a test keeps them equal)
 NETWORK_CHOICES = ("srresnet", "msrresnet", "edsr", "rrdbnet", "srvggnetcompact", "cascadedsr", "throughplanesr")
 _NETWORK_ALIASES = ("srgan", "esrgan", "realesrgan", "srvgg", "compact", "cascaded", "edsrse")
 DTYPE_CHOICES = ("auto", "float32", "float16", "bfloat16")
