@@ -21,3 +21,17 @@ def test_per_axis_values(value, kind, expected):
 def test_per_axis_wrong_length_names_the_setting():
     with pytest.raises(ConfigError, match=r"patch_size=\(1, 2\) needs one entry per spatial axis \(3\)"):
         per_axis([1, 2], 3, "patch_size", int)
+
+
+def test_network_scale_follows_the_same_rule():
+    """The generators' ``scale`` (``normalize_scale``) is ``per_axis`` plus positive integers; errors name ``scale``."""
+    from monai_srgan.networks import get_generator
+    from monai_srgan.networks.blocks.pixelshuffle import normalize_scale
+
+    assert normalize_scale([2], 3) == (2, 2, 2) and normalize_scale(np.int64(4), 2) == (4, 4)
+    assert normalize_scale(torch.tensor([1, 1, 4]), 3) == (1, 1, 4)
+    with pytest.raises(ConfigError, match=r"scale=\(2, 2, 2\) needs one entry per spatial axis \(2\)"):
+        get_generator("srvgg", spatial_dims=2, in_channels=1, out_channels=1, scale=(2, 2, 2))
+    for bad in (2.5, 0, (2, -1)):
+        with pytest.raises(ConfigError, match="positive integers"):
+            normalize_scale(bad, 2)

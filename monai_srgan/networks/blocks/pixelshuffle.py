@@ -18,6 +18,9 @@ import torch.nn.functional as F
 from monai.networks.layers.factories import Act, Conv
 from torch import nn
 
+from ...errors import ConfigError
+from ...utils.axes import per_axis
+
 __all__ = [
     "pixel_shuffle",
     "pixel_unshuffle",
@@ -30,27 +33,20 @@ __all__ = [
 
 
 def normalize_scale(scale: int | Sequence[int], spatial_dims: int) -> tuple[int, ...]:
-    """One positive integer factor per spatial axis.
+    """One positive integer factor per spatial axis (:func:`~monai_srgan.utils.axes.per_axis`: an int, or one int
+    per axis).
 
     Args:
         scale: an int (same factor on every axis) or a sequence with one int per spatial axis.
         spatial_dims: number of spatial axes.
 
     Raises:
-        ValueError: wrong length, non-integer or non-positive factors.
+        ConfigError: wrong length, non-integer or non-positive factors (a ``ValueError``).
     """
-    if isinstance(scale, (int, float)) and not isinstance(scale, bool):
-        factors = (scale,) * spatial_dims
-    else:
-        factors = tuple(scale)
-    if len(factors) != spatial_dims:
-        raise ValueError(f"scale {scale!r} needs one factor per spatial axis ({spatial_dims}).")
-    out = []
-    for f in factors:
-        if int(f) != f or f < 1:
-            raise ValueError(f"scale factors must be positive integers, got {scale!r}.")
-        out.append(int(f))
-    return tuple(out)
+    factors = per_axis(scale, spatial_dims, "scale", None)
+    if not all(isinstance(f, (int, float)) and not isinstance(f, bool) and int(f) == f and f >= 1 for f in factors):
+        raise ConfigError(f"scale={scale!r}: the factors must be positive integers (e.g. scale=4 or scale=[1, 1, 4])")
+    return tuple(int(f) for f in factors)
 
 
 def upsample_stages(scale: Sequence[int]) -> list[tuple[int, ...]]:
