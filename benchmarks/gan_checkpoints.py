@@ -50,6 +50,7 @@ def main() -> None:
         d = degrade(prep(dict(entry)))
         pairs.append((torch.as_tensor(d["hr"]).float()[None], torch.as_tensor(d["lr"]).float()[None]))
     print(f"{args.bundle}: {len(pairs)} validation images")
+    scores = {}
     for ckpt in sorted(args.checkpoints):
         net = parser.get_parsed_content("network_def", instantiate=True)
         load_network_weights(net, str(ckpt))
@@ -61,8 +62,14 @@ def main() -> None:
             res = evaluate_pair(sr, hr, lr, crop_border=0, fidelity=False)
             gains.append(float(res["psnr_gain"][0]))
             ratios.append(float(res["gradient_ratio_model"][0]))
-        print(f"{ckpt.name}: PSNR gain {sum(gains) / len(gains):+.3f} dB, gradient ratio "
-              f"{sum(ratios) / len(ratios):.3f}")  # fmt: skip
+        scores[ckpt.name] = (sum(gains) / len(gains), sum(ratios) / len(ratios))
+        print(f"{ckpt.name}: PSNR gain {scores[ckpt.name][0]:+.3f} dB, gradient ratio "
+              f"{scores[ckpt.name][1]:.3f}")  # fmt: skip
+    above = {name: ratio for name, (gain, ratio) in scores.items() if gain > 0}
+    if above:  # the rule of the module docstring
+        print(f"to ship: {max(above, key=above.get)} (highest gradient ratio with a positive PSNR gain)")
+    else:
+        print("to ship: none (no checkpoint stays above bicubic's PSNR)")
 
 
 if __name__ == "__main__":

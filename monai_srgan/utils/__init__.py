@@ -9,7 +9,15 @@ from monai_srgan.utils.lazy import lazy_exports
 
 _LAZY = {
     name: "precision"
-    for name in ("bf16_speedup", "cpu_flags", "cpu_model_name", "fast_bf16", "has_native_bf16", "resolve_dtype")
+    for name in (
+        "bf16_flags",
+        "bf16_speedup",
+        "cpu_flags",
+        "cpu_model_name",
+        "fast_bf16",
+        "has_native_bf16",
+        "resolve_dtype",
+    )
 }
 __all__ = list(_LAZY)
 __getattr__ = lazy_exports(__name__, _LAZY)
