@@ -121,6 +121,7 @@ def main() -> None:
     args = ap.parse_args()
     cpu = f"{cpu_model_name()}, {os.cpu_count()} cores, bf16 flags: {', '.join(bf16_flags()) or 'none'}"
     report = {"cpu": cpu, "bundle": args.bundle, "scale": args.scale, "minutes": args.minutes,
+              "horizon": args.horizon, "epoch_length": args.epoch_length, "val_images": args.val_images,
               "threads_per_candidate": 1, "candidates": {}}  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="srgan_candidates_") as tmp:
         for i in range(0, len(args.candidates), 2):
