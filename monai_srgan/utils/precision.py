@@ -5,8 +5,8 @@
 - **CUDA**: ``float16`` autocast.
 - **CPU**: ``bfloat16`` autocast when the CPU has bf16 instructions (``avx512_bf16`` or ``amx_bf16`` in
   ``/proc/cpuinfo``); else ``float32``. Without bf16 units PyTorch emulates bf16 and is many times slower than fp32.
-  The decision is by the flags alone, so the same machine always gives the same output: an earlier timed probe
-  flipped to fp32 when the machine was busy, and two runs of one command then differed by a grey level.
+  The decision is by the flags alone, so the same machine always gives the same output: the earlier timed probe
+  could choose fp32 when the machine was busy, and two runs of one command could then differ by a grey level.
   :func:`bf16_speedup` times a probe for benchmarks (docs/benchmarks.md, "Precision").
 
 Low precision runs under :func:`low_precision`: autocast everywhere except the first convolution, which sees the

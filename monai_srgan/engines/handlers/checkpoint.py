@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from ignite.engine import Events
 
-from monai_srgan.errors import InputFileError
+from monai_srgan.errors import ConfigError, InputFileError
 
 from ..utils import atomic_torch_save
 
@@ -113,7 +113,10 @@ class CheckpointHandler:
         export_path: str | os.PathLike | None = None,
     ) -> None:
         if ckpt_dir is None and export_path is None:
-            raise ValueError("CheckpointHandler: give ckpt_dir, export_path or both.")
+            raise ConfigError(
+                "CheckpointHandler: ckpt_dir and export_path are both None; give a checkpoint folder (train#stageN#"
+                "checkpoint#ckpt_dir), an export path, or set the handler itself to None to train without either."
+            )
         self.files = CheckpointFiles(ckpt_dir, keep_last) if ckpt_dir is not None else None
         self.save_interval = int(save_interval) if save_interval else None
         self.export_path = None if export_path is None else os.fspath(export_path)
