@@ -444,3 +444,17 @@ def test_discriminator_feature_loss_matches_features_only_through_sr():
     assert list(loss.state_dict()) == []  # D's weights belong to the trainer, not to the loss
     with pytest.raises(ConfigError, match="intermediate_features"):
         DiscriminatorFeatureLoss(torch.nn.Conv2d(1, 1, 3))
+
+
+def test_package_exports_every_loss_module_name():
+    """``monai_srgan.losses`` lists its names explicitly: the list must stay the union of its modules' ``__all__``."""
+    import importlib
+    import pkgutil
+
+    import monai_srgan.losses as package
+
+    names = set()
+    for info in pkgutil.iter_modules(package.__path__):
+        names |= set(getattr(importlib.import_module(f"monai_srgan.losses.{info.name}"), "__all__", []))
+    assert sorted(package.__all__) == sorted(names)
+    assert all(getattr(package, n) is not None for n in package.__all__)
