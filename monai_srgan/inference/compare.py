@@ -269,7 +269,8 @@ def write_comparison(
 
     Args:
         pipeline: the :class:`~monai_srgan.inference.pipeline.SRInferencePipeline` that produced ``sr``.
-        source: the input (path, list of paths, InputItem or MetaTensor); loaded again (LR size only).
+        source: the input (path, list of paths, InputItem, or the MetaTensor already loaded: used as it is, so the
+            CLI's ``--compare`` reads the source once); a path is loaded again (LR size only).
         sr: the SR output of :meth:`SRInferencePipeline.predict` (value domain, any dtype); read in stripes.
         out_path: the main output's path (the comparison files go next to it).
         hr: optional ground truth normalised to [0, 1], ``sr``'s shape: adds an HR column.

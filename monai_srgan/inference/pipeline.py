@@ -100,11 +100,7 @@ class SRInferencePipeline:
             network = network.to(self.device).eval()
         self.network = network
         net_scale = getattr(network, "scale", None)
-        if (
-            net_scale is not None
-            and _as_tuple(net_scale) != _as_tuple(scale)[: len(_as_tuple(net_scale))]
-            and (_as_tuple(net_scale) != _as_tuple(scale))
-        ):
+        if net_scale is not None and _as_tuple(net_scale) != _as_tuple(scale)[: len(_as_tuple(net_scale))]:
             raise ConfigError(
                 f"scale={scale} but the network {type(network).__name__} upsamples x{net_scale}: "
                 "set the scale the model was trained for"
