@@ -131,7 +131,11 @@ class SRInferTask(BasicInferTask):
         except InputFileError:
             raise
         except Exception as e:  # noqa: BLE001 - a file the loader cannot parse is the client's input problem
-            raise InputFileError(image, f"cannot be read as an image ({type(e).__name__}: {e})") from e
+            raise InputFileError(
+                image,
+                f"cannot be read as an image ({type(e).__name__}: {e})",
+                "send a PNG/JPEG/TIFF/BMP, DICOM or NIfTI file",
+            ) from e
         data.setdefault("srgan_timing", {})["load_s"] = time.perf_counter() - t0
         return data
 

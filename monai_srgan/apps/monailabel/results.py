@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -32,10 +33,9 @@ def choose_output_format(requested: str | None, spatial_dims: int) -> tuple[str,
     fmt = str(requested or "auto").strip().lower().lstrip(".")  # a result_extension: ".nii.gz" -> "nii.gz"
     if fmt == "auto":
         fmt = "nifti" if spatial_dims == 3 else "png"
-    try:
-        fmt = output_format_for(None, fmt) if fmt != "same" else fmt
-    except ConfigError:
-        pass
+    elif fmt != "same":  # "same" would resolve to PNG without an input: refused below instead
+        with contextlib.suppress(ConfigError):  # an unknown name is refused below, with this endpoint's choices
+            fmt = output_format_for(None, fmt)  # aliases: nii, nii.gz
     if fmt not in OUTPUT_FORMATS:
         raise ConfigError(f"format={requested!r}: choose auto, png or nifti")
     if fmt == "png" and spatial_dims != 2:
