@@ -53,7 +53,7 @@ def sharpness(
     mask: torch.Tensor | None = None,
     input_range: Sequence[float] | None = None,
 ) -> torch.Tensor:
-    """No-reference sharpness per image, in units of ``data_range**2`` so that it does not depend on the range.
+    """No-reference sharpness per image, measured on ``x / data_range`` so that it does not depend on the range.
 
     ``"laplacian"``: variance of the discrete Laplacian (Pech-Pacheco et al. 2000), the usual focus measure;
     ``"gradient"``: mean squared Sobel gradient magnitude (Tenengrad); ``"gradient_magnitude"``: mean Sobel gradient
