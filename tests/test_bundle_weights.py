@@ -155,6 +155,12 @@ def test_weights_command_writes_a_plain_state_dict(tmp_path):
     assert torch.allclose(net.weight, ema["weight"], atol=1e-3)
     assert main(["weights", str(tmp_path / "missing.pt"), str(tmp_path / "x.pt")]) == 2
     assert not (tmp_path / "x.pt").exists()
+    # --key chooses the entry (the hint of a checkpoint holding no obvious generator): the raw, non-EMA weights
+    assert main(["weights", str(tmp_path / "export.pt"), str(tmp_path / "raw.pt"), "--key", "params"]) == 0
+    raw = torch.load(tmp_path / "export.pt", weights_only=True)["params"]["bias"]
+    assert not torch.equal(raw, ema["bias"])
+    assert torch.equal(torch.load(tmp_path / "raw.pt", weights_only=True)["bias"], raw)
+    assert main(["weights", str(tmp_path / "export.pt"), str(tmp_path / "x.pt"), "--key", "net_g"]) == 2
 
 
 def test_datalist_section_empty_after_drop_says_which_setting():

@@ -38,9 +38,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="store floating-point tensors as float16 (half the file; loading casts them back to the network's dtype)",
     )
+    wt.add_argument(
+        "--key",
+        default=None,
+        help="the checkpoint entry to write, e.g. params (the generator without EMA); default: params_ema, else params",
+    )
     args = parser.parse_args(argv)
     if args.command == "weights":
-        return _weights(args.src, args.dest, args.half)
+        return _weights(args.src, args.dest, args.half, args.key)
     try:
         src = bundle_path(args.name)
         if args.command == "path":
@@ -57,12 +62,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _weights(src: str, dest: str, half: bool = False) -> int:
+def _weights(src: str, dest: str, half: bool = False, key: str | None = None) -> int:
     from monai_srgan.errors import InputFileError
     from monai_srgan.networks.checkpoint import extract_state_dict, read_weight_file, save_state_dict
 
     try:
-        state, _key, _stripped = extract_state_dict(read_weight_file(src), source=src)  # params_ema preferred
+        state, _key, _stripped = extract_state_dict(read_weight_file(src), key=key, source=src)  # params_ema first
     except InputFileError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
