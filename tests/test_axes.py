@@ -29,7 +29,7 @@ def test_network_scale_follows_the_same_rule():
     from monai_srgan.networks.blocks.pixelshuffle import normalize_scale
 
     assert normalize_scale([2], 3) == (2, 2, 2) and normalize_scale(np.int64(4), 2) == (4, 4)
-    assert normalize_scale(torch.tensor([1, 1, 4]), 3) == (1, 1, 4)
+    assert normalize_scale(torch.tensor([1, 1, 4]), 3) == (1, 1, 4) == normalize_scale((1, np.int64(1), 4.0), 3)
     with pytest.raises(ConfigError, match=r"scale=\(2, 2, 2\) needs one entry per spatial axis \(2\)"):
         get_generator("srvgg", spatial_dims=2, in_channels=1, out_channels=1, scale=(2, 2, 2))
     for bad in (2.5, 0, (2, -1)):

@@ -11,6 +11,7 @@ BasicSR/Real-ESRGAN weights keep their meaning.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -44,7 +45,7 @@ def normalize_scale(scale: int | Sequence[int], spatial_dims: int) -> tuple[int,
         ConfigError: wrong length, non-integer or non-positive factors (a ``ValueError``).
     """
     factors = per_axis(scale, spatial_dims, "scale", None)
-    if not all(isinstance(f, (int, float)) and not isinstance(f, bool) and int(f) == f and f >= 1 for f in factors):
+    if not all(isinstance(f, numbers.Real) and not isinstance(f, bool) and int(f) == f and f >= 1 for f in factors):
         raise ConfigError(f"scale={scale!r}: the factors must be positive integers (e.g. scale=4 or scale=[1, 1, 4])")
     return tuple(int(f) for f in factors)
 
