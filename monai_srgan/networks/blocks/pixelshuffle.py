@@ -11,7 +11,6 @@ BasicSR/Real-ESRGAN weights keep their meaning.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 
 import torch
@@ -45,9 +44,16 @@ def normalize_scale(scale: int | Sequence[int], spatial_dims: int) -> tuple[int,
         ConfigError: wrong length, non-integer or non-positive factors (a ``ValueError``).
     """
     factors = per_axis(scale, spatial_dims, "scale", None)
-    if not all(isinstance(f, numbers.Real) and not isinstance(f, bool) and int(f) == f and f >= 1 for f in factors):
-        raise ConfigError(f"scale={scale!r}: the factors must be positive integers (e.g. scale=4 or scale=[1, 1, 4])")
-    return tuple(int(f) for f in factors)
+    out = []
+    for f in factors:
+        try:
+            v = None if isinstance(f, (bool, str)) else float(f)  # ints, floats, NumPy and 0-d tensor scalars
+        except (TypeError, ValueError):
+            v = None
+        if v is None or not v.is_integer() or v < 1:
+            raise ConfigError(f"scale={scale!r}: the factors must be positive integers (e.g. 4, or [1, 1, 4])")
+        out.append(int(v))
+    return tuple(out)
 
 
 def upsample_stages(scale: Sequence[int]) -> list[tuple[int, ...]]:
