@@ -297,8 +297,9 @@ def test_missing_decoder_names_the_extra(data_root, monkeypatch):
     import monai_srgan.io.readers.dicom_decode as io_mod
 
     monkeypatch.setattr(io_mod, "dicom_decoder_status", lambda ts: (True, ""))
-    with pytest.raises(InputFileError, match=r"monai_srgan\[dicom\]"):
+    with pytest.raises(InputFileError, match=r"monai_srgan\[dicom\]") as e:
         LoadMedicalImage()(path)
+    assert "cannot decode" in e.value.problem, e.value  # the decoder's message, not the header check's
 
 
 def test_nan_in_nifti(data_root, tmp_path):
