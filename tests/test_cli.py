@@ -222,7 +222,7 @@ def test_refuses_unsafe_or_empty_locations(tmp_path, data_root, model, capsys):
     assert "no images" in capsys.readouterr().err
     # wrong scale for the model, and the expected-scale check
     assert main(["infer", str(inp), str(tmp_path / "o3"), "--model", str(model), "--scale", "4"]) == 2
-    assert "x2" in capsys.readouterr().err or True
+    assert "scale=4 but the network ExportedGenerator upsamples x2" in capsys.readouterr().err
     assert main(["infer", str(inp), str(tmp_path / "o4"), "--model", str(model), "--expect-scale", "4"]) == 2
     assert "--expect-scale 4" in capsys.readouterr().err
 
