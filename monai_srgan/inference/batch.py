@@ -74,14 +74,16 @@ def check_output_location(input_path: Path, output: Path) -> None:
     if _is_within(inp, out):
         raise ConfigError(f"output folder '{output}' contains the input '{input_path}': choose another folder")
     if out.exists() and not out.is_dir():
-        raise ConfigError(f"output '{output}' exists and is not a folder")
+        raise ConfigError(f"output '{output}' exists and is not a folder: choose a folder path")
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f"{TMP_MARKER}probe-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as e:
-        raise ConfigError(f"output folder '{output}' is not writable ({e.strerror or e})") from e
+        raise ConfigError(
+            f"output folder '{output}' is not writable ({e.strerror or e}): choose a folder you can write to"
+        ) from e
 
 
 def _dicom_uid_name(item: Any) -> str:

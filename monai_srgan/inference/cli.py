@@ -93,7 +93,10 @@ def _build_pipeline(args: argparse.Namespace):
     if args.expect_scale is not None:
         s = pipe.scale if isinstance(pipe.scale, int) else max(pipe.scale)
         if int(s) != int(args.expect_scale):
-            raise ConfigError(f"--expect-scale {args.expect_scale} but the model is x{pipe.scale}")
+            raise ConfigError(
+                f"--expect-scale {args.expect_scale} but the model is x{pipe.scale}: "
+                "give a model of that scale, or change --expect-scale"
+            )
     return pipe
 
 
