@@ -237,3 +237,19 @@ def test_evaluate_sr_compare_weights_published_and_unreadable_weights(tmp_path):
     (tmp_path / "bad.pt").write_bytes(b"not a torch file")
     with pytest.raises(InputFileError, match="bad.pt.*cannot be read"):
         evaluate_sr(net, out_dir=tmp_path / "three", weights=tmp_path / "bad.pt", **common)
+
+
+def test_detail_crop_clip_level_comes_from_the_whole_image():
+    """The 95th-percentile clip is taken over a strided sample of the whole image (as the project's other quantiles),
+    not the first million pixels: those are the top rows only, and a faint top would set a clip so low that every
+    textured window ties with the strongest."""
+    from monai_srgan.utils.figures import detail_crop
+
+    torch.manual_seed(0)
+    img = 0.3 + 0.01 * torch.rand(1, 1200, 1000)  # faint texture: the first million pixels
+    yy, xx = torch.meshgrid(torch.arange(40), torch.arange(1000), indexing="ij")
+    img[0, 100:140] = 0.3 + 0.1 * ((yy + xx) % 2)  # moderate, uniform detail near the top
+    img[0, 1000:] = 0.3 + 0.4 * torch.rand(200, 1000)  # the strongest detail, in the last rows
+    img[0, 0, 999] = 1.0  # one saturated pixel: the brightness cut-off stays far above the texture
+    r, _ = detail_crop(img, 40)
+    assert r >= 1000 - 40, r
