@@ -132,10 +132,15 @@ def seed_dataloader_for_epoch(loader: Any, seed: int, epoch: int, restart: int =
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     """``torch.save`` through :func:`~monai_srgan.io.atomic_write_file` (temporary sibling, fsync, ``os.replace``):
-    never a half-written checkpoint; folders are created."""
+    never a half-written checkpoint; folders are created. Saved through a file object, so any file name works."""
     path = os.fspath(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    atomic_write_file(path, lambda tmp: torch.save(obj, tmp), overwrite=True, fsync=True)
+
+    def write(tmp: Any) -> None:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+
+    atomic_write_file(path, write, overwrite=True, fsync=True)
 
 
 def set_requires_grad(model: torch.nn.Module | None, flag: bool) -> None:

@@ -31,7 +31,6 @@ import torch
 from monai_srgan.errors import ConfigError
 
 __all__ = [
-    "MIN_BF16_SPEEDUP",
     "cpu_flags",
     "cpu_model_name",
     "bf16_flags",
@@ -42,9 +41,6 @@ __all__ = [
     "low_precision",
 ]
 
-#: the speed-up a benchmark should see from the probe on a CPU with bf16 flags; below it, set
-#: ``MONAI_SRGAN_AUTO_DTYPE=float32`` on that machine
-MIN_BF16_SPEEDUP = 1.15
 _BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 _NAMES = {
     "float32": torch.float32,

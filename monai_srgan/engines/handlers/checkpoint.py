@@ -19,10 +19,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import torch
 from ignite.engine import Events
 
-from monai_srgan.errors import ConfigError, InputFileError
+from monai_srgan.errors import ConfigError
+from monai_srgan.networks.checkpoint import read_weight_file
 
 from ..utils import atomic_torch_save
 
@@ -32,11 +32,9 @@ CKPT_FORMAT = "monai_srgan.training_checkpoint"
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """``torch.load(path, map_location="cpu", weights_only=True)`` with a clear error for a missing file."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise InputFileError(path, "checkpoint file not found", "check the resume/warm_start path")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """A training checkpoint or export, read with the package's one guarded reader
+    (:func:`~monai_srgan.networks.checkpoint.read_weight_file`: ``weights_only=True``, errors naming the file)."""
+    return read_weight_file(path)
 
 
 class CheckpointFiles:
