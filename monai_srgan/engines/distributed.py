@@ -149,6 +149,11 @@ def barrier() -> None:
 
 
 def cleanup_distributed() -> None:
-    """Destroy the process group (end of a torchrun script)."""
+    """Destroy the process group (end of a torchrun script, or a bundle's ``finalize``).
+
+    Every rank waits at a barrier first: a rank that tears gloo down while a peer is still writing checkpoints or
+    finishing a collective can abort at exit ("terminate called without an active exception").
+    """
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
