@@ -3,8 +3,6 @@
 Bundles hold configs only; what they need beyond the transforms, networks, engines and metrics lives here:
 
 - :func:`make_datalist` — the deterministic train/validation/test split of a dataset folder (a MONAI datalist JSON);
-- :class:`ResizeImage[d] <ResizeImaged>` and :class:`ToGrayscale[d] <ToGrayscaled>` — deterministic pre-processing
-  (fixed width / longest side with the project's one resize; RGB(A) → 1 channel);
 - :func:`evaluate_sr` — model vs bicubic on held-out images: PSNR/SSIM (full and FOV-masked), fidelity metrics,
   CSV/JSON/Markdown reports and a comparison figure;
 - :func:`bundle_weights` — the shipped weight file that a scale and ``"psnr"``/``"gan"`` select;
