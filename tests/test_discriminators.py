@@ -222,7 +222,7 @@ def test_unet_discriminator_spectral_norm_bounds_weights():
         model(x)
     w = model.conv4.weight.detach()  # the normalised weight W / sigma(W)
     assert torch.linalg.matrix_norm(w.reshape(w.shape[0], -1), ord=2) == pytest.approx(1.0, abs=0.05)
-    with pytest.raises(ValueError, match=">= 8"):
+    with pytest.raises(ConfigError, match=">= 8.*hr_patch"):
         model(torch.rand(1, 1, 4, 16))
 
 

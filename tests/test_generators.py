@@ -229,7 +229,7 @@ def test_improved_se_can_amplify_and_original_only_attenuates():
     assert (imp.gate(x) > 1.5).all()  # improved SE amplifies (s up to 2)
     assert (org.gate(x) < 1.0).all()  # the original SE can only attenuate
     torch.testing.assert_close(SEBlock(2, 4, 2, "none")(x), x)
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="variant"):
         SEBlock(2, 4, variant="bogus")
 
 

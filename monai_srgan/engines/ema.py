@@ -10,6 +10,7 @@ import copy
 
 import torch
 
+from monai_srgan.errors import ConfigError
 from monai_srgan.networks.export import unwrap_model
 
 __all__ = ["ModelEMA"]
@@ -29,7 +30,7 @@ class ModelEMA(torch.nn.Module):
     def __init__(self, model: torch.nn.Module, decay: float = 0.999) -> None:
         super().__init__()
         if not 0.0 <= float(decay) < 1.0:
-            raise ValueError(f"ema_decay must be in [0, 1), got {decay}.")
+            raise ConfigError(f"ema_decay must be in [0, 1), got {decay}.")
         self.decay = float(decay)
         self.module = copy.deepcopy(unwrap_model(model))
         self.module.eval()

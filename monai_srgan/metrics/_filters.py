@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from monai_srgan.errors import ConfigError
+
 __all__: list[str] = []
 
 
@@ -125,13 +127,13 @@ def crop_spatial(x: torch.Tensor, border: int | Sequence[int]) -> torch.Tensor:
     sd = x.ndim - 2
     b = [int(border)] * sd if isinstance(border, (int, float)) else [int(v) for v in border]
     if len(b) != sd:
-        raise ValueError(f"crop_border has {len(b)} values for {sd} spatial axes.")
+        raise ConfigError(f"crop_border has {len(b)} values for {sd} spatial axes.")
     if not any(b):
         return x
     sl = [slice(None), slice(None)]
     for v, size in zip(b, x.shape[2:]):
         if 2 * v >= size:
-            raise ValueError(f"crop_border {v} leaves nothing of a spatial axis of size {size}.")
+            raise ConfigError(f"crop_border {v} leaves nothing of a spatial axis of size {size}.")
         sl.append(slice(v, size - v) if v > 0 else slice(None))
     return x[tuple(sl)]
 

@@ -30,6 +30,8 @@ from typing import Any
 
 import torch
 
+from monai_srgan.errors import ConfigError
+
 from ._filters import plain_tensor
 from .fidelity import hallucination_score, lr_consistency, vessel_agreement
 from .quality import psnr, rmse, sharpness, ssim
@@ -227,7 +229,7 @@ def write_report(
         path.write_text(json.dumps(_json_safe(doc), indent=4, allow_nan=False) + "\n")
         return path
     if path.suffix.lower() != ".csv":
-        raise ValueError(f"report path must end in .csv or .json, got '{path}'.")
+        raise ConfigError(f"report path must end in .csv or .json, got '{path}'.")
     fields: list[str] = []
     for row in rows:
         fields += [k for k in row if k not in fields]

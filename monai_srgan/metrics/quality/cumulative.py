@@ -16,6 +16,8 @@ from monai.metrics import CumulativeIterationMetric
 from monai.metrics.utils import do_metric_reduction
 from monai.utils import MetricReduction
 
+from monai_srgan.errors import ConfigError
+
 from .._filters import plain_tensor
 from .no_reference import sharpness
 from .pixel import psnr, rmse
@@ -81,7 +83,7 @@ class _ImageMetric(CumulativeIterationMetric):
         """Return ``y`` without a mask channel and the functional metric's keyword arguments (with the mask)."""
         if self.mask_in_label:
             if mask is not None:
-                raise ValueError("give the mask either as the last channel of y (mask_in_label=True) or as mask=.")
+                raise ConfigError("give the mask either as the last channel of y (mask_in_label=True) or as mask=.")
             y, mask = y[:, :-1], y[:, -1:]
         kw = dict(self.kwargs)
         if mask is not None:
@@ -141,7 +143,7 @@ class MSSSIMMetric(_ImageMetric):
         self, y_pred: torch.Tensor, y: torch.Tensor | None = None, mask: torch.Tensor | None = None
     ) -> torch.Tensor:
         if mask is not None or self.mask_in_label:
-            raise ValueError("MS-SSIM does not support a field-of-view mask.")
+            raise ConfigError("MS-SSIM does not support a field-of-view mask.")
         return super()._compute_tensor(y_pred, y)
 
 
@@ -168,6 +170,6 @@ class SharpnessMetric(_ImageMetric):
         value = sharpness(y_pred, **kw)
         if self.relative:
             if y is None:
-                raise ValueError("SharpnessMetric(relative=True) needs a reference y.")
+                raise ConfigError("SharpnessMetric(relative=True) needs a reference y.")
             value = value / sharpness(y, **kw)
         return value.reshape(-1, 1).float()

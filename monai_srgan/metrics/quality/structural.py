@@ -16,6 +16,8 @@ from collections.abc import Sequence
 import torch
 from monai.metrics.regression import compute_ms_ssim
 
+from monai_srgan.errors import ConfigError
+
 from .._filters import conv_axis, crop_spatial, gaussian_kernel1d
 from .common import masked_mean, prepare_pair
 
@@ -26,15 +28,17 @@ def _window_sizes(win_size: int | Sequence[int], spatial: Sequence[int]) -> list
     """One odd window size per axis; an axis shorter than the window gets the largest odd size that fits."""
     wins = [int(win_size)] * len(spatial) if isinstance(win_size, (int, float)) else [int(w) for w in win_size]
     if len(wins) != len(spatial):
-        raise ValueError(f"win_size has {len(wins)} values for {len(spatial)} spatial axes.")
+        raise ConfigError(f"win_size has {len(wins)} values for {len(spatial)} spatial axes.")
     out = []
     for w, size in zip(wins, spatial):
         if w % 2 == 0 or w < 1:
-            raise ValueError(f"SSIM window sizes must be odd and positive, got {w}.")
+            raise ConfigError(f"SSIM window sizes must be odd and positive, got {w}.")
         if size < w:
             w = size if size % 2 else size - 1
             if w < 1:
-                raise ValueError(f"spatial axis of size {size} is too small for SSIM.")
+                raise ConfigError(
+                    f"spatial axis of size {size} is too small for SSIM: measure on larger images or crops."
+                )
         out.append(w)
     return out
 

@@ -73,7 +73,7 @@ def upsample_stages(scale: Sequence[int]) -> list[tuple[int, ...]]:
         elif f >= 1 and (f & (f - 1)) == 0:
             per_axis.append([2] * int(math.log2(f)))
         else:
-            raise ValueError(f"sub-pixel upsampling supports factors that are powers of 2 or 3, got {tuple(scale)}.")
+            raise ConfigError(f"sub-pixel upsampling supports factors that are powers of 2 or 3, got {tuple(scale)}.")
     n = max((len(a) for a in per_axis), default=0)
     return [tuple(a[i] if i < len(a) else 1 for a in per_axis) for i in range(n)]
 

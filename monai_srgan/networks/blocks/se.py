@@ -18,6 +18,8 @@ import torch
 from monai.networks.layers.factories import Act, Conv, Pool
 from torch import nn
 
+from monai_srgan.errors import ConfigError
+
 __all__ = ["SEBlock", "ImprovedSEBlock", "SE_VARIANTS"]
 
 SE_VARIANTS = ("improved", "original", "none")
@@ -52,9 +54,9 @@ class SEBlock(nn.Module):
     ) -> None:
         super().__init__()
         if variant not in SE_VARIANTS:
-            raise ValueError(f"SEBlock variant must be one of {SE_VARIANTS}, got {variant!r}.")
+            raise ConfigError(f"SEBlock variant must be one of {SE_VARIANTS}, got {variant!r}.")
         if spatial_dims not in (1, 2, 3):
-            raise ValueError(f"spatial_dims must be 1, 2 or 3, got {spatial_dims}.")
+            raise ConfigError(f"spatial_dims must be 1, 2 or 3, got {spatial_dims}.")
         self.spatial_dims = spatial_dims
         self.channels = channels
         self.variant = variant

@@ -8,6 +8,8 @@ import torch
 from monai.networks.layers.factories import Act, Pool
 from torch import nn
 
+from monai_srgan.errors import ConfigError
+
 __all__: list[str] = []
 
 #: LeakyReLU with slope 0.2 (SRGAN, Ledig et al. 2017), in MONAI's activation-factory form.
@@ -17,7 +19,7 @@ LEAKY_RELU: tuple = (Act.LEAKYRELU, {"negative_slope": 0.2})
 def check_spatial_dims(spatial_dims: int, allowed: Sequence[int] = (2, 3)) -> None:
     """Raise ``ValueError`` unless ``spatial_dims`` is one of ``allowed``."""
     if spatial_dims not in allowed:
-        raise ValueError(f"spatial_dims must be one of {tuple(allowed)}, got {spatial_dims}.")
+        raise ConfigError(f"spatial_dims must be one of {tuple(allowed)}, got {spatial_dims}.")
 
 
 class DenseHead(nn.Module):
@@ -34,9 +36,9 @@ class DenseHead(nn.Module):
     ) -> None:
         super().__init__()
         if pooled_size < 1 or dense_features < 1:
-            raise ValueError(f"pooled_size and dense_features must be >= 1, got {pooled_size}, {dense_features}.")
+            raise ConfigError(f"pooled_size and dense_features must be >= 1, got {pooled_size}, {dense_features}.")
         if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}.")
+            raise ConfigError(f"dropout must be in [0, 1), got {dropout}.")
         self.pool = Pool[Pool.ADAPTIVEAVG, spatial_dims](pooled_size)
         self.fc1 = nn.Linear(in_channels * pooled_size**spatial_dims, dense_features)
         self.act = Act[LEAKY_RELU[0]](**LEAKY_RELU[1])

@@ -10,6 +10,8 @@ from monai.networks.blocks import Convolution
 from monai.networks.layers.factories import Pool
 from torch import nn
 
+from monai_srgan.errors import ConfigError
+
 from ..blocks.se import SEBlock
 from ._common import LEAKY_RELU, check_spatial_dims
 
@@ -100,9 +102,9 @@ class FeatureFusionSEDiscriminator(nn.Module):
         )
         strides = tuple(strides) if strides is not None else (1, 2) * (len(channels) // 2) + (1,) * (len(channels) % 2)
         if len(strides) != len(channels):
-            raise ValueError(f"channels and strides must have the same length, got {channels} and {strides}.")
+            raise ConfigError(f"channels and strides must have the same length, got {channels} and {strides}.")
         if not 1 <= num_fused <= len(channels):
-            raise ValueError(f"num_fused must be in [1, {len(channels)}], got {num_fused}.")
+            raise ConfigError(f"num_fused must be in [1, {len(channels)}], got {num_fused}.")
         self.spatial_dims = spatial_dims
         self.num_fused = num_fused
         self.stem = Convolution(spatial_dims, in_channels, num_features, kernel_size=3, act=LEAKY_RELU, norm=None)

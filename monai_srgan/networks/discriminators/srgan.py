@@ -6,6 +6,8 @@ import torch
 from monai.networks.blocks import Convolution
 from torch import nn
 
+from monai_srgan.errors import ConfigError
+
 from ._common import LEAKY_RELU, DenseHead, check_spatial_dims
 
 __all__ = ["SRGANDiscriminator"]
@@ -56,7 +58,7 @@ class SRGANDiscriminator(nn.Module):
         super().__init__()
         check_spatial_dims(spatial_dims)
         if num_layers < 1:
-            raise ValueError(f"num_layers must be >= 1, got {num_layers}.")
+            raise ConfigError(f"num_layers must be >= 1, got {num_layers}.")
         self.spatial_dims = spatial_dims
         layers: list[nn.Module] = []
         c_in = in_channels

@@ -8,6 +8,8 @@ from monai.networks.layers.factories import Conv
 from torch import nn
 from torch.nn.utils import spectral_norm
 
+from monai_srgan.errors import ConfigError
+
 from ._common import check_spatial_dims
 
 __all__ = ["UNetDiscriminatorSN"]
@@ -72,7 +74,10 @@ class UNetDiscriminatorSN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Per-pixel logits ``(N, 1, *spatial)``: large means "real"."""
         if min(x.shape[2:]) < 8:
-            raise ValueError(f"UNetDiscriminatorSN needs every spatial size >= 8, got {tuple(x.shape[2:])}.")
+            raise ConfigError(
+                f"UNetDiscriminatorSN needs every spatial size >= 8, got {tuple(x.shape[2:])}: use larger HR patches "
+                "(hr_patch)."
+            )
         act = F.leaky_relu
         x0 = act(self.conv0(x), 0.2)
         x1 = act(self.conv1(x0), 0.2)

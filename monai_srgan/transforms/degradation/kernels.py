@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from monai_srgan.errors import ConfigError
+
 __all__ = [
     "KERNEL_TYPES",
     "bivariate_gaussian",
@@ -85,7 +87,7 @@ def _radius_grid(kernel_size: int) -> np.ndarray:
 def circular_lowpass_kernel(cutoff: float, kernel_size: int, pad_to: int = 0) -> np.ndarray:
     """2D sinc (ideal circular low-pass) ``ω J1(ω r) / (2π r)``, normalised; models ringing/overshoot (paper 002)."""
     if kernel_size % 2 != 1:
-        raise ValueError("kernel_size must be odd")
+        raise ConfigError("kernel_size must be odd")
     r = torch.from_numpy(_radius_grid(kernel_size))
     with np.errstate(divide="ignore", invalid="ignore"):
         k = (cutoff * torch.special.bessel_j1(cutoff * r) / (2 * np.pi * r)).numpy()
@@ -129,7 +131,7 @@ def random_mixed_kernel(
     if kind.startswith("plateau"):
         return bivariate_plateau(kernel_size, sig_x, sig_y, theta, _beta(rng, betap_range))
     if kind not in ("iso", "aniso"):
-        raise ValueError(f"unknown kernel type {kind!r}; use {KERNEL_TYPES}")
+        raise ConfigError(f"unknown kernel type {kind!r}; use {KERNEL_TYPES}")
     return bivariate_gaussian(kernel_size, sig_x, sig_y, theta)
 
 
