@@ -28,7 +28,11 @@ import numpy as np
 import torch
 
 from monai_srgan.errors import ConfigError, InputFileError
+from monai_srgan.inference.tiling import SRInferer
 from monai_srgan.io.writers.common import atomic_write_file
+from monai_srgan.metrics import evaluate_pair, format_table, psnr, rows_from_results, ssim, summarize, write_report
+from monai_srgan.networks import CheckpointMismatchError, load_network_weights
+from monai_srgan.transforms.resize import imresize
 from monai_srgan.utils.figures import comparison_figure, detail_crop
 
 __all__ = ["evaluate_sr", "load_bundle_generator", "comparison_figure", "published_table", "update_metadata_metrics"]
@@ -56,7 +60,6 @@ def load_bundle_generator(
             f"{setting}='{weights}' does not exist{shipped}: train the model first (configs/train.json writes "
             f"<output_dir>/model.pt), choose a scale that has weights, or set --{setting} to a weight file"
         )
-    from monai_srgan.networks import CheckpointMismatchError, load_network_weights
 
     try:
         load_network_weights(network, os.fspath(weights), strict=True)
@@ -165,9 +168,6 @@ def evaluate_sr(
     Returns:
         ``{"summary": {column: {"mean", ...}}, "eval_metrics": {...}, "files": {...}}``.
     """
-    from monai_srgan.inference.tiling import SRInferer
-    from monai_srgan.metrics import evaluate_pair, format_table, psnr, rows_from_results, ssim, summarize, write_report
-    from monai_srgan.transforms.resize import imresize
 
     files = list(files)[: max_images or None]
     if not files:

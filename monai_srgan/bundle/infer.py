@@ -14,7 +14,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from monai.bundle import ConfigParser
+
 from monai_srgan.errors import ConfigError, InputFileError, project_error
+from monai_srgan.inference import batch, cli
+from monai_srgan.inference.loading import load_generator
+from monai_srgan.inference.pipeline import _as_tuple
 
 __all__ = [
     "BUNDLE_NAMES",
@@ -74,10 +79,6 @@ def pipeline_from_bundle(
     assembled from the ids ``network_def``, ``model_path``, ``normalize``, ``model_name``, ``tile_size``,
     ``tile_overlap``, ``sw_batch_size``, ``in_channels``, ``spatial_dims``.
     """
-    from monai.bundle import ConfigParser
-
-    from monai_srgan.inference.loading import load_generator
-    from monai_srgan.inference.pipeline import _as_tuple
 
     bundle_dir = bundle_path(bundle_dir)
     files = config_file or ["configs/inference.json"]
@@ -162,8 +163,6 @@ def run_inference(
     Raises:
         ConfigError: ``dataset_dir`` does not exist, bad options, or some inputs failed (see the report).
     """
-    from monai_srgan.inference import batch, cli
-
     if not Path(dataset_dir).exists():
         raise ConfigError(f"dataset_dir='{dataset_dir}' does not exist: set --dataset_dir to an image file or folder")
     argv = ["infer", os.fspath(dataset_dir), os.fspath(output_dir), "--bundle", "(parsed config)"]

@@ -25,8 +25,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from monai.data import MetaTensor
+from PIL import Image, ImageDraw
 
 from monai_srgan.errors import ConfigError
+from monai_srgan.metrics.report import evaluate_pair, summarize, write_report
+from monai_srgan.transforms import LoadMedicalImage, SliceThicknessDegradation
+from monai_srgan.transforms.resize import bspline_upsample_axis, imresize
 
 __all__ = ["evaluate_volume_sr", "crop_slab"]
 
@@ -35,8 +40,6 @@ _BASELINES = {"trilinear": "bilinear", "tricubic": "bicubic"}
 
 def crop_slab(img: Any, start: int | None, stop: int | None, axis: int = -1) -> Any:
     """``img[..., start:stop]`` along spatial ``axis`` with the affine's origin moved to the slab's first slice."""
-    from monai.data import MetaTensor
-
     nd = img.ndim - 1
     ax = axis % nd
     n = img.shape[1 + ax]
@@ -71,8 +74,6 @@ def _plane(vol: torch.Tensor, axis: int) -> torch.Tensor:
 def _comparison_png(
     rows: Sequence[Sequence[torch.Tensor]], labels: Sequence[str], path: Path, lo: float, hi: float, zoom: int = 3
 ) -> None:
-    from PIL import Image
-
     tiles = []
     for row in rows:
         ims = []
@@ -84,7 +85,6 @@ def _comparison_png(
     w = max(t.shape[1] for t in tiles)
     canvas = np.concatenate([np.pad(t, ((0, 0), (0, w - t.shape[1]))) for t in tiles], axis=0)
     im = Image.fromarray(canvas).convert("RGB")
-    from PIL import ImageDraw
 
     d = ImageDraw.Draw(im)
     x = 0
@@ -127,9 +127,6 @@ def evaluate_volume_sr(
         ``<metric>_trilinear``, ``<metric>_tricubic`` and ``psnr_gain_trilinear``/``psnr_gain_tricubic`` (model −
         baseline) means.
     """
-    from monai_srgan.metrics.report import evaluate_pair, summarize, write_report
-    from monai_srgan.transforms import LoadMedicalImage, SliceThicknessDegradation
-    from monai_srgan.transforms.resize import bspline_upsample_axis, imresize
 
     if not files:
         raise ConfigError("evaluate: no held-out volumes (test_files is empty)")

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
+from ignite.engine import Events
 from monai.engines import Evaluator
 from monai.engines.utils import default_metric_cmp_fn
 
@@ -104,7 +105,6 @@ class SRValidator(Evaluator):
         self.metric_fn = metric_fn or quality_metrics
         self.key_metric = key_metric
         self.amp_dtype = amp_dtype
-        from ignite.engine import Events
 
         self.add_event_handler(Events.EPOCH_STARTED, self._reset)
         self.add_event_handler(Events.EPOCH_COMPLETED, self._finalize)

@@ -20,6 +20,7 @@ from typing import Any
 
 from monai_srgan.errors import ConfigError, InputFileError
 from monai_srgan.io.writers.common import TMP_MARKER, atomic_write_file, sanitize_name
+from monai_srgan.io.writers.formats import FORMAT_EXTENSIONS, output_format_for
 
 __all__ = [
     "REPORT_NAME",
@@ -114,8 +115,6 @@ def plan_outputs(items: Sequence[Any], input_root: Path, output: Path, fmt: str,
     DICOM inputs are named from UIDs (``<SeriesInstanceUID>_x4``) directly under ``output`` (folder names in PACS
     exports often hold patient names); other files keep their relative folder, every part sanitized.
     """
-    from monai_srgan.io.writers.formats import FORMAT_EXTENSIONS, output_format_for
-
     used: set[str] = set()
     plans = []
     root = input_root if input_root.is_dir() else input_root.parent

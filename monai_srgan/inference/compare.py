@@ -29,8 +29,12 @@ from typing import Any
 import numpy as np
 import torch
 from monai.data import MetaTensor
+from PIL import Image
 
 from monai_srgan.io.writers.common import atomic_write_file
+from monai_srgan.io.writers.formats import FORMAT_EXTENSIONS
+from monai_srgan.transforms.resize import imresize
+from monai_srgan.utils.figures import colorbar, colorize, comparison_figure
 
 __all__ = ["comparison_paths", "write_comparison", "comparison_planes", "lr_residual"]
 
@@ -42,7 +46,6 @@ def comparison_paths(out_path: str | os.PathLike) -> tuple[Path, Path]:
     """``(<stem>_compare.png, <stem>_lr_residual.png)`` next to an output file or DICOM folder."""
     p = Path(out_path)
     name = p.name
-    from monai_srgan.io.writers.formats import FORMAT_EXTENSIONS
 
     for ext in sorted({*filter(None, FORMAT_EXTENSIONS.values()), ".nii"}, key=len, reverse=True):
         if name.endswith(ext):
@@ -72,8 +75,6 @@ def lr_residual(lr: torch.Tensor, sr: torch.Tensor, to_norm: Callable[[torch.Ten
     Returns:
         ``(residual (*lr_spatial) float32, PSNR in dB)``.
     """
-    from monai_srgan.transforms.resize import imresize
-
     s = [so // si for so, si in zip(sr.shape[1:], lr.shape[1:])]
     res = torch.empty(lr.shape[1:], dtype=torch.float32)
     sq = 0.0
@@ -89,8 +90,6 @@ def lr_residual(lr: torch.Tensor, sr: torch.Tensor, to_norm: Callable[[torch.Ten
 
 def _scan(lr: torch.Tensor, sr: torch.Tensor, to_norm: Callable, s: list[int], cell: int) -> tuple:
     """Per ``cell``×``cell`` SR block of a 2D view: SR mean (C, hc, wc) and mean |SR − bicubic| (hc, wc)."""
-    from monai_srgan.transforms.resize import imresize
-
     small, dmean = [], []
     for a, b, la, lb in _stripes(lr, sr, math.lcm(cell, s[0]) // s[0]):
         block = to_norm(sr[:, a * s[0] : b * s[0]])
@@ -145,8 +144,6 @@ def _pick(dmean: torch.Tensor, small: torch.Tensor, k: int, n: int) -> list[tupl
 
 def _crop(lr, sr, to_norm, s, y0, x0, c, hr=None) -> tuple[torch.Tensor, ...]:
     """LR (nearest-upsampled), bicubic, SR, |SR − bicubic| and HR crops of side ``c`` at SR pixel ``(y0, x0)``."""
-    from monai_srgan.transforms.resize import imresize
-
     ly, lx = y0 // s[0], x0 // s[1]
     ny, nx = -(-c // s[0]), -(-c // s[1])
     lo_y, lo_x = max(ly - _CTX, 0), max(lx - _CTX, 0)
@@ -180,8 +177,6 @@ def comparison_planes(planes: list[tuple], crop: int = 128, zoom: int = 2, n_cro
     Returns:
         ``(H, W, 3)`` uint8 figure.
     """
-    from monai_srgan.utils.figures import colorbar, colorize, comparison_figure
-
     tops, crops = [], []
     for name, lr, sr, s, to_norm, hr in planes:
         big = max(sr.shape[1:])
@@ -227,7 +222,6 @@ def _lr_at(lr: torch.Tensor, axis: int, ks: int, s: int) -> torch.Tensor:
     """The LR plane at SR index ``ks`` of spatial ``axis`` (bicubic along that axis when ``s`` > 1)."""
     if s == 1:
         return lr.select(axis + 1, ks)
-    from monai_srgan.transforms.resize import imresize
 
     k = ks // s
     lo, hi = max(k - _CTX, 0), min(k + _CTX + 1, lr.shape[axis + 1])
@@ -275,9 +269,6 @@ def write_comparison(
         out_path: the main output's path (the comparison files go next to it).
         hr: optional ground truth normalised to [0, 1], ``sr``'s shape: adds an HR column.
     """
-    from PIL import Image
-
-    from monai_srgan.utils.figures import colorize, comparison_figure
 
     lr = pipeline.load(source)
     lr_norm, params = pipeline._normalize(lr)

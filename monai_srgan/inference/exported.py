@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ import numpy as np
 import torch
 
 from monai_srgan.errors import ConfigError, InputFileError
+from monai_srgan.io.writers.common import atomic_write_file
+from monai_srgan.networks import export as net_export
 
 __all__ = ["is_exported", "load_exported", "export_model", "ExportedGenerator", "SIDECAR_KEYS"]
 
@@ -33,8 +36,6 @@ def is_exported(path: str | os.PathLike) -> bool:
 
 
 def _is_torchscript(p: Path) -> bool:
-    import zipfile
-
     try:
         with zipfile.ZipFile(p) as z:
             return any(n.endswith("constants.pkl") or "/code/" in n for n in z.namelist())
@@ -106,8 +107,6 @@ def export_model(pipeline: Any, output: str | os.PathLike, to: str | None = None
     Returns:
         the written model path (the sidecar is ``<path>.json``).
     """
-    from monai_srgan.io.writers.common import atomic_write_file
-    from monai_srgan.networks import export as net_export
 
     out = Path(output)
     to = to or ("onnx" if out.suffix.lower() == ".onnx" else "torchscript")

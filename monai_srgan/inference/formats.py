@@ -12,14 +12,13 @@ import numpy as np
 import torch
 
 from monai_srgan.errors import InputFileError
+from monai_srgan.transforms.resize import rescale_affine
 
 __all__ = ["sr_affine", "output_dtype_for", "check_slice_axis"]
 
 
 def sr_affine(affine: torch.Tensor | np.ndarray, in_shape: Sequence[int], scale: Sequence[int]) -> torch.Tensor:
     """Affine of the SR output: spacing ÷ scale and the origin moved to the centre of the new first pixel."""
-    from monai_srgan.transforms.resize import rescale_affine
-
     out_shape = [int(n * s) for n, s in zip(in_shape, scale)]
     return rescale_affine(torch.as_tensor(np.asarray(affine)), list(in_shape), out_shape)
 

@@ -9,6 +9,8 @@ from typing import Any
 import torch
 
 from monai_srgan.errors import ConfigError, InputFileError
+from monai_srgan.inference.exported import is_exported, load_exported
+from monai_srgan.networks import load_network_weights
 
 __all__ = ["load_generator", "network_in_channels"]
 
@@ -30,8 +32,6 @@ def load_generator(
         scale: SR factor (passed to the generator constructor when ``network`` is a name).
         network_kwargs: further constructor arguments (``spatial_dims``, ``in_channels``, ``out_channels``, ...).
     """
-    from monai_srgan.inference.exported import is_exported, load_exported
-
     if is_exported(weights):
         return load_exported(weights)
     if isinstance(network, str):
@@ -43,7 +43,6 @@ def load_generator(
         model = get_generator(network, scale=scale if scale is not None else 4, **kw)
     else:
         model = network
-    from monai_srgan.networks import load_network_weights
 
     if not os.path.isfile(weights):
         raise InputFileError(weights, "model weight file not found", "give the path of a trained checkpoint")

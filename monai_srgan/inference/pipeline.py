@@ -19,10 +19,13 @@ import torch
 from monai.data import MetaTensor
 
 from monai_srgan.errors import ConfigError, InputFileError
+from monai_srgan.inference.exported import ExportedGenerator
 from monai_srgan.inference.formats import check_slice_axis, output_dtype_for, sr_affine
 from monai_srgan.inference.loading import load_generator, network_in_channels
 from monai_srgan.inference.tiling import SRInferer
+from monai_srgan.io.writers import write_image
 from monai_srgan.io.writers.formats import FORMAT_EXTENSIONS, output_format_for
+from monai_srgan.transforms.intensity import ScaleToUnitRange, invert_normalization
 from monai_srgan.utils.precision import resolve_dtype
 
 __all__ = ["SRInferencePipeline", "sr_affine", "output_format_for", "FORMAT_EXTENSIONS", "load_generator"]
@@ -257,8 +260,6 @@ class SRInferencePipeline:
         The meta is the input's with ``affine`` and ``srgan_spacing`` corrected, ``spatial_shape`` updated,
         ``srgan_sr_scale`` (per axis), ``srgan_model`` and ``srgan_inference_s`` (seconds) added.
         """
-        from monai_srgan.transforms.intensity import invert_normalization
-
         t0 = time.perf_counter()
         image = self.load(image)
         nsp, how = self._check_input(image)
@@ -316,8 +317,6 @@ class SRInferencePipeline:
         **writer_kwargs: Any,
     ) -> Path:
         """Write ``sr`` (the output of :meth:`predict`) atomically to ``out_path`` (file, or folder for DICOM)."""
-        from monai_srgan.io.writers import write_image
-
         writer_kwargs.setdefault("model_name", self.model_name)
         fmt = output_format_for(sr.meta, fmt)
         if fmt in ("png", "tiff"):
@@ -331,8 +330,6 @@ class SRInferencePipeline:
 
 def _autocastable(network: Any) -> bool:
     """True for an eager ``nn.Module`` (autocast and memory formats apply); False for exported/scripted models."""
-    from monai_srgan.inference.exported import ExportedGenerator
-
     return isinstance(network, torch.nn.Module) and not isinstance(network, (ExportedGenerator, torch.jit.ScriptModule))
 
 
@@ -352,6 +349,4 @@ def _where(image: Any) -> str | None:
 
 
 def _default_normalize() -> Callable[[MetaTensor], MetaTensor]:
-    from monai_srgan.transforms.intensity import ScaleToUnitRange
-
     return ScaleToUnitRange()

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from monai_srgan.errors import InputFileError
+from monai_srgan.io.writers.common import to_numpy
 
 __all__ = [
     "stored_range",
@@ -323,8 +324,6 @@ def values_to_stored(
     Returns:
         array of the container dtype, same shape.
     """
-    from monai_srgan.io.writers.common import to_numpy
-
     lo, hi = stored_range(bits_stored, pixel_representation)
     v = to_numpy(values).astype(np.float64, copy=True)
     if inverted:

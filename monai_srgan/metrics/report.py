@@ -31,6 +31,7 @@ from typing import Any
 import torch
 
 from monai_srgan.errors import ConfigError
+from monai_srgan.transforms.resize import imresize
 
 from ._filters import plain_tensor
 from .fidelity import hallucination_score, lr_consistency, vessel_agreement
@@ -42,8 +43,6 @@ __all__ = ["bicubic_baseline", "evaluate_pair", "rows_from_results", "summarize"
 
 def bicubic_baseline(lr: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     """Bicubic upsampling of ``lr`` (N, C, *spatial) to ``size`` with the project's single resize ``imresize``."""
-    from monai_srgan.transforms.resize import imresize  # lazy: transforms import is heavier than metrics
-
     return imresize(
         plain_tensor(lr).float(), size=tuple(int(s) for s in size), mode="bicubic", spatial_dims=lr.ndim - 2
     )

@@ -25,10 +25,16 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from ignite.engine import Events
 from torch.utils.data import DataLoader, Dataset
 
+from monai_srgan.engines import SRPretrainer
+from monai_srgan.engines.utils import resolve_amp
 from monai_srgan.errors import ConfigError
+from monai_srgan.inference.tiling import SRInferer
+from monai_srgan.io.writers.common import atomic_write_file
 from monai_srgan.networks.generators.through_plane import ThroughPlaneSR
+from monai_srgan.transforms import SliceThicknessDegradation
 
 __all__ = ["SelfSupervisedSliceSR", "inplane_training_pairs", "default_scale"]
 
@@ -50,8 +56,6 @@ def inplane_training_pairs(
         profile: ``"box"`` or ``"gaussian"``.
         min_signal: slices whose mean is below this fraction of the volume's 99th percentile are skipped (air).
     """
-    from monai_srgan.transforms import SliceThicknessDegradation
-
     degrade = SliceThicknessDegradation(scale, thickness, axis=0, profile=profile)
     level = float(torch.quantile(volume.float().flatten()[:: max(1, volume.numel() // 1_000_000)], 0.99)) or 1.0
     pairs = []
@@ -155,8 +159,6 @@ class SelfSupervisedSliceSR:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the trained weights (a plain state dict) and the settings needed to rebuild the network."""
-        from monai_srgan.io.writers.common import atomic_write_file
-
         if self.generator is None:
             raise ConfigError("save: nothing trained yet (call fit first)")
         state = {
@@ -193,9 +195,6 @@ class SelfSupervisedSliceSR:
     # ------------------------------------------------------------------ training
     def fit(self, volume: torch.Tensor) -> SelfSupervisedSliceSR:
         """Train on ``volume`` ``(C, H, W, D)`` (normalised; slices along the last axis)."""
-        from ignite.engine import Events
-
-        from monai_srgan.engines import SRPretrainer
 
         if volume.ndim != 4:
             raise ConfigError(f"self-supervised SR needs a volume (C, H, W, D), got shape {tuple(volume.shape)}")
@@ -235,7 +234,6 @@ class SelfSupervisedSliceSR:
         probe = _PatchPairs(pairs, self.scale, self.patch, 4 * self.batch_size, self.seed + 1)
         g = self.build(int(pairs[0][0].shape[0])).net.to(self.device)
         opt = torch.optim.Adam(g.parameters(), lr=self.lr)
-        from monai_srgan.engines.utils import resolve_amp
 
         amp = resolve_amp(self.amp, self.device)
         times = []
@@ -258,8 +256,6 @@ class SelfSupervisedSliceSR:
     def predict(self, volume: torch.Tensor, tile: int = 128) -> torch.Tensor:
         """``(C, H, W, D)`` → ``(C, H, W, scale·D)`` with :class:`ThroughPlaneSR` (coronal + sagittal mean), tiled
         in-plane with exact context margins (memory bounded; tiled = whole)."""
-        from monai_srgan.inference.tiling import SRInferer
-
         if self.model is None:
             raise ConfigError("predict: train (fit) or load a model first")
         inferer = SRInferer(self.model.scale, roi_size=(tile, tile, int(volume.shape[-1])), device=self.device,

@@ -20,6 +20,8 @@ from typing import Any
 import torch
 
 from monai_srgan.errors import ConfigError, InputFileError
+from monai_srgan.inference import SRInferencePipeline
+from monai_srgan.networks import ThroughPlaneSR
 from monai_srgan.selfsup.smore import SelfSupervisedSliceSR, default_scale
 
 __all__ = ["SelfSupervisedVolumePipeline"]
@@ -123,8 +125,6 @@ class SelfSupervisedVolumePipeline:
 
     def _pretrained_state(self, scale: int) -> dict[str, torch.Tensor] | None:
         """The bundle's pretrained through-plane network of this factor, as the starting point (else cubic)."""
-        from monai_srgan.networks import ThroughPlaneSR
-
         net = getattr(self.base, "network", None)
         if isinstance(net, ThroughPlaneSR) and net.scale[2] == scale:
             logger.info("self-supervised training starts from the bundle's pretrained x%d network", scale)
@@ -143,8 +143,6 @@ class SelfSupervisedVolumePipeline:
 
     def predict(self, source: Any, progress: Callable[[int, int], None] | None = None) -> Any:
         """Train on ``source`` (a path, ``InputItem`` or ``MetaTensor``) and return its SR ``MetaTensor``."""
-        from monai_srgan.inference import SRInferencePipeline
-
         image = self.base.load(source)
         scale, thickness_px = self._geometry(image)
         norm, _ = self._normalize(image)

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from monai.config import KeysCollection
 from monai.data import MetaTensor
 from monai.transforms import MapTransform, Transform
+from scipy import ndimage
 
 from monai_srgan.errors import ConfigError, InputFileError, source_path
 
@@ -86,8 +87,6 @@ def estimate_fov_mask(
     Raises:
         InputFileError: when no field of view is found (an all-dark image).
     """
-    from scipy import ndimage
-
     if img.ndim != 3:
         raise ConfigError(f"FundusFOV works on 2D (C, H, W) images, got shape {tuple(img.shape)}")
     x = img.as_tensor() if isinstance(img, MetaTensor) else torch.as_tensor(img)

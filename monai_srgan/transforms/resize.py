@@ -26,6 +26,7 @@ from functools import lru_cache
 
 import numpy as np
 import torch
+from scipy.ndimage import map_coordinates
 
 from monai_srgan.errors import ConfigError
 from monai_srgan.utils.axes import per_axis
@@ -264,8 +265,6 @@ def bspline_upsample_axis(x: torch.Tensor, factor: int, axis: int = -1, order: i
         axis: spatial axis (negative from the end), e.g. ``-1`` for the slice axis.
         order: 3 = cubic B-spline, 1 = linear.
     """
-    from scipy.ndimage import map_coordinates
-
     v = np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float64)
     ax = 1 + (axis % (v.ndim - 1))
     n = v.shape[ax]

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from PIL import Image, ImageDraw
 
 __all__ = ["colorbar", "comparison_figure", "colorize", "detail_crop", "to_u8"]
 
@@ -68,8 +69,6 @@ def detail_crop(img: torch.Tensor, size: int, mask: torch.Tensor | None = None) 
 
 def colorbar(width: int, label: str, vmax: float) -> np.ndarray:
     """``(30, width, 3)`` uint8 strip: ``label``, then the colour ramp from 0 to ``vmax`` with its end values."""
-    from PIL import Image, ImageDraw
-
     bar_w = max(min(width - 120, 400), 60)
     ramp = to_u8(colorize(torch.linspace(0, 1, bar_w)[None].expand(10, bar_w), 1.0))
     img = Image.new("RGB", (width, 30), (0, 0, 0))
@@ -103,8 +102,6 @@ def comparison_figure(
     Returns:
         ``(H, W, 3)`` uint8 figure.
     """
-    from PIL import Image, ImageDraw
-
     labels = [p[0] for p in panels]
     n_rows = len(panels[0][1])
     zooms = [int(zoom)] * n_rows if isinstance(zoom, (int, np.integer)) else [int(z) for z in zoom]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import platform
 import time
 from collections.abc import Iterator
 
@@ -75,8 +76,6 @@ def cpu_flags() -> frozenset[str]:
 
 def cpu_model_name() -> str:
     """The CPU model name of ``/proc/cpuinfo`` (``platform.processor()`` elsewhere)."""
-    import platform
-
     return _cpuinfo().get("model name") or platform.processor() or "unknown"
 
 

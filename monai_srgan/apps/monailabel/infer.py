@@ -20,6 +20,7 @@ from monai_srgan.apps.monailabel.bundles import conf_bool
 from monai_srgan.apps.monailabel.errors import UnknownImageError
 from monai_srgan.apps.monailabel.results import choose_output_format, lr_consistency_psnr, result_params
 from monai_srgan.errors import InputFileError
+from monai_srgan.inference import SRInferencePipeline
 
 __all__ = ["SRInferTask"]
 
@@ -55,8 +56,6 @@ class SRInferTask(BasicInferTask):
         description: str | None = None,
         **pipeline_kwargs: Any,
     ) -> None:
-        from monai_srgan.inference import SRInferencePipeline
-
         self.bundle_dir = Path(bundle_dir)
         self.name = name or self.bundle_dir.name
         self.weights = weights
@@ -90,8 +89,6 @@ class SRInferTask(BasicInferTask):
 
     def pipeline(self, device: str = "cpu", tile_size: int | None = None):
         """The :class:`SRInferencePipeline` for ``device`` (built once per device and tile size, then reused)."""
-        from monai_srgan.inference import SRInferencePipeline
-
         key = f"{device}|{tile_size}"
         with self._lock:
             if key not in self._pipelines:

@@ -12,6 +12,7 @@ import torch
 
 from monai_srgan.errors import ConfigError
 from monai_srgan.io.writers.formats import FORMAT_EXTENSIONS, output_format_for
+from monai_srgan.metrics import lr_consistency
 
 __all__ = ["choose_output_format", "lr_consistency_psnr", "result_params", "OUTPUT_FORMATS"]
 
@@ -49,8 +50,6 @@ def lr_consistency_psnr(lr: torch.Tensor, sr: torch.Tensor, scale: Sequence[int]
     Uses :func:`monai_srgan.metrics.lr_consistency` (antialiased bicubic degradation); ``data_range`` is the source's
     representable range (``srgan_value_max - srgan_value_min``), else the LR image's value range.
     """
-    from monai_srgan.metrics import lr_consistency
-
     lr_t = torch.as_tensor(np.asarray(lr)).float()[None]
     sr_t = torch.as_tensor(np.asarray(sr)).float()[None]
     lo, hi = meta.get("srgan_value_min"), meta.get("srgan_value_max")

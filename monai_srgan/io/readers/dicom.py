@@ -19,6 +19,10 @@ from collections import OrderedDict
 from typing import Any
 
 import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from monai_srgan.errors import InputFileError
 from monai_srgan.io.dicom_values import stored_to_values
@@ -58,8 +62,6 @@ def _cache_key(path: str) -> tuple[str, int, int] | None:
 def _remember(path: str, ds) -> None:
     """Keep the header of ``ds``: the elements before the pixel data (as ``stop_before_pixels`` reads them) less
     private tags and overlays, which a derived series never copies and which can be large."""
-    from pydicom.dataset import Dataset
-
     key = _cache_key(path)
     if key is None:
         return
@@ -93,8 +95,6 @@ def source_header(path: str):
     Raises:
         InputFileError: the file cannot be parsed.
     """
-    import pydicom
-
     key = _cache_key(path)
     with _headers_lock:
         cached = _headers.get(key) if key is not None else None
@@ -117,8 +117,6 @@ def peek_dicom(path: str):
     Args:
         path: the file.
     """
-    import pydicom
-
     try:
         return pydicom.dcmread(path, stop_before_pixels=True, force=True)
     except Exception:  # noqa: BLE001 - the caller decides what an unreadable file means
@@ -134,8 +132,6 @@ def read_dicom_header(path: str):
     Raises:
         InputFileError: missing/empty file, a broken header, or no DICOM at all.
     """
-    import pydicom
-    from pydicom.errors import InvalidDicomError
 
     check_file(path)
     try:
@@ -170,9 +166,6 @@ def read_dicom(path: str):
     Raises:
         InputFileError: missing/empty/corrupt file, or no DICOM.
     """
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
     check_file(path)
     try:

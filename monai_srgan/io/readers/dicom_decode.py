@@ -17,6 +17,9 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import pydicom
+import pydicom.config
+from pydicom.uid import UID
 
 from monai_srgan.errors import InputFileError
 
@@ -78,8 +81,6 @@ def dicom_decoder_status(transfer_syntax: str) -> tuple[bool, str]:
     Returns:
         ``(available, detail)``; ``detail`` names the missing dependencies when not available.
     """
-    from pydicom.uid import UID
-
     uid = UID(str(transfer_syntax))
     if not uid.is_transfer_syntax:
         return False, "pydicom does not know this transfer syntax"
@@ -96,7 +97,6 @@ def dicom_decoder_status(transfer_syntax: str) -> tuple[bool, str]:
             return True, ""
         missing = "; ".join(decoder.missing_dependencies)
         return False, f"plugins missing dependencies: {missing}" if missing else "no decoder plugin installed"
-    import pydicom.config  # pragma: no cover - pydicom 2.x
 
     for handler in pydicom.config.pixel_data_handlers:  # pragma: no cover
         if handler.supports_transfer_syntax(uid) and handler.is_available():
@@ -177,8 +177,6 @@ def check_pixel_header(ds, path: str) -> None:
 
 
 def _pydicom_version() -> str:
-    import pydicom
-
     return str(pydicom.__version__)
 
 

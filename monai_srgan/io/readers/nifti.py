@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import nibabel as nib
 import numpy as np
 
 from monai_srgan.errors import InputFileError
@@ -57,8 +58,6 @@ def load_nifti(path: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     Raises:
         InputFileError: a missing/empty/corrupt file, NaN/Inf voxels, a 4D time series, an unsupported shape.
     """
-    import nibabel as nib
-
     check_file(path)
     try:
         img = nib.load(path)

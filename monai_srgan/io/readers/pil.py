@@ -12,6 +12,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from monai_srgan.errors import InputFileError
 from monai_srgan.io.files import IMAGE_EXTENSIONS, RECOPY_HINT, check_file
@@ -29,8 +30,6 @@ def open_pil(path: str):
     Args:
         path: the file.
     """
-    from PIL import Image
-
     if os.fspath(path).lower().endswith(".gz"):
         import gzip
         import io as _io
@@ -50,8 +49,6 @@ def _tiff_bits(im) -> int:
 
 def _normalize_mode(im, mode: str):
     """Palette, 1-bit and non-RGB colour modes to ``L``/``RGB``/``RGBA``; returns ``(image, alpha_dropped)``."""
-    from PIL import Image
-
     alpha_dropped = False
     if mode == "P":
         has_alpha = "transparency" in im.info
@@ -78,8 +75,6 @@ def load_pil(path: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     Raises:
         InputFileError: missing/empty/corrupt/truncated file, an image smaller than 2x2, NaN/Inf in float images.
     """
-    from PIL import UnidentifiedImageError
-
     check_file(path)
     try:
         im = open_pil(path)

@@ -43,6 +43,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import generate_uid
 
+from monai_srgan import __version__
 from monai_srgan.errors import InputFileError
 from monai_srgan.io.dicom_values import inversion_bounds, output_pixel_format, values_to_stored
 from monai_srgan.io.readers.dicom import source_header
@@ -164,7 +165,6 @@ def write_dicom_series(
     new_series_uid = series_uid or generate_uid()
     now = datetime.datetime.now()
     date, time = now.strftime("%Y%m%d"), now.strftime("%H%M%S.%f")
-    from monai_srgan import __version__
 
     scale_txt = "x".join(f"{s:g}" for s in dict.fromkeys((sr_, sc_, sd_) if sd_ != 1.0 else (sr_, sc_)))
     derivation = (

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import PIL
 import torch
+from PIL import Image
 
 from monai_srgan.errors import ConfigError
 from monai_srgan.io.writers.common import atomic_write_file, to_numpy
@@ -49,8 +51,6 @@ def to_display_integers(image: np.ndarray, meta: Mapping[str, Any], max_bits: in
 
 
 def _to_pil(arr: np.ndarray, path: Any, allow_16bit_rgb: bool = False):
-    from PIL import Image
-
     if arr.ndim != 3 or arr.shape[0] not in (1, 3):
         raise ConfigError(
             f"{path}: image writers take (C, H, W) with 1 or 3 channels, got {tuple(arr.shape)}; "
@@ -69,8 +69,6 @@ def _to_pil(arr: np.ndarray, path: Any, allow_16bit_rgb: bool = False):
 
 
 def _needs_mode() -> bool:
-    import PIL
-
     return int(PIL.__version__.split(".")[0]) < 10
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import nibabel as nib
 import numpy as np
 import torch
 
@@ -30,8 +31,6 @@ def write_nifti(
         path: ``.nii`` or ``.nii.gz`` file.
         affine: override of the affine.
     """
-    import nibabel as nib
-
     arr = to_numpy(image)
     aff = affine_to_ras(affine if affine is not None else meta.get("affine"), meta.get("space"))
     data = np.moveaxis(arr, 0, -1)

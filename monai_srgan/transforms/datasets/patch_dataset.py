@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from monai.data import CacheDataset, MetaTensor
+from monai.data import CacheDataset, MetaTensor, get_track_meta, set_track_meta
 from monai.data import Dataset as MonaiDataset
 from monai.transforms import Compose, Randomizable, Transform
 
@@ -154,7 +154,6 @@ class SRPatchDataset(torch.utils.data.Dataset, Randomizable):
             return view
         if self.track_meta or not isinstance(view, Mapping):
             return self.transform(view)
-        from monai.data import get_track_meta, set_track_meta
 
         plain = {k: v.as_tensor() if isinstance(v, MetaTensor) else v for k, v in view.items()}
         previous = get_track_meta()

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from monai.data import MetaTensor
 
 from monai_srgan.errors import ConfigError, InputFileError, source_path
 from monai_srgan.transforms.resize import rescale_affine
@@ -104,7 +105,6 @@ def like(out: torch.Tensor, ref: torch.Tensor, in_shape: Sequence[int] | None = 
     meta = getattr(ref, "meta", None)
     if meta is None:
         return out
-    from monai.data import MetaTensor
 
     new_meta = dict(meta)
     res = MetaTensor(out, meta=new_meta)
