@@ -1,7 +1,7 @@
 """Generator and discriminator losses of the five papers: content, perceptual, adversarial, fusion, saliency.
 
 Each paper's generator loss is a ``GeneratorLoss`` config of these terms (docs/losses.md; the recipes in
-``bundles/*/configs/recipes/`` write them out).
+``bundles/*/configs/recipes/`` write them out); full citations in docs/references.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Generators, discriminators and VGG features behind MONAI's network API, Real-ESRGAN checkpoint compatible."""
+"""Generators, discriminators and VGG features behind MONAI's network API, Real-ESRGAN checkpoint compatible.
+
+One architecture per file; each docstring cites its paper ("paper 00x") or original work, in full in
+docs/references.md."""
 
 from __future__ import annotations
 
