@@ -168,7 +168,6 @@ def evaluate_sr(
     Returns:
         ``{"summary": {column: {"mean", ...}}, "eval_metrics": {...}, "files": {...}}``.
     """
-
     files = list(files)[: max_images or None]
     if not files:
         raise ConfigError("evaluation: no images to evaluate (empty 'test' split?): check --dataset_dir")

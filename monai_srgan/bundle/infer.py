@@ -79,7 +79,6 @@ def pipeline_from_bundle(
     assembled from the ids ``network_def``, ``model_path``, ``normalize``, ``model_name``, ``tile_size``,
     ``tile_overlap``, ``sw_batch_size``, ``in_channels``, ``spatial_dims``.
     """
-
     bundle_dir = bundle_path(bundle_dir)
     files = config_file or ["configs/inference.json"]
     files = [files] if isinstance(files, (str, os.PathLike)) else list(files)

@@ -127,7 +127,6 @@ def evaluate_volume_sr(
         ``<metric>_trilinear``, ``<metric>_tricubic`` and ``psnr_gain_trilinear``/``psnr_gain_tricubic`` (model −
         baseline) means.
     """
-
     if not files:
         raise ConfigError("evaluate: no held-out volumes (test_files is empty)")
     out = Path(out_dir)

@@ -269,7 +269,6 @@ def write_comparison(
         out_path: the main output's path (the comparison files go next to it).
         hr: optional ground truth normalised to [0, 1], ``sr``'s shape: adds an HR column.
     """
-
     lr = pipeline.load(source)
     lr_norm, params = pipeline._normalize(lr)
     lr_norm = lr_norm.as_subclass(torch.Tensor).float() if isinstance(lr_norm, torch.Tensor) else lr_norm

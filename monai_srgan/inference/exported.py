@@ -107,7 +107,6 @@ def export_model(pipeline: Any, output: str | os.PathLike, to: str | None = None
     Returns:
         the written model path (the sidecar is ``<path>.json``).
     """
-
     out = Path(output)
     to = to or ("onnx" if out.suffix.lower() == ".onnx" else "torchscript")
     net = pipeline.network

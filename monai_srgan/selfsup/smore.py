@@ -195,7 +195,6 @@ class SelfSupervisedSliceSR:
     # ------------------------------------------------------------------ training
     def fit(self, volume: torch.Tensor) -> SelfSupervisedSliceSR:
         """Train on ``volume`` ``(C, H, W, D)`` (normalised; slices along the last axis)."""
-
         if volume.ndim != 4:
             raise ConfigError(f"self-supervised SR needs a volume (C, H, W, D), got shape {tuple(volume.shape)}")
         self.progress("building in-plane training pairs", 0, 1)

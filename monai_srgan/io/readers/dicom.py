@@ -132,7 +132,6 @@ def read_dicom_header(path: str):
     Raises:
         InputFileError: missing/empty file, a broken header, or no DICOM at all.
     """
-
     check_file(path)
     try:
         return pydicom.dcmread(path, defer_size="4 KB")
@@ -166,7 +165,6 @@ def read_dicom(path: str):
     Raises:
         InputFileError: missing/empty/corrupt file, or no DICOM.
     """
-
     check_file(path)
     try:
         ds = pydicom.dcmread(path)
