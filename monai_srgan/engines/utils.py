@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader, RandomSampler
 from torch.utils.data.distributed import DistributedSampler
 
 from monai_srgan.errors import ConfigError, project_error
-from monai_srgan.io.writers.common import atomic_write_file
+from monai_srgan.networks.checkpoint import atomic_torch_save as save_torch_file
 from monai_srgan.utils.precision import fast_bf16
 
 __all__ = [
@@ -131,16 +131,9 @@ def seed_dataloader_for_epoch(loader: Any, seed: int, epoch: int, restart: int =
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` through :func:`~monai_srgan.io.atomic_write_file` (temporary sibling, fsync, ``os.replace``):
-    never a half-written checkpoint; folders are created. Saved through a file object, so any file name works."""
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-
-    def write(tmp: Any) -> None:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-
-    atomic_write_file(path, write, overwrite=True, fsync=True)
+    """A training checkpoint written atomically and fsynced before the rename
+    (:func:`monai_srgan.networks.checkpoint.atomic_torch_save`); folders are created."""
+    save_torch_file(obj, path, fsync=True)
 
 
 def set_requires_grad(model: torch.nn.Module | None, flag: bool) -> None:

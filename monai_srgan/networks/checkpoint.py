@@ -39,6 +39,7 @@ __all__ = [
     "read_weight_file",
     "save_generator_weights",
     "save_state_dict",
+    "atomic_torch_save",
     "extract_state_dict",
     "LoadReport",
     "CheckpointMismatchError",
@@ -358,7 +359,22 @@ def save_state_dict(
     sd = {k: v.detach().cpu().contiguous() for k, v in state.items()}
     if half:
         sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
-    obj: Any = sd if key is None else {key: sd}
+    return atomic_torch_save(sd if key is None else {key: sd}, path)
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike, fsync: bool = False) -> Path:
+    """``torch.save`` through :func:`~monai_srgan.io.writers.common.atomic_write_file` (temporary sibling, then
+    ``os.replace``): never a half-written file; folders are created. The one torch writer of the package (weights,
+    training checkpoints, self-supervised models).
+
+    Args:
+        obj: what to save (tensors and plain containers, to load with ``weights_only=True``).
+        path: destination; any file name works, with or without an extension.
+        fsync: flush to disk before the rename (training checkpoints, which must survive a power cut).
+
+    Returns:
+        the written path.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -368,4 +384,4 @@ def save_state_dict(
         with open(tmp, "wb") as f:
             torch.save(obj, f)
 
-    return atomic_write_file(path, write, overwrite=True)
+    return atomic_write_file(path, write, overwrite=True, fsync=fsync)

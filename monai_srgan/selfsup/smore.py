@@ -32,7 +32,7 @@ from monai_srgan.engines import SRPretrainer
 from monai_srgan.engines.utils import resolve_amp
 from monai_srgan.errors import ConfigError
 from monai_srgan.inference.tiling import SRInferer
-from monai_srgan.io.writers.common import atomic_write_file
+from monai_srgan.networks.checkpoint import atomic_torch_save
 from monai_srgan.networks.generators.through_plane import ThroughPlaneSR
 from monai_srgan.transforms import SliceThicknessDegradation
 
@@ -172,12 +172,7 @@ class SelfSupervisedSliceSR:
                 "iterations": self.trained_iterations,
             },
         }
-
-        def write(tmp: os.PathLike) -> None:
-            with open(tmp, "wb") as f:  # a file object: torch.save(obj, path) rejects a temporary name without a stem
-                torch.save(state, f)
-
-        atomic_write_file(path, write, overwrite=True)
+        atomic_torch_save(state, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike, **kwargs: Any) -> SelfSupervisedSliceSR:
