@@ -75,8 +75,10 @@ def test_helpers_without_monailabel(tmp_path: Path) -> None:
     assert choose_output_format(".nii.gz", 2) == ("nifti", ".nii.gz")
     with pytest.raises(ConfigError, match="3D result cannot be a PNG"):
         choose_output_format("png", 3)
-    with pytest.raises(ConfigError, match="choose auto"):
-        choose_output_format("bmp", 2)
+    assert choose_output_format(" NII ", 3) == ("nifti", ".nii.gz")  # aliases as --format resolves them
+    for refused in ("bmp", "same", "jpg"):  # "same" has no input to follow here
+        with pytest.raises(ConfigError, match="choose auto"):
+            choose_output_format(refused, 2)
     assert http_status_for(InputFileError("x.png", "has 3 channel(s) but the model takes 1"))[0] == 422
     assert http_status_for(ConfigError("format='bmp'"))[0] == 400
     status, msg = http_status_for(RuntimeError("boom"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -11,7 +10,7 @@ import numpy as np
 import torch
 
 from monai_srgan.errors import ConfigError
-from monai_srgan.io.writers.formats import FORMAT_EXTENSIONS, output_format_for
+from monai_srgan.io.writers.formats import FORMAT_EXTENSIONS, format_name
 from monai_srgan.metrics import lr_consistency
 
 __all__ = ["choose_output_format", "lr_consistency_psnr", "result_params", "OUTPUT_FORMATS"]
@@ -31,12 +30,9 @@ def choose_output_format(requested: str | None, spatial_dims: int) -> tuple[str,
     Raises:
         ConfigError: unknown format, or PNG asked for a volume.
     """
-    fmt = str(requested or "auto").strip().lower().lstrip(".")  # a result_extension: ".nii.gz" -> "nii.gz"
+    fmt = format_name(str(requested or "auto").strip().lstrip("."))  # a result_extension: ".nii.gz" -> "nifti"
     if fmt == "auto":
         fmt = "nifti" if spatial_dims == 3 else "png"
-    elif fmt != "same":  # "same" would resolve to PNG without an input: refused below instead
-        with contextlib.suppress(ConfigError):  # an unknown name is refused below, with this endpoint's choices
-            fmt = output_format_for(None, fmt)  # aliases: nii, nii.gz
     if fmt not in OUTPUT_FORMATS:
         raise ConfigError(f"format={requested!r}: choose auto, png or nifti")
     if fmt == "png" and spatial_dims != 2:

@@ -12,7 +12,7 @@ from typing import Any
 
 from monai_srgan.errors import ConfigError
 
-__all__ = ["FORMAT_EXTENSIONS", "FORMAT_CHOICES", "output_format_for"]
+__all__ = ["FORMAT_EXTENSIONS", "FORMAT_CHOICES", "format_name", "output_format_for"]
 
 #: output formats and the extension each writer uses (``dicom`` writes a folder)
 FORMAT_EXTENSIONS = {"dicom": "", "png": ".png", "jpeg": ".jpg", "tiff": ".tif", "nifti": ".nii.gz"}
@@ -33,6 +33,18 @@ _SAME = {
 _BY_EXTENSION = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff"}
 
 
+def format_name(fmt: str) -> str:
+    """A format name with its alias resolved (``jpg`` → ``jpeg``, ``tif`` → ``tiff``, ``nii``/``nii.gz`` → ``nifti``).
+
+    Lower-cased, not validated: ``"same"`` and unknown names come back as they are.
+
+    Args:
+        fmt: a format name or alias.
+    """
+    fmt = str(fmt).lower()
+    return _ALIASES.get(fmt, fmt)
+
+
 def output_format_for(meta: Mapping[str, Any] | None = None, fmt: str = "same", *, source: Any = None) -> str:
     """Resolve ``fmt`` (``"same"`` keeps the input's format) to one of :data:`FORMAT_EXTENSIONS`.
 
@@ -48,8 +60,7 @@ def output_format_for(meta: Mapping[str, Any] | None = None, fmt: str = "same", 
     Raises:
         ConfigError: an unknown format name.
     """
-    fmt = str(fmt).lower()
-    fmt = _ALIASES.get(fmt, fmt)
+    fmt = format_name(fmt)
     if fmt == "same":
         if meta is not None:
             src = str(meta.get("srgan_format", "png"))
