@@ -215,6 +215,9 @@ def test_refuses_unsafe_or_empty_locations(tmp_path, data_root, model, capsys):
     blocker.write_text("x")
     assert main(["infer", str(inp), str(blocker / "out"), "--model", str(model), "--no-progress"]) == 2
     assert "not writable" in capsys.readouterr().err
+    # missing input: named, with what to do
+    assert main(["infer", str(tmp_path / "nowhere"), str(tmp_path / "o1"), "--model", str(model)]) == 2
+    assert f"{tmp_path / 'nowhere'}: does not exist (check the input path)" in capsys.readouterr().err
     # empty folder
     empty = tmp_path / "empty"
     empty.mkdir()

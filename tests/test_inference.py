@@ -148,6 +148,8 @@ def test_pipeline_auto_uses_channels_last_and_writes_fast_lossless_png(tmp_path,
     np.testing.assert_array_equal(pipe.load(str(tif)).numpy()[0].astype(np.uint8), sr.numpy()[0])
     with pytest.raises(ConfigError, match="compress_level"):
         pipe.write(sr, tmp_path / "bad.png", "png", compress_level=12)
+    with pytest.raises(ConfigError, match=r"needs a DICOM input .*: choose another format"):  # what to do, too
+        pipe.write(sr, tmp_path / "sr_dicom", "dicom")
 
 
 def test_output_integers_and_geometry_of_a_2d_image(chest):

@@ -188,7 +188,7 @@ def run_infer(args: argparse.Namespace, pipeline: Any | None = None) -> int:
     """
     input_path, output = Path(args.input), Path(args.output)
     if not input_path.exists():
-        raise ConfigError(f"input '{input_path}' does not exist")
+        raise InputFileError(input_path, "does not exist", "check the input path")
     _check_device(args.device)
     batch.check_output_location(input_path, output)
     pipe = _build_pipeline(args) if pipeline is None else pipeline

@@ -68,7 +68,10 @@ def write_image(
     fmt = output_format_for(meta, fmt)
     if fmt == "dicom":
         if str(meta.get("srgan_format", "")) not in ("dicom", "dicom_series"):
-            raise ConfigError(f"{out_path}: DICOM output needs a DICOM input (the header is taken from the source)")
+            raise ConfigError(
+                f"{out_path}: DICOM output needs a DICOM input (the header is taken from the source): "
+                "choose another format (same, png, tiff or nifti)"
+            )
         from monai_srgan.io.writers.dicom import write_dicom_series
 
         return write_dicom_series(sr, meta, out_path, scale=meta.get("srgan_sr_scale", 1), model_name=model_name, **kw)
