@@ -206,6 +206,21 @@ def test_psnr_ssim_on_y_channel(fundus_pair):
 # --------------------------------------------------------------------------- field-of-view mask
 
 
+@pytest.mark.parametrize(
+    "name, full_db, masked_db",
+    [("hrf_05_h.jpg", 39.69, 40.31), ("hrf_01_h.jpg", 36.34, 36.60), ("idrid_IDRiD_01.jpg", 35.27, 36.56)],
+)
+def test_fov_mask_raises_bicubic_psnr(data_root, name, full_db, masked_db):
+    """docs/metrics.md's figures: a whole photograph at 700 px width, PIL bicubic x4 down and up, FOV = red > 20."""
+    img = Image.open(data_root / "retina" / name).convert("RGB")
+    img = img.resize((700, round(img.height * 700 / img.width)), Image.BICUBIC)
+    hr, sr = np.asarray(img), np.asarray(_bicubic_pil(img, 4))
+    mask = torch.from_numpy(hr[..., 0] > 20)[None, None]
+    full, masked = float(psnr(_t(sr), _t(hr))), float(psnr(_t(sr), _t(hr), mask=mask))
+    assert masked > full  # the rim dominates bicubic's error
+    assert (full, masked) == (pytest.approx(full_db, abs=0.01), pytest.approx(masked_db, abs=0.01))
+
+
 def test_fov_masked_psnr_differs_and_is_correct(fundus_whole):
     hr, sr, fov = fundus_whole
     assert 0.3 < fov.mean() < 0.95  # a real black border exists
