@@ -190,3 +190,23 @@ def test_compiled_training_matches_eager_and_exports_plain_keys(data_root, tmp_p
         torch.testing.assert_close(runs[True][k], v, rtol=1e-4, atol=1e-5)
     exported = torch.load(tmp_path / "True" / "model.pt", weights_only=True)["params"]
     assert set(exported) == set(runs[False])
+
+
+def test_shortcut_and_listed_handler_conflict_names_the_argument(data_root):
+    """A shortcut argument and the same handler in ``train_handlers`` are a ``ConfigError`` naming the argument;
+    ``SRGANTrainer``'s default EMA steps aside for a listed ``EMAHandler``."""
+    from monai_srgan.engines import EMAHandler
+
+    train, _, c = make_loaders(data_root, "xray", patch=32, scale=2, n=4, batch=2)
+    g = TinyGenerator(in_channels=c, out_channels=c)
+    kw = {"device": "cpu", "max_epochs": 1, "train_data_loader": train, "generator": g,
+          "optimizer_g": torch.optim.SGD(g.parameters(), 1e-2)}  # fmt: skip
+    with pytest.raises(ConfigError, match="ema_decay argument; keep one of the two"):
+        SRPretrainer(**kw, loss_function=torch.nn.L1Loss(), ema_decay=0.9, train_handlers=[EMAHandler(0.9)])
+    d = SRGANDiscriminator(2, c, num_features=8, num_layers=2, dense_features=16)
+    gl = GeneratorLoss({"l1": {"loss": torch.nn.L1Loss(), "weight": 1.0}})
+    gan_kw = {"discriminator": d, "optimizer_d": torch.optim.SGD(d.parameters(), 1e-2), "generator_loss": gl,
+              "adversarial_loss": AdversarialLoss()}  # fmt: skip
+    t = SRGANTrainer(**kw, **gan_kw, train_handlers=[EMAHandler(0.5)])
+    assert t.ema is not None and t.ema.decay == 0.5
+    assert SRGANTrainer(**kw, **gan_kw).ema.decay == 0.999

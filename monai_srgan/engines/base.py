@@ -218,23 +218,24 @@ class SRTrainerBase(ResumableTrainerMixin, Trainer):
         if self.rank == 0:  # one line per log_interval (stage, losses, it/s); StatsHandler's per-iteration lines off
             ProgressLog(self.log_interval, logger).attach(self)
         handlers = list(train_handlers or ())
-        shortcuts = {
-            EMAHandler: (ema_decay, lambda: EMAHandler(ema_decay)),
-            SRValidationHandler: (validator, lambda: SRValidationHandler(validator, val_interval)),
-            SREarlyStopping: (early_stop_patience, lambda: SREarlyStopping(early_stop_patience)),
-            TensorBoardHandler: (tensorboard_dir, lambda: TensorBoardHandler(tensorboard_dir)),
+        shortcuts = {  # handler: (its shortcut argument(s), their value, how to build it)
+            EMAHandler: ("ema_decay", ema_decay, lambda: EMAHandler(ema_decay)),
+            SRValidationHandler: ("validator", validator, lambda: SRValidationHandler(validator, val_interval)),
+            SREarlyStopping: ("early_stop_patience", early_stop_patience, lambda: SREarlyStopping(early_stop_patience)),
+            TensorBoardHandler: ("tensorboard_dir", tensorboard_dir, lambda: TensorBoardHandler(tensorboard_dir)),
             CheckpointHandler: (
+                "ckpt_dir/export_path",
                 ckpt_dir or export_path,
                 lambda: CheckpointHandler(ckpt_dir, save_interval, keep_last, export_path),
             ),
         }
-        for kind, (given, build) in shortcuts.items():
+        for kind, (argument, given, build) in shortcuts.items():
             listed = any(isinstance(h, kind) for h in handlers)
             given = given is not None and given is not False and given != ""
             if given and listed:
                 raise ConfigError(
-                    f"{kind.__name__} is listed in train_handlers and also requested by the trainer's shortcut "
-                    "argument; keep one of the two."
+                    f"{kind.__name__} is listed in train_handlers and also requested by the trainer's {argument} "
+                    f"argument; keep one of the two (set {argument} to None, or drop the listed handler)."
                 )
             if given and not listed:
                 handlers.append(build())

@@ -44,7 +44,10 @@ class SRValidationHandler(ValidationHandler):
         metrics = engine.validate()
         key = self.validator.key_metric
         if key not in metrics:
-            raise ConfigError(f"key_metric: validator produced no '{key}' (has {sorted(metrics)}).")
+            raise ConfigError(
+                f"key_metric: the validator produced no '{key}' (it has {sorted(metrics)}); set the validator's "
+                "key_metric to one of those."
+            )
         s = engine.state
         current = metrics[key]
         s.val_improved = s.best_metric_epoch < 0 or bool(engine.metric_cmp_fn(current, s.best_metric))

@@ -76,7 +76,7 @@ class UNetDiscriminatorSN(nn.Module):
         if min(x.shape[2:]) < 8:
             raise ConfigError(
                 f"UNetDiscriminatorSN needs every spatial size >= 8, got {tuple(x.shape[2:])}: use larger HR patches "
-                "(hr_patch)."
+                "(hr_patch; in the 2D bundles lr_patch × scale)."
             )
         act = F.leaky_relu
         x0 = act(self.conv0(x), 0.2)
