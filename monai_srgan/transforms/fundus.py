@@ -27,7 +27,7 @@ from scipy import ndimage
 
 from monai_srgan.errors import ConfigError, InputFileError, source_path
 
-from .resize import imresize
+from .resize import imresize, rescale_spacing
 
 __all__ = [
     "FundusFOV",
@@ -246,8 +246,7 @@ class FundusFOV(Transform):
             else:
                 y = imresize(out, size=size, mode=self.mode, spatial_dims=2)
             if isinstance(y, MetaTensor):
-                sp = list(y.meta.get("srgan_spacing", [1.0, 1.0]))
-                y.meta["srgan_spacing"] = [sp[0] * in_shape[0] / size[0], sp[1] * in_shape[1] / size[1]] + sp[2:]
+                y.meta["srgan_spacing"] = rescale_spacing(y.meta.get("srgan_spacing", [1.0, 1.0]), in_shape, size)
                 y.meta["spatial_shape"] = np.asarray(size, dtype=np.int64)
             out = y
         return out

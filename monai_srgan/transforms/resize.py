@@ -38,6 +38,7 @@ __all__ = [
     "RESIZE_MODES",
     "output_size",
     "rescale_affine",
+    "rescale_spacing",
     "bspline_upsample_axis",
 ]
 
@@ -174,6 +175,19 @@ def rescale_affine(affine: torch.Tensor, in_shape: Sequence[int], out_shape: Seq
         aff[:r, r] = aff[:r, r] + aff[:r, k] * (f - 1.0) / 2.0
         aff[:r, k] = aff[:r, k] * f
     return aff
+
+
+def rescale_spacing(spacing: Sequence[float], in_shape: Sequence[int], out_shape: Sequence[int]) -> list[float]:
+    """``srgan_spacing`` after a resample from ``in_shape`` to ``out_shape``: mm per pixel × in/out on the resampled
+    axes, further entries (e.g. the slice spacing of a 2D resize) kept.
+
+    Args:
+        spacing: the spacing before, one value per axis (at least ``len(in_shape)``).
+        in_shape: the resampled axes' sizes before.
+        out_shape: their sizes after.
+    """
+    sp = [float(v) for v in spacing]
+    return [v * i / o for v, i, o in zip(sp, in_shape, out_shape)] + sp[len(in_shape) :]
 
 
 def imresize(

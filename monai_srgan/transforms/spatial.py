@@ -15,7 +15,7 @@ from monai.data import MetaTensor
 from monai.transforms import MapTransform, Transform
 
 from monai_srgan.errors import ConfigError
-from monai_srgan.transforms.resize import imresize
+from monai_srgan.transforms.resize import imresize, rescale_spacing
 
 __all__ = ["ResizeImage", "ResizeImaged", "ResizeImageD", "ResizeImageDict"]
 
@@ -70,7 +70,7 @@ class ResizeImage(Transform):
             out = out.clamp(float(lo), float(hi))
         if isinstance(out, MetaTensor) and spacing is not None:
             sp = list(spacing) if isinstance(spacing, (list, tuple)) else [float(spacing)] * 2
-            out.meta["srgan_spacing"] = [float(sp[i]) * old[i] / size[i] for i in range(2)] + [float(x) for x in sp[2:]]
+            out.meta["srgan_spacing"] = rescale_spacing(sp, old, size)
         return out
 
 

@@ -17,7 +17,7 @@ import torch
 from monai.data import MetaTensor
 
 from monai_srgan.errors import ConfigError, InputFileError, source_path
-from monai_srgan.transforms.resize import rescale_affine
+from monai_srgan.transforms.resize import rescale_affine, rescale_spacing
 from monai_srgan.utils.axes import per_axis
 
 __all__ = ["crop_to_multiple", "quantize"]
@@ -115,7 +115,7 @@ def like(out: torch.Tensor, ref: torch.Tensor, in_shape: Sequence[int] | None = 
             res.affine = rescale_affine(meta["affine"], in_shape, out_shape)
         sp = meta.get("srgan_spacing")
         if isinstance(sp, (list, tuple)) and len(sp) == len(in_shape):
-            res.meta["srgan_spacing"] = [float(v) * i / o for v, i, o in zip(sp, in_shape, out_shape)]
+            res.meta["srgan_spacing"] = rescale_spacing(sp, in_shape, out_shape)
         res.meta["srgan_lr_scale"] = [i / o for i, o in zip(in_shape, out_shape)]
     return res
 
