@@ -28,6 +28,21 @@ def test_tensorboard_scalars_and_image_grid(data_root, tmp_path):
     assert (img.width, img.height) == (4 * 48 + 3 * 2, 2 * 48 + 2)
 
 
+def test_tensorboard_handler_writes_on_the_engines_rank_0_only(tmp_path):
+    """The rank is read when the handler is attached: a bundle builds handlers before torchrun's process group is up,
+    when every process reads as rank 0."""
+    from ignite.engine import Engine
+
+    from monai_srgan.engines import SREvents, TensorBoardHandler
+
+    for rank, enabled in ((1, False), (0, True)):
+        handler, engine = TensorBoardHandler(tmp_path / str(rank)), Engine(lambda e, b: None)
+        engine.register_events(*SREvents)
+        engine.rank = rank
+        handler.attach(engine)
+        assert handler.logger.enabled is enabled
+
+
 def test_image_grid_layout_gray_and_error_panel():
     hr = torch.zeros(1, 8, 8)
     sr = hr.clone()

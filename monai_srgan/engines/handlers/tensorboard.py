@@ -130,6 +130,9 @@ class TensorBoardHandler:
         self.logger = TensorBoardLogger(self.log_dir, enabled=get_rank() == 0)
 
     def attach(self, engine: Any) -> None:
+        # the rank is known for sure only now: a bundle may build this handler before the trainer starts torchrun's
+        # process group, when every process still reads as rank 0
+        self.logger.enabled = int(getattr(engine, "rank", get_rank())) == 0
         every = self.log_interval or int(getattr(engine, "log_interval", 10))
         engine.add_event_handler(Events.ITERATION_COMPLETED(every=every), self.log_training)
         engine.add_event_handler(SREvents.VALIDATION_COMPLETED, self.log_validation)
