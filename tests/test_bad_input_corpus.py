@@ -240,3 +240,12 @@ def test_library_warnings_go_into_the_report_with_the_file_not_through_the_bar(c
     summary = json.loads((corpus_run["out"] / "srgan_report.json").read_text())["summary"]
     found = [w for w in summary.get("warnings", []) if "delimiter" in w]
     assert found and "truncated_j2k.dcm" in found[0]
+
+
+def test_a_row_names_its_file_once(corpus_run):
+    """A warning logged as ``"<file>: <problem>"`` is stored without the file the row already names (the console
+    line read ``warning: f.dcm: f.dcm: PixelSpacing …``), each distinct warning once."""
+    row = corpus_run["rows"]["spacing_zero.dcm"]
+    notes = row["warnings"].split("; ")
+    assert notes and all(row["input"] not in n for n in notes), row["warnings"]
+    assert any(n.startswith("PixelSpacing") for n in notes) and len(notes) == len(set(notes))

@@ -295,6 +295,8 @@ def _run_batch(args: argparse.Namespace, pipe: Any, input_path: Path, output: Pa
             finally:
                 warned.__exit__(None, None, None)
             notes = [*getattr(item, "notes", ()), *(m for m in warned.messages if m not in getattr(item, "notes", ()))]
+            prefix = f"{row['input']}: "  # the row names the input once; log records start with it too
+            notes = list(dict.fromkeys(m[len(prefix) :] if m.startswith(prefix) else m for m in notes))
             if notes:
                 row["warnings"] = "; ".join(notes)
                 bar.write(f"  warning: {row['input']}: {row['warnings']}", file=sys.stderr)
