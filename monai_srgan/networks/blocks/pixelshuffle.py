@@ -64,7 +64,7 @@ def upsample_stages(scale: Sequence[int]) -> list[tuple[int, ...]]:
     ``(1, 1, 4)`` → ``[(1, 1, 2), (1, 1, 2)]``; ``(3, 3)`` → ``[(3, 3)]``.
 
     Raises:
-        ValueError: a factor that is neither a power of two nor 3.
+        ConfigError: a factor that is neither a power of two nor 3.
     """
     per_axis = []
     for f in scale:

@@ -17,7 +17,7 @@ LEAKY_RELU: tuple = (Act.LEAKYRELU, {"negative_slope": 0.2})
 
 
 def check_spatial_dims(spatial_dims: int, allowed: Sequence[int] = (2, 3)) -> None:
-    """Raise ``ValueError`` unless ``spatial_dims`` is one of ``allowed``."""
+    """Raise :class:`~monai_srgan.errors.ConfigError` unless ``spatial_dims`` is one of ``allowed``."""
     if spatial_dims not in allowed:
         raise ConfigError(f"spatial_dims must be one of {tuple(allowed)}, got {spatial_dims}.")
 

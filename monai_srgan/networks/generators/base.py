@@ -50,7 +50,7 @@ def subpixel_stages(name: str, factors: Sequence[int]) -> list[tuple[int, ...]]:
     """
     try:
         return upsample_stages(factors)
-    except ValueError as e:
+    except ConfigError as e:
         raise ConfigError(f"{name} scale: {e}") from None
 
 
