@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from monai_srgan.errors import InputFileError
 from monai_srgan.inference.cli import main
 from monai_srgan.selfsup import SelfSupervisedSliceSR, default_scale, inplane_training_pairs
 from monai_srgan.transforms import LoadMedicalImage, SliceThicknessDegradation
@@ -189,3 +190,13 @@ def test_save_and_load_keep_the_channel_count(tmp_path):
     model.save(tmp_path / "selfsup_weights")
     again = SelfSupervisedSliceSR.load(tmp_path / "selfsup_weights")
     torch.testing.assert_close(again.predict(x), model.predict(x), atol=0, rtol=0)
+
+
+def test_load_names_a_file_that_is_not_a_self_supervised_model(tmp_path):
+    """--load-model given a bundle's state dict, or a missing file: an InputFileError naming it (was a KeyError)."""
+    wrong = tmp_path / "model.pt"
+    torch.save({"conv.weight": torch.zeros(1)}, wrong)
+    with pytest.raises(InputFileError, match=r"model\.pt.*not a self-supervised model.*--save-model"):
+        SelfSupervisedSliceSR.load(wrong)
+    with pytest.raises(InputFileError, match="missing.pt.*not found"):
+        SelfSupervisedSliceSR.load(tmp_path / "missing.pt")

@@ -30,9 +30,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from monai_srgan.engines import SRPretrainer
 from monai_srgan.engines.utils import resolve_amp
-from monai_srgan.errors import ConfigError
+from monai_srgan.errors import ConfigError, InputFileError
 from monai_srgan.inference.tiling import SRInferer
-from monai_srgan.networks.checkpoint import atomic_torch_save
+from monai_srgan.networks.checkpoint import atomic_torch_save, read_weight_file
 from monai_srgan.networks.generators.through_plane import ThroughPlaneSR
 from monai_srgan.transforms import SliceThicknessDegradation
 
@@ -176,8 +176,18 @@ class SelfSupervisedSliceSR:
 
     @classmethod
     def load(cls, path: str | os.PathLike, **kwargs: Any) -> SelfSupervisedSliceSR:
-        """Rebuild from :meth:`save` (``torch.load(weights_only=True)``); ``kwargs`` override device etc."""
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        """Rebuild from :meth:`save` (``torch.load(weights_only=True)``); ``kwargs`` override device etc.
+
+        Raises:
+            InputFileError: the file is missing or unreadable, or was not written by :meth:`save`.
+        """
+        state = read_weight_file(path)
+        if not isinstance(state, dict) or not {"settings", "state_dict"} <= state.keys():
+            raise InputFileError(
+                path,
+                "is not a self-supervised model (no 'settings'/'state_dict'; a bundle's or a trainer's weights?)",
+                "pass a file written by --save-model / SelfSupervisedSliceSR.save, or drop --load-model to train one",
+            )
         s = dict(state["settings"])
         obj = cls(scale=s["scale"], thickness=s["thickness"], profile=s["profile"],
                   network_kwargs=s["network_kwargs"], **kwargs)  # fmt: skip
