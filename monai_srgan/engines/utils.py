@@ -14,7 +14,6 @@ All states are stored as tensors or plain containers so that checkpoints load wi
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
 import random
 import threading
@@ -28,7 +27,6 @@ from torch.utils.data import DataLoader, RandomSampler
 from torch.utils.data.distributed import DistributedSampler
 
 from monai_srgan.errors import ConfigError, project_error
-from monai_srgan.networks.checkpoint import atomic_torch_save as save_torch_file
 from monai_srgan.utils.precision import fast_bf16
 
 __all__ = [
@@ -37,7 +35,6 @@ __all__ = [
     "preserved_rng",
     "epoch_seed",
     "seed_dataloader_for_epoch",
-    "atomic_torch_save",
     "set_requires_grad",
     "to_plain_tensor",
     "resolve_amp",
@@ -128,12 +125,6 @@ def seed_dataloader_for_epoch(loader: Any, seed: int, epoch: int, restart: int =
         sampler.set_epoch(int(epoch))
     if loader.num_workers == 0:
         set_rnd(loader.dataset, seed=(value * 31 + 17) % _MAX_SEED)
-
-
-def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """A training checkpoint written atomically and fsynced before the rename
-    (:func:`monai_srgan.networks.checkpoint.atomic_torch_save`); folders are created."""
-    save_torch_file(obj, path, fsync=True)
 
 
 def set_requires_grad(model: torch.nn.Module | None, flag: bool) -> None:

@@ -22,9 +22,7 @@ from typing import Any
 from ignite.engine import Events
 
 from monai_srgan.errors import ConfigError
-from monai_srgan.networks.checkpoint import read_weight_file
-
-from ..utils import atomic_torch_save
+from monai_srgan.networks.checkpoint import atomic_torch_save, read_weight_file
 
 __all__ = ["CKPT_FORMAT", "CheckpointFiles", "CheckpointHandler", "load_checkpoint"]
 
@@ -67,22 +65,22 @@ class CheckpointFiles:
         return self.last_path if os.path.isfile(self.last_path) else None
 
     def save_last(self, state: Mapping[str, Any], iteration: int) -> str:
-        atomic_torch_save(dict(state), self.last_path)
+        atomic_torch_save(dict(state), self.last_path, fsync=True)
         if self.keep_last > 0:
             numbered = os.path.join(self.ckpt_dir, f"checkpoint_iter{int(iteration):08d}.pt")
-            atomic_torch_save(dict(state), numbered)
+            atomic_torch_save(dict(state), numbered, fsync=True)
             old = sorted(glob.glob(os.path.join(self.ckpt_dir, "checkpoint_iter*.pt")))
             for f in old[: -self.keep_last]:
                 os.remove(f)
         return self.last_path
 
     def save_best(self, state: Mapping[str, Any]) -> str:
-        atomic_torch_save(dict(state), self.best_path)
+        atomic_torch_save(dict(state), self.best_path, fsync=True)
         return self.best_path
 
     def save_export(self, state: Mapping[str, Any], path: str | None = None) -> str:
         path = path or os.path.join(self.ckpt_dir, self.EXPORT)
-        atomic_torch_save(dict(state), path)
+        atomic_torch_save(dict(state), path, fsync=True)
         return path
 
 
@@ -145,4 +143,4 @@ class CheckpointHandler:
             if engine.rank == 0:
                 self.files.save_export(engine.export_state(), self.export_path)
         elif engine.rank == 0:
-            atomic_torch_save(engine.export_state(), self.export_path)
+            atomic_torch_save(engine.export_state(), self.export_path, fsync=True)
