@@ -177,7 +177,8 @@ def test_ct_series_modality_lut(data_root):
     np.testing.assert_array_equal(vol[0, :, :, 0].numpy(), first.pixel_array.astype(np.float64) - 1024)
     assert vol.meta["srgan_rescale_intercept"] == -1024.0
     assert vol.meta["srgan_window_center"] == 40.0 and vol.meta["srgan_window_width"] == 400.0
-    assert vol.meta["srgan_value_min"] == -32768 - 1024
+    # signed data: the series' data range (issue 23), not the int16 range (-32768 - 1024 ...)
+    assert (vol.meta["srgan_value_min"], vol.meta["srgan_value_max"]) == (float(vol.min()), float(vol.max()))
     # VOI: the file's window (40/400) as pydicom applies it, and the same window given explicitly
     ref = apply_voi_lut(apply_modality_lut(first.pixel_array, first), first)
     win = LoadMedicalImage(voi_window=True)(data_root / "dicom" / "dcmqi_ct-3slice")
@@ -228,7 +229,7 @@ def test_nifti_volumes(data_root):
     np.testing.assert_allclose(img.affine.numpy(), ref.affine)
     assert (img.meta["srgan_value_min"], img.meta["srgan_value_max"]) == (-1207.0, 3382.0)
     mr = _load(data_root / "volumes" / "totalseg_example_mr_sm.nii.gz")
-    assert mr.meta["srgan_dtype"] == "int16" and mr.meta["srgan_value_min"] == -32768.0
+    assert mr.meta["srgan_dtype"] == "int16" and mr.meta["srgan_value_min"] == float(mr.min())  # data, not int16
 
 
 def test_multiframe_dicom_is_a_volume(data_root, tmp_path):

@@ -102,6 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument(
         "--dtype", default=None, choices=DTYPE_CHOICES, help="generator precision (default: the pipeline's)"
     )
+    inf.add_argument(
+        "--clamp",
+        default=None,
+        choices=("data", "range"),
+        help="keep output values inside the source's data range (default: data) or only its bit-depth range",
+    )
+    inf.add_argument(
+        "--no-keep-flat",
+        action="store_true",
+        help="let the model write texture where the source is exactly constant (default: kept constant)",
+    )
     inf.add_argument("--compare", action="store_true", help="also write bicubic|SR|difference PNG and LR residual map")
     again = inf.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="continue an earlier run: skip inputs whose output exists")

@@ -23,6 +23,7 @@ from monai_srgan.inference.exported import ExportedGenerator
 from monai_srgan.inference.formats import check_slice_axis, output_dtype_for, sr_affine
 from monai_srgan.inference.loading import load_generator, network_in_channels
 from monai_srgan.inference.tiling import SRInferer
+from monai_srgan.inference.value_guard import CLAMP_MODES, OutputValueGuard
 from monai_srgan.io.writers import write_image
 from monai_srgan.io.writers.formats import FORMAT_EXTENSIONS, output_format_for
 from monai_srgan.transforms.intensity import ScaleToUnitRange, invert_normalization
@@ -72,6 +73,11 @@ class SRInferencePipeline:
         check_geometry: for a 3D model with a per-axis scale (through-plane SR), refuse volumes whose header gives
             no voxel spacing (``srgan_spacing_known``) and volumes whose upsampled axis is finer than another axis
             (the slices are on another axis: reorient first).
+        clamp: ``"data"`` (default) keeps the output inside the source's data range (a DICOM series: the whole
+            series'); ``"range"`` only inside the representable range of the source
+            (:mod:`monai_srgan.inference.value_guard` says why).
+        keep_flat: where the source is exactly constant over a 3×3 (3×3×3) neighbourhood, the output takes that
+            constant (no texture invented in zero background or air).
     """
 
     def __init__(
@@ -97,7 +103,13 @@ class SRInferencePipeline:
         loader: Callable[[Any], MetaTensor] | None = None,
         progress: bool = False,
         check_geometry: bool = True,
+        clamp: str | None = "data",
+        keep_flat: bool | None = True,
     ) -> None:
+        clamp = clamp or "data"
+        if clamp not in CLAMP_MODES:
+            raise ConfigError(f"clamp={clamp!r}: choose one of {', '.join(CLAMP_MODES)}")
+        self.clamp, self.keep_flat = clamp, keep_flat is None or bool(keep_flat)
         self.device = torch.device(device or "cpu")
         if isinstance(network, torch.nn.Module):
             network = network.to(self.device).eval()
@@ -258,7 +270,8 @@ class SRInferencePipeline:
         :class:`~monai_srgan.inference.tiling.TileProgress`).
 
         The meta is the input's with ``affine`` and ``srgan_spacing`` corrected, ``spatial_shape`` updated,
-        ``srgan_sr_scale`` (per axis), ``srgan_model`` and ``srgan_inference_s`` (seconds) added.
+        ``srgan_sr_scale`` (per axis), ``srgan_model``, ``srgan_inference_s`` (seconds), ``srgan_clamped_fraction``
+        and ``srgan_flat_fraction`` (output pixels changed by the ``clamp`` and ``keep_flat`` rules) added.
         """
         t0 = time.perf_counter()
         image = self.load(image)
@@ -266,15 +279,17 @@ class SRInferencePipeline:
         scales = self.scales_for(image)
         meta = dict(image.meta)
         x, params = self._normalize(image)
+        src = image.as_subclass(torch.Tensor)
         if how == "slices":
-            batch = x.permute(3, 0, 1, 2)  # (D, C, H, W): slices as a batch
+            batch, src = x.permute(3, 0, 1, 2), src.permute(3, 0, 1, 2)  # (D, C, H, W): slices as a batch
         else:
-            batch = x[None]
+            batch, src = x[None], src[None]
         out_dt = output_dtype_for(meta, self.output_dtype)
         lo, hi = meta.get("srgan_value_min"), meta.get("srgan_value_max")
         sr_spatial = [int(n * s) for n, s in zip(image.shape[1:], scales)]
         out: np.ndarray | None = None
-        clamp = (float(lo), float(hi)) if lo is not None and hi is not None else None
+        representable = (float(lo), float(hi)) if lo is not None and hi is not None else None
+        guard = OutputValueGuard(src, scales[: src.ndim - 2], representable, self.clamp, self.keep_flat)
         try:
             # every tile goes straight into the one output array, in the output dtype: no float copy of the image
             for n, sl, y in self.inferer.iter_tiles(batch, self.network, progress):
@@ -282,8 +297,7 @@ class SRInferencePipeline:
                     out = np.empty((y.shape[0], *sr_spatial), dtype=out_dt)
                 v = invert_normalization(y, params, channel_dim=0)
                 v = v.as_subclass(torch.Tensor) if isinstance(v, torch.Tensor) else torch.as_tensor(v)
-                if clamp is not None:
-                    v = v.clamp_(*clamp)
+                v = guard(n if how == "slices" else 0, sl, v)
                 if out_dt.kind in "ui":
                     v = v.round_()
                 dst = (slice(None), *sl, n) if how == "slices" else (slice(None), *sl)
@@ -304,6 +318,8 @@ class SRInferencePipeline:
             meta["srgan_spacing"] = [float(a) / s for a, s in zip(sp, scales)] + list(sp[len(scales) :])
         meta["srgan_sr_scale"] = list(scales)
         meta["srgan_model"] = self.model_name
+        meta["srgan_clamped_fraction"] = guard.clamped_fraction
+        meta["srgan_flat_fraction"] = guard.flat_fraction
         meta["srgan_inference_s"] = time.perf_counter() - t0
         return MetaTensor(torch.from_numpy(out), affine=affine, meta=meta)
 

@@ -8,9 +8,12 @@ Reading (:func:`stored_to_values`): stored values masked to ``BitsStored`` (sign
 LUT (``RescaleSlope``/``RescaleIntercept`` or a Modality LUT Sequence) applied, optionally the VOI LUT/window,
 ``MONOCHROME1`` inverted (``x' = value_min + value_max - x``) so that brighter always means higher, palette colour
 expanded to RGB. The value range used for normalisation is the representable range of ``BitsStored`` through the
-Modality LUT for data of up to 16 bits; for deeper data (``BitsStored`` > 16, e.g. 32-bit RT Dose) the representable
-range would squeeze the image into a few millionths of the unit range, so the data range is used, as for 32-bit PNG.
-``MONOCHROME1`` data deeper than 16 bits are inverted by negation (``srgan_invert_sum`` = 0).
+Modality LUT for *unsigned* data of up to 16 bits (what the detector can record). For signed data
+(``PixelRepresentation`` 1: CT, ADC/T1 maps stored as int16) and deeper data (``BitsStored`` > 16, e.g. 32-bit RT
+Dose) the representable range says nothing about the data — an ADC map stored 0..4095 in int16 would fill 1/16 of the
+model's input range and the model's error would come back ×16 — so the data range is used (for a series, the range of
+the whole series, so every slice is normalised alike). Such ``MONOCHROME1`` data are inverted by negation
+(``srgan_invert_sum`` = 0), which does not depend on the range and is the same for every slice.
 
 Writing (:func:`values_to_stored`, :func:`inversion_bounds`, :func:`output_pixel_format`): the exact inverse —
 un-mirror, inverse Modality LUT, round, clip to the ``BitsStored`` range, cast to the ``BitsAllocated`` container.
@@ -168,7 +171,9 @@ def _deep_range(vals: np.ndarray) -> tuple[float, float]:
     return float(lo32), float(hi32)
 
 
-def _grey_values(raw: np.ndarray, ds, path: str, voi_window, voi_index: int, deep: bool, meta: dict) -> tuple:
+def _grey_values(
+    raw: np.ndarray, ds, path: str, voi_window, voi_index: int, use_data_range: bool, meta: dict
+) -> tuple:
     """Modality LUT, optional VOI, MONOCHROME1 inversion of single-sample integer data; returns (values, lo, hi)."""
     stored = mask_bits(raw, ds)
     slo, shi = dataset_stored_range(ds)
@@ -180,7 +185,7 @@ def _grey_values(raw: np.ndarray, ds, path: str, voi_window, voi_index: int, dee
         if "RescaleSlope" in ds and "RescaleIntercept" in ds:
             meta["srgan_rescale_slope"] = float(ds.RescaleSlope)
             meta["srgan_rescale_intercept"] = float(ds.RescaleIntercept)
-        if deep:
+        if use_data_range:
             lo, hi = _deep_range(vals)
         else:
             ends = np.asarray(apply_modality_lut(np.array([slo, shi]), ds), dtype=np.float64)
@@ -196,7 +201,7 @@ def _grey_values(raw: np.ndarray, ds, path: str, voi_window, voi_index: int, dee
         else:
             warnings.warn(f"{path}: voi_window requested but the file has no VOI window/LUT", stacklevel=4)
     if str(ds.get("PhotometricInterpretation", "")).strip().upper() == "MONOCHROME1":
-        if deep and not voi_window:  # x' = -x: exact in float32 and the same for every slice of a series
+        if use_data_range and not voi_window:  # x' = -x: exact in float32 and the same for every slice of a series
             vals = -vals
             lo, hi = -hi, -lo
             meta["srgan_invert_sum"] = 0.0
@@ -230,7 +235,9 @@ def stored_to_values(
     samples = int(ds.get("SamplesPerPixel", 1) or 1)
     pi = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
     bits = int(ds.get("BitsStored", raw.dtype.itemsize * 8) or raw.dtype.itemsize * 8)
-    deep = raw.dtype.kind in "iu" and bits > 16  # representable range meaningless: use the data range
+    signed = int(ds.get("PixelRepresentation", 0) or 0) == 1 and "ModalityLUTSequence" not in ds
+    # representable range meaningless for deep or signed data: use the data range (module docstring)
+    use_data_range = raw.dtype.kind in "iu" and (bits > 16 or signed)
     meta: dict[str, Any] = {
         "srgan_photometric": pi,
         "srgan_dtype": str(raw.dtype),
@@ -255,17 +262,17 @@ def stored_to_values(
         if not _PYDICOM3 and pi in ("YBR_FULL", "YBR_FULL_422"):  # pragma: no cover - pydicom 3 converts itself
             vals = convert_color_space(vals, pi, "RGB")
         vals = vals.astype(np.float64)
-        if raw.dtype.kind in "iu" and not deep:
+        if raw.dtype.kind in "iu" and not use_data_range:
             lo, hi = 0.0, float(2**bits - 1)
         else:
-            lo, hi = _deep_range(vals) if deep else _data_range(vals)
+            lo, hi = _deep_range(vals) if use_data_range else _data_range(vals)
     elif raw.dtype.kind == "f":
         vals = raw.astype(np.float64)
         if not np.all(np.isfinite(vals)):
             raise InputFileError(path, "pixel data contain NaN or Inf", "fix or remove the file")
         lo, hi = _data_range(vals)
     else:
-        vals, lo, hi = _grey_values(raw, ds, path, voi_window, voi_index, deep, meta)
+        vals, lo, hi = _grey_values(raw, ds, path, voi_window, voi_index, use_data_range, meta)
 
     # channel-first, frames last
     if samples == 1:

@@ -1,0 +1,110 @@
+"""What an SR output may claim about values: inside the source's real-value range, and flat where the source is flat.
+
+A generator is a regression of HR texture from LR context; where it has seen nothing to regress from it still
+produces *something*: ringing beyond the sharpest edge, negative values in a map that cannot be negative (ADC, dose,
+counts), texture in zero background or air. Two rules keep that out of the output, both on by default
+(:class:`~monai_srgan.inference.pipeline.SRInferencePipeline` ``clamp`` and ``keep_flat``; docs/inference.md "Value
+domain of the output"):
+
+* **clamp** to the source's *data* range (its smallest and largest value; for a DICOM series, the whole series'):
+  no value outside what was measured. Bicubic interpolation obeys the same bound only approximately (its kernel
+  has negative lobes), and the HR image's own extremes can lie a little outside the LR's; the clamp costs nothing
+  measurable there (docs/inference.md) and removes the physically impossible values. ``clamp="range"`` keeps only
+  the representable range (the bit depth), as before.
+* **keep flat**: where the source is exactly constant over a 3×3 (3×3×3) neighbourhood, the output takes that
+  constant. Under any local degradation model an LR neighbourhood that is exactly constant comes from an HR region
+  whose local means are all equal; the model has no evidence of structure there, and a constant is the only output
+  that invents none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["OutputValueGuard", "CLAMP_MODES"]
+
+#: ``"data"``: the source's data range (default); ``"range"``: only the representable range of the source
+CLAMP_MODES = ("data", "range")
+
+
+class OutputValueGuard:
+    """Clamp and flat-region rules applied to each SR tile in the value domain, with counts for the report.
+
+    Args:
+        values: the source in the value domain, ``(N, C, *spatial)`` as the tiles are indexed (``N`` slices or 1).
+        scales: SR factor per spatial axis.
+        representable: ``(lo, hi)`` the output can hold (``srgan_value_min``/``max``), or ``None``.
+        clamp: one of :data:`CLAMP_MODES`.
+        keep_flat: apply the flat-region rule.
+    """
+
+    def __init__(
+        self,
+        values: torch.Tensor,
+        scales: Sequence[int],
+        representable: tuple[float, float] | None,
+        clamp: str = "data",
+        keep_flat: bool = True,
+    ) -> None:
+        if clamp not in CLAMP_MODES:
+            raise ValueError(f"clamp={clamp!r}: choose one of {CLAMP_MODES}")
+        self.scales = tuple(int(s) for s in scales)
+        self.values = values
+        self.bounds = representable
+        if clamp == "data" and values.numel():
+            lo, hi = float(values.min()), float(values.max())
+            if representable is not None:  # never wider than the output can hold (integer casts would wrap)
+                lo, hi = max(lo, representable[0]), min(hi, representable[1])
+            self.bounds = (lo, hi)
+        self.flat = _flat_mask(values) if keep_flat else None
+        self.n_clamped = 0
+        self.n_flat = 0
+        self.n_total = 0
+
+    def __call__(self, n: int, out_sl: tuple[slice, ...], v: torch.Tensor) -> torch.Tensor:
+        """Apply both rules to tile ``v`` (``(C, *tile)``, value domain) of slice ``n`` at ``out_sl``; in place."""
+        self.n_total += v[0].numel()
+        if self.flat is not None:  # first: the constants are inside the bounds, and are not counted as clamped
+            lr_sl = tuple(slice(s.start // k, s.stop // k) for s, k in zip(out_sl, self.scales))
+            mask = _upsample(self.flat[(n, *lr_sl)], self.scales)
+            if bool(mask.any()):
+                src = _upsample(self.values[(n, slice(None), *lr_sl)], self.scales)
+                v[:, mask] = src[:, mask].to(v.dtype)
+                self.n_flat += int(mask.sum())
+        if self.bounds is not None:
+            lo, hi = self.bounds
+            self.n_clamped += int(((v < lo) | (v > hi)).any(dim=0).sum())
+            v.clamp_(lo, hi)
+        return v
+
+    @property
+    def clamped_fraction(self) -> float:
+        """Fraction of output pixels that were outside the clamp bounds."""
+        return self.n_clamped / self.n_total if self.n_total else 0.0
+
+    @property
+    def flat_fraction(self) -> float:
+        """Fraction of output pixels set by the flat-region rule."""
+        return self.n_flat / self.n_total if self.n_total else 0.0
+
+
+def _flat_mask(values: torch.Tensor) -> torch.Tensor:
+    """``(N, *spatial)`` True where every channel is constant over the 3×3 (3×3×3) neighbourhood."""
+    nsp = values.ndim - 2
+    pool = F.max_pool2d if nsp == 2 else F.max_pool3d
+    x = values.float()
+    hi = pool(x, 3, stride=1, padding=1)
+    lo = -pool(-x, 3, stride=1, padding=1)
+    return (hi == lo).all(dim=1)
+
+
+def _upsample(x: torch.Tensor, scales: Sequence[int]) -> torch.Tensor:
+    """Nearest-neighbour upsampling of the trailing ``len(scales)`` axes by integer factors."""
+    off = x.ndim - len(scales)
+    for i, s in enumerate(scales):
+        if s != 1:
+            x = x.repeat_interleave(s, dim=off + i)
+    return x
