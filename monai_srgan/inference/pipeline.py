@@ -8,6 +8,7 @@ domain, ready for a writer.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -30,6 +31,8 @@ from monai_srgan.transforms.intensity import ScaleToUnitRange, invert_normalizat
 from monai_srgan.utils.precision import resolve_dtype
 
 __all__ = ["SRInferencePipeline", "sr_affine", "output_format_for", "FORMAT_EXTENSIONS", "load_generator"]
+
+logger = logging.getLogger(__name__)
 
 #: tile size (input pixels) when none is given: large enough that the context margins cost little (≈ 8 % at a
 #: receptive field of 10), small enough that one tile's activations stay in the tens of MB
@@ -229,11 +232,13 @@ class SRInferencePipeline:
             )
         return out.as_subclass(torch.Tensor).float(), params
 
-    def _check_input(self, image: MetaTensor) -> tuple[int, str]:
+    def _check_input(self, image: MetaTensor) -> tuple[MetaTensor, int, str]:
         where = _where(image)
         nsp = image.ndim - 1
         if nsp not in (2, 3):
             raise InputFileError(where, f"has shape {tuple(image.shape)}; expected (C, H, W) or (C, H, W, D)")
+        if self.in_channels == 1 and image.shape[0] in (3, 4) and _equal_channels(image):
+            image = _as_grey(image)
         if self.in_channels is not None and image.shape[0] != int(self.in_channels):
             raise InputFileError(
                 where,
@@ -245,9 +250,9 @@ class SRInferencePipeline:
         if nsp == self.spatial_dims:
             if nsp == 3 and self.check_geometry:
                 check_slice_axis(image, _as_tuple(self.scale), where)
-            return nsp, "native"
+            return image, nsp, "native"
         if nsp == 3 and self.spatial_dims == 2:
-            return nsp, "slices"
+            return image, nsp, "slices"
         raise InputFileError(
             where, f"is {nsp}D but the model is {self.spatial_dims}D", "use a 2D model for images, 3D for volumes"
         )
@@ -275,7 +280,7 @@ class SRInferencePipeline:
         """
         t0 = time.perf_counter()
         image = self.load(image)
-        nsp, how = self._check_input(image)
+        image, nsp, how = self._check_input(image)
         scales = self.scales_for(image)
         meta = dict(image.meta)
         x, params = self._normalize(image)
@@ -362,6 +367,24 @@ def _where(image: Any) -> str | None:
         return os.path.dirname(os.fspath(files[0])) or os.fspath(files[0])
     f = meta.get("filename_or_obj")
     return os.fspath(f) if isinstance(f, (str, os.PathLike)) else None
+
+
+def _equal_channels(image: MetaTensor) -> bool:
+    """True when every colour channel equals the first: a grey image stored as RGB/RGBA (alpha already dropped)."""
+    x = image.as_subclass(torch.Tensor)
+    return all(torch.equal(x[0], x[c]) for c in range(1, min(3, x.shape[0])))
+
+
+def _as_grey(image: MetaTensor) -> MetaTensor:
+    """The first channel of a grey image stored as colour, with a warning for the report row."""
+    meta = dict(image.meta)
+    note = f"grey image stored as {image.shape[0]}-channel colour (all channels equal): processed as 1 channel"
+    logger.warning("%s: %s", _where(image), note)
+    meta["srgan_warnings"] = [*list(meta.get("srgan_warnings") or []), note]
+    meta["srgan_photometric"] = "L"
+    grey = MetaTensor(image.as_subclass(torch.Tensor)[:1].clone(), meta=meta)
+    grey.affine = image.affine
+    return grey
 
 
 def _default_normalize() -> Callable[[MetaTensor], MetaTensor]:
