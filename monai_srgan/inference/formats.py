@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from monai_srgan.errors import InputFileError
+from monai_srgan.io.readers.dicom_series import require_regular_slices
 from monai_srgan.transforms.resize import rescale_affine
 
 __all__ = ["sr_affine", "output_dtype_for", "check_slice_axis"]
@@ -47,7 +48,15 @@ def output_dtype_for(meta: Mapping[str, Any], output_dtype: str = "auto") -> np.
 
 
 def check_slice_axis(image: Any, scale: Sequence[int], where: str | None) -> None:
-    """Refuse a volume whose thick-slice axis is not the axis a through-plane model (per-axis ``scale``) upsamples."""
+    """Refuse a volume whose thick-slice axis is not the axis a through-plane model (per-axis ``scale``) upsamples,
+    and a DICOM series with unevenly spaced slices (a missing slice), which a 3D model would read as a regular grid.
+    """
+    require_regular_slices(
+        image.meta,
+        "a 3D model reads the volume as a regular grid",
+        "fill the gap or split the series into evenly spaced parts, run a 2D model slice by slice, or pass "
+        "check_geometry=False if you are sure",
+    )
     s = tuple(int(v) for v in scale)
     if len(s) != 3 or len(set(s)) == 1:
         return  # isotropic SR: every axis alike

@@ -37,8 +37,11 @@ from monai_srgan.io.readers.dicom_decode import (
 )
 from monai_srgan.io.readers.dicom_series import (
     drop_duplicate_instances,
+    frame_position_items,
     geometric_order,
+    orientation,
     positive_float,
+    slice_geometry_notes,
     volume_affine,
 )
 
@@ -196,9 +199,18 @@ def _file_values(ds, path: str, voi_window, voi_index: int) -> tuple[np.ndarray,
     affine = np.eye(4)
     if vals.ndim == 4:  # multi-frame volume
         dz = positive_float(ds.get("SpacingBetweenSlices", None)) or positive_float(ds.get("SliceThickness", None))
+        frames, ori = frame_position_items(ds), orientation(ds)
+        slice_vec = None
+        if frames is not None and ori is not None and len(frames) == vals.shape[-1] > 1:  # trust the positions
+            first, last = (np.asarray([float(v) for v in f.ImagePositionPatient]) for f in (frames[0], frames[-1]))
+            step = (last - first) / (len(frames) - 1)
+            if abs(float(step @ np.cross(*ori))) > 1e-4:  # frames at one place (a time series) keep the header's
+                slice_vec, dz = step, abs(float(step @ np.cross(*ori)))
         spacing = [*spacing, dz or 1.0]
-        affine = volume_affine(ds, spacing, None)
+        affine = volume_affine(ds, spacing, slice_vec)
         meta["srgan_spacing_known"] = [known, known, dz is not None]
+        if slice_vec is not None:
+            meta["srgan_slice_grid_error_mm"] = slice_geometry_notes(frames, affine, ds, spacing[2], path, notes)
     else:
         affine[0, 0], affine[1, 1] = spacing
     meta.update(
@@ -254,6 +266,10 @@ def _series_values(paths: list[str], datasets: list, voi_window, voi_index: int)
         vols.append(v)
         metas.append(m)
     spacing = [*inplane, dz]
+    affine = volume_affine(first, spacing, slice_vec)
+    grid_err = 0.0
+    if slice_vec is not None:  # positions known: trusted over SpacingBetweenSlices, checked for gaps
+        grid_err = slice_geometry_notes([datasets[i] for i in order], affine, first, dz, where, notes)
     meta = dict(metas[0])
     meta.update(
         srgan_format="dicom_series",
@@ -263,9 +279,10 @@ def _series_values(paths: list[str], datasets: list, voi_window, voi_index: int)
         srgan_value_min=float(min(m["srgan_value_min"] for m in metas)),
         srgan_value_max=float(max(m["srgan_value_max"] for m in metas)),
         srgan_modality=str(first.get("Modality", "")),
+        srgan_slice_grid_error_mm=grid_err,
         srgan_warnings=notes,
     )
-    return np.stack(vols, axis=-1), volume_affine(first, spacing, slice_vec), meta
+    return np.stack(vols, axis=-1), affine, meta
 
 
 def series_files_in(folder: str) -> list[str]:

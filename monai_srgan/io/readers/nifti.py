@@ -12,7 +12,10 @@ from monai_srgan.errors import InputFileError
 from monai_srgan.io.files import NIFTI_EXTENSIONS, RECOPY_HINT, check_file
 from monai_srgan.io.readers.base import SingleFileReader
 
-__all__ = ["NiftiReader", "load_nifti"]
+__all__ = ["NiftiReader", "load_nifti", "MM_PER_UNIT"]
+
+#: millimetres per NIfTI spatial unit (``xyzt_units``); "unknown" is read as mm, as nibabel and ITK do
+MM_PER_UNIT = {"meter": 1000.0, "mm": 1.0, "micron": 0.001, "unknown": 1.0}
 
 
 def _nifti_channels_4d(img, shape: Sequence[int]) -> bool:
@@ -45,12 +48,32 @@ def _channels_first(img, data: np.ndarray, path: str) -> np.ndarray:
     raise InputFileError(path, f"unsupported NIfTI shape {data.shape}", "expected 2D, 3D or 4D data")
 
 
+def _header_meta(img, unit_mm: float) -> dict[str, Any]:
+    """``srgan_nifti``: what the NIfTI writer keeps of the source header (plain lists, in the file's units)."""
+    hdr = img.header
+    space, time_unit = hdr.get_xyzt_units()
+    return {
+        "affine": np.asarray(img.affine, dtype=np.float64).ravel().tolist(),
+        "qform": np.asarray(hdr.get_qform(coded=False), dtype=np.float64).ravel().tolist(),
+        "qform_code": int(hdr.get("qform_code", 0) or 0),
+        "sform": np.asarray(hdr.get_sform(coded=False), dtype=np.float64).ravel().tolist(),
+        "sform_code": int(hdr.get("sform_code", 0) or 0),
+        "zooms": [float(z) for z in hdr.get_zooms()[:3]],
+        "space_unit": space,
+        "time_unit": time_unit,
+        "mm_per_unit": unit_mm,
+    }
+
+
 def load_nifti(path: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Read a NIfTI file: ``(values (C, X, Y[, Z]), affine, srgan_* meta)``.
 
     The value range is the stored integer dtype's range through the scaling (``scl_slope``/``scl_inter``) for
-    integer data of up to 16 bits, else the data range. ``srgan_spacing_known`` is False for axes of a header
-    without sform/qform whose zoom is 1.
+    integer data of up to 16 bits, else the data range; the scaling is reported as ``srgan_rescale_slope`` /
+    ``srgan_rescale_intercept`` (so that a scaled integer file is written back as float, its real values kept).
+    ``srgan_spacing_known`` is False for axes of a header without sform/qform whose zoom is 1. The affine and
+    ``srgan_spacing`` are in mm whatever the file's spatial unit (``xyzt_units`` micron or meter are converted);
+    ``srgan_nifti`` keeps the source's qform, sform, their codes and units for the writer.
 
     Args:
         path: the ``.nii``/``.nii.gz`` file.
@@ -81,8 +104,12 @@ def load_nifti(path: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         lo, hi = float(ends.min()), float(ends.max())
     else:
         lo, hi = (float(data.min()), float(data.max())) if data.size else (0.0, 1.0)
-    zooms = [float(z) for z in img.header.get_zooms()[: min(3, data.ndim)]]
     hdr = img.header
+    unit_mm = MM_PER_UNIT.get(hdr.get_xyzt_units()[0], 1.0)
+    raw_zooms = [float(z) for z in hdr.get_zooms()[: min(3, data.ndim)]]
+    zooms = [z * unit_mm for z in raw_zooms]
+    affine = np.asarray(img.affine, dtype=np.float64).copy()
+    affine[:3] *= unit_mm
     no_xform = int(hdr.get("sform_code", 0) or 0) == 0 and int(hdr.get("qform_code", 0) or 0) == 0
     meta = {
         "srgan_format": "nifti",
@@ -92,13 +119,14 @@ def load_nifti(path: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         "srgan_value_max": hi,
         "srgan_photometric": "MONOCHROME2",
         "srgan_inverted": False,
-        "srgan_rescale_slope": 1.0,
-        "srgan_rescale_intercept": 0.0,
+        "srgan_rescale_slope": float(slope) if scaled and slope is not None and not np.isnan(slope) else 1.0,
+        "srgan_rescale_intercept": float(inter) if scaled and inter is not None and not np.isnan(inter) else 0.0,
         "srgan_source_files": [path],
         "srgan_spacing": zooms,
-        "srgan_spacing_known": [not (no_xform and abs(z - 1.0) < 1e-6) for z in zooms],
+        "srgan_spacing_known": [not (no_xform and abs(z - 1.0) < 1e-6) for z in raw_zooms],
+        "srgan_nifti": _header_meta(img, unit_mm),
     }
-    return vals, np.asarray(img.affine, dtype=np.float64), meta
+    return vals, affine, meta
 
 
 class NiftiReader(SingleFileReader):

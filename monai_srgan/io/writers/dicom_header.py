@@ -186,29 +186,44 @@ def first_number(value: Any, default: float) -> float:
 
 
 def scale_functional_groups(ds: Dataset, s_row: float, s_col: float) -> None:
-    """Enhanced multi-frame objects: PixelSpacing of the functional groups ÷ scale, positions moved in-plane."""
-    for seq_name in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
-        for group in ds.get(seq_name, None) or []:
-            for measures in group.get("PixelMeasuresSequence", None) or []:
-                ps = float_list(measures.get("PixelSpacing"))
-                if ps is not None and len(ps) == 2 and all(v > 0 for v in ps):
-                    measures.PixelSpacing = [ds_value(ps[0] / s_row), ds_value(ps[1] / s_col)]
-            for pos in group.get("PlanePositionSequence", None) or []:
-                if "ImagePositionPatient" in pos:
-                    shift_position_in_plane(pos, _frame_geometry(ds, group), s_row, s_col)
+    """Enhanced multi-frame objects: PixelSpacing of the functional groups ÷ scale, positions moved in-plane.
+
+    Every frame position is moved with its frame's *source* pixel spacing (read before any spacing is divided), so
+    that each frame's new ImagePositionPatient is the centre of its new first pixel, as ``sr_affine`` puts it.
+    """
+    groups = [
+        g
+        for name in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence")
+        for g in (ds.get(name, None) or [])
+    ]
+    geometry = [_frame_geometry(ds, group) for group in groups]  # before any spacing changes
+    for group, geo in zip(groups, geometry):
+        for pos in group.get("PlanePositionSequence", None) or []:
+            if "ImagePositionPatient" in pos:
+                shift_position_in_plane(pos, geo, s_row, s_col)
+    for group in groups:
+        for measures in group.get("PixelMeasuresSequence", None) or []:
+            ps = float_list(measures.get("PixelSpacing"))
+            if ps is not None and len(ps) == 2 and all(v > 0 for v in ps):
+                measures.PixelSpacing = [ds_value(ps[0] / s_row), ds_value(ps[1] / s_col)]
 
 
 def _frame_geometry(ds: Dataset, group: Dataset) -> Dataset:
-    """A dataset holding the orientation and (source) pixel spacing that apply to one functional group."""
+    """The orientation and (source) pixel spacing that apply to one functional group, as plain numbers.
+
+    The group's own items win over the shared group's; the orientation falls back on the top-level attribute.
+    """
     geo = Dataset()
+    if "ImageOrientationPatient" in ds:
+        geo.ImageOrientationPatient = float_list(ds.ImageOrientationPatient)
     shared = (ds.get("SharedFunctionalGroupsSequence", None) or [Dataset()])[0]
     for g in (shared, group):
         for item in g.get("PlaneOrientationSequence", None) or []:
             if "ImageOrientationPatient" in item:
-                geo.ImageOrientationPatient = item.ImageOrientationPatient
+                geo.ImageOrientationPatient = float_list(item.ImageOrientationPatient)
         for item in g.get("PixelMeasuresSequence", None) or []:
             if "PixelSpacing" in item:
-                geo.PixelSpacing = item.PixelSpacing
+                geo.PixelSpacing = float_list(item.PixelSpacing)
     return geo
 
 
