@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from monai_srgan.errors import ConfigError, InputFileError
+from monai_srgan.io.files import RUN_REPORT_NAME
 from monai_srgan.io.writers.common import TMP_MARKER, atomic_write_file, sanitize_name
 from monai_srgan.io.writers.formats import FORMAT_EXTENSIONS, output_format_for
 
@@ -34,9 +35,10 @@ __all__ = [
     "classify_skipped",
     "input_label",
     "describe_failure",
+    "printable",
 ]
 
-REPORT_NAME = "srgan_report"
+REPORT_NAME = RUN_REPORT_NAME
 REPORT_FIELDS = [
     "input",
     "kind",
@@ -56,6 +58,8 @@ _SKIP_REASONS = (
     "DICOM without pixel data",
     "symbolic link loop",
     "broken symbolic link",
+    "symbolic link out of the input",
+    "output of an earlier monai-srgan run",
 )
 
 
@@ -109,16 +113,34 @@ def _dicom_uid_name(item: Any) -> str:
     return name
 
 
-def plan_outputs(items: Sequence[Any], input_root: Path, output: Path, fmt: str, scale_tag: str) -> list[Path]:
+def plan_outputs(
+    items: Sequence[Any],
+    input_root: Path,
+    output: Path,
+    fmt: str,
+    scale_tag: str,
+    keep: dict[int, Path] | None = None,
+    taken: Sequence[str] = (),
+) -> list[Path]:
     """Output path per input, inside ``output`` and unique.
 
     DICOM inputs are named from UIDs (``<SeriesInstanceUID>_x4``) directly under ``output`` (folder names in PACS
     exports often hold patient names); other files keep their relative folder, every part sanitized.
+
+    Args:
+        items: the inputs.
+        input_root: the input file or folder.
+        output: the output folder.
+        fmt: ``--format``.
+        scale_tag: ``x4``-style tag in every name.
+        keep: ``--resume``: the output the resume record gives an input (by index); every other input gets a name that
+            no recorded output (``taken``, paths relative to ``output``) and no existing file holds.
+        taken: outputs of the resume record.
     """
-    used: set[str] = set()
+    used: set[str] = {t.lower() for t in taken}
     plans = []
     root = input_root if input_root.is_dir() else input_root.parent
-    for item in items:
+    for i, item in enumerate(items):
         kind = item.kind
         if kind in ("dicom", "dicom_series"):
             rel_dir: list[str] = []
@@ -132,11 +154,14 @@ def plan_outputs(items: Sequence[Any], input_root: Path, output: Path, fmt: str,
                 rel_dir = []
             stem = sanitize_name(item.name)
         out_fmt = output_format_for(None, fmt, source=item)
+        if keep is not None and i in keep:
+            plans.append((keep[i], out_fmt))
+            continue
         ext = FORMAT_EXTENSIONS[out_fmt]
         base = f"{stem}_{scale_tag}"
         candidate = "/".join([*rel_dir, base + ext])
         k = 2
-        while candidate.lower() in used:
+        while candidate.lower() in used or (keep is not None and os.path.lexists(output / candidate)):
             candidate = "/".join([*rel_dir, f"{base}_{k}{ext}"])
             k += 1
         used.add(candidate.lower())
@@ -225,18 +250,47 @@ def archive_report(output: Path) -> Path | None:
     return target
 
 
+def printable(value: Any) -> Any:
+    """``value`` with every string made encodable as UTF-8 (recursively in lists, tuples and dicts).
+
+    File names that are not valid UTF-8 reach Python as lone surrogates (``b'bad\\xff.png'`` → ``'bad\\udcff.png'``);
+    they are shown with the undecodable bytes escaped (``bad\\xff.png``), so reports and console lines can be written.
+
+    Args:
+        value: a report row, summary or message.
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if isinstance(value, dict):
+        return {printable(k): printable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [printable(v) for v in value]
+    if isinstance(value, os.PathLike):
+        return printable(os.fspath(value))
+    return value
+
+
 def write_report(output: Path, rows: list[dict[str, Any]], summary: dict[str, Any]) -> None:
-    """Write ``srgan_report.json`` (summary + one row per input) and ``srgan_report.csv``, each atomically."""
+    """Write ``srgan_report.json`` (summary + one row per input) and ``srgan_report.csv``, each atomically.
+
+    Names that are not valid UTF-8 are written with their undecodable bytes escaped (:func:`printable`).
+    """
+    rows, summary = printable(rows), printable(summary)
 
     def _json(tmp: Path) -> None:
-        tmp.write_text(json.dumps({"summary": summary, "inputs": rows}, indent=2, default=str, ensure_ascii=False))
+        text = json.dumps({"summary": summary, "inputs": rows}, indent=2, default=str, ensure_ascii=False)
+        tmp.write_text(printable(text), encoding="utf-8")
 
     def _csv(tmp: Path) -> None:
-        with open(tmp, "w", newline="") as f:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
             w = csv.DictWriter(f, fieldnames=REPORT_FIELDS, extrasaction="ignore")
             w.writeheader()
             for r in rows:
-                w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in REPORT_FIELDS})
+                w.writerow({k: ("" if r.get(k) is None else printable(str(r.get(k)))) for k in REPORT_FIELDS})
 
     atomic_write_file(output / f"{REPORT_NAME}.json", _json, overwrite=True)
     atomic_write_file(output / f"{REPORT_NAME}.csv", _csv, overwrite=True)
@@ -258,6 +312,7 @@ def describe_failure(e: BaseException, item: Any, out_path: Path | None = None) 
     too large to decode, a bug) is phrased here so that no exception type can stop the batch or go unexplained.
     """
     label = input_label(item)
+    e = _with_errno(e)
     name = type(e).__name__
     if isinstance(e, InputFileError) and e.path:
         text = str(e)
@@ -281,5 +336,20 @@ def describe_failure(e: BaseException, item: Any, out_path: Path | None = None) 
             "super-resolution"
         )
     else:
-        text = f"unexpected {name}: {e} (rerun with --verbose for the traceback and report it as a bug)"
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        text = f"unexpected {name}: {first} (rerun with --verbose for the traceback and report it as a bug)"
     return text if label in text else f"{label}: {text}"
+
+
+def _with_errno(e: BaseException) -> BaseException:
+    """The OSError with an errno behind a wrapper that dropped it (pydicom re-raises a write error as
+    ``OSError("With tag (7FE0,0010) got exception: [Errno 28] …")`` without errno); else ``e`` itself."""
+    if isinstance(e, OSError) and e.errno is not None or isinstance(e, (InputFileError, ConfigError)):
+        return e
+    seen, cur = set(), e.__cause__ or e.__context__
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, OSError) and cur.errno is not None:
+            return cur
+        cur = cur.__cause__ or cur.__context__
+    return e

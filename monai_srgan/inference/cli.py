@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from monai_srgan.errors import ConfigError, InputFileError
-from monai_srgan.inference import batch
+from monai_srgan.inference import batch, outdir
 from monai_srgan.inference.batch import REPORT_NAME, plan_outputs
 from monai_srgan.inference.cli_args import _NETWORK_ALIASES, NETWORK_CHOICES, build_parser
 from monai_srgan.io.writers.common import TMP_MARKER, replace_atomically
@@ -191,16 +191,17 @@ def run_infer(args: argparse.Namespace, pipeline: Any | None = None) -> int:
         raise InputFileError(input_path, "does not exist", "check the input path")
     _check_device(args.device)
     batch.check_output_location(input_path, output)
-    pipe = _build_pipeline(args) if pipeline is None else pipeline
-    _prepare_output(args, output)
-    tmp_before = set(output.rglob(f"{TMP_MARKER}*"))
-    caught, previous = _handle_signals()
-    try:
-        return _run_batch(args, pipe, input_path, output, caught)
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-        batch.clean_partial(output, keep=tmp_before)
+    with outdir.OutputLock(output):  # one run per output folder: a second one is refused (exit 2)
+        pipe = _build_pipeline(args) if pipeline is None else pipeline
+        _prepare_output(args, output)
+        tmp_before = set(output.rglob(f"{TMP_MARKER}*"))
+        caught, previous = _handle_signals()
+        try:
+            return _run_batch(args, pipe, input_path, output, caught)
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+            batch.clean_partial(output, keep=tmp_before)
 
 
 def _run_batch(args: argparse.Namespace, pipe: Any, input_path: Path, output: Path, caught: dict[str, int]) -> int:
@@ -208,7 +209,7 @@ def _run_batch(args: argparse.Namespace, pipe: Any, input_path: Path, output: Pa
 
     skipped: list[tuple[str, str]] = []
     with _WarningsOfInput() as found_warnings:  # e.g. a slice split off its series: the summary names them
-        items = find_inputs(input_path, recursive=True, skipped=skipped)
+        items = find_inputs(input_path, recursive=True, skipped=skipped, follow_links=args.follow_links)
     rows: list[dict[str, Any]] = []
     for path, reason in skipped:
         status, reason = batch.classify_skipped(path, reason)
@@ -216,7 +217,14 @@ def _run_batch(args: argparse.Namespace, pipe: Any, input_path: Path, output: Pa
             {"input": path, "kind": "", "status": status, "error": reason if path in reason else f"{path}: {reason}"}
         )
     scales = pipe.scale if isinstance(pipe.scale, int) else "x".join(str(s) for s in pipe.scale)
-    plans = plan_outputs(items, input_path, output, args.format, getattr(pipe, "scale_tag", f"x{scales}"))
+    scale_tag = getattr(pipe, "scale_tag", f"x{scales}")
+    plans = plan_outputs(items, input_path, output, args.format, scale_tag)
+    # the resume record keys on the input, never on the output name (docs/inference.md "Re-runs")
+    keys = [outdir.input_key(item.files, f"{fmt} {scale_tag}") for item, (_, fmt) in zip(items, plans)]
+    record = outdir.ResumeRecord(output, fresh=not args.resume)
+    if args.resume:
+        kept, taken = record.kept(keys), list(record.outputs.values())
+        plans = plan_outputs(items, input_path, output, args.format, scale_tag, keep=kept, taken=taken)
     summary: dict[str, Any] = {
         "input": str(input_path),
         "output": str(output),
@@ -246,17 +254,19 @@ def _run_batch(args: argparse.Namespace, pipe: Any, input_path: Path, output: Pa
     from tqdm import tqdm
 
     interrupted = False
-    bar = tqdm(list(zip(items, plans)), desc="monai-srgan", unit="input", disable=args.no_progress, file=sys.stderr)
+    bar = tqdm(
+        list(zip(items, plans, keys)), desc="monai-srgan", unit="input", disable=args.no_progress, file=sys.stderr
+    )
     try:
-        for item, (out_path, out_fmt) in bar:
+        for item, (out_path, out_fmt), key in bar:
             row: dict[str, Any] = {"input": batch.input_label(item), "kind": item.kind, "output": str(out_path)}
             rows.append(row)
+            if args.resume and record.done(key, out_path):
+                row.update(status="skipped", error="done by an earlier run: output exists (--resume)")
+                continue
             exists = out_path.exists()
             if exists and not args.overwrite:
-                if args.resume:
-                    row.update(status="skipped", error="output exists (--resume)")
-                else:
-                    row.update(status="failed", error="output exists; not overwritten (use --resume or --overwrite)")
+                row.update(status="failed", error="output exists; not overwritten (use --resume or --overwrite)")
                 continue
             t0 = time.perf_counter()
             warned = _WarningsOfInput().__enter__()
@@ -266,8 +276,15 @@ def _run_batch(args: argparse.Namespace, pipe: Any, input_path: Path, output: Pa
                 from monai_srgan.inference.tiling import TileProgress
 
                 tiles = TileProgress(desc="  tiles", disable=args.no_progress)
-                # --compare needs the LR image again: load it once here instead of re-reading the source
-                source = pipe.load(item) if args.compare else item
+                # loaded here once: the memory check needs its shape, --compare the LR image again
+                source = pipe.load(item) if args.compare or hasattr(pipe, "scales_for") else item
+                if hasattr(pipe, "scales_for") and not args.no_memory_check:
+                    from monai_srgan.inference.formats import output_dtype_for
+                    from monai_srgan.inference.memory import check_memory
+
+                    out_dt = output_dtype_for(source.meta, getattr(pipe, "output_dtype", "auto"))
+                    check_memory(source.shape, pipe.scales_for(source), out_dt, batch.input_label(item))
+                record.add(key, item.files, out_path)  # before the output appears: a kill cannot orphan it
                 try:
                     sr = pipe.predict(source, progress=tiles)
                 finally:
@@ -299,7 +316,7 @@ def _run_batch(args: argparse.Namespace, pipe: Any, input_path: Path, output: Pa
             notes = list(dict.fromkeys(m[len(prefix) :] if m.startswith(prefix) else m for m in notes))
             if notes:
                 row["warnings"] = "; ".join(notes)
-                bar.write(f"  warning: {row['input']}: {row['warnings']}", file=sys.stderr)
+                bar.write(batch.printable(f"  warning: {row['input']}: {row['warnings']}"), file=sys.stderr)
             row["seconds"] = round(time.perf_counter() - t0, 3)
     except KeyboardInterrupt:
         interrupted = True
@@ -320,14 +337,15 @@ def _run_batch(args: argparse.Namespace, pipe: Any, input_path: Path, output: Pa
         batch.write_report(output, rows, summary)
     except OSError as e:
         print(f"monai-srgan: error: could not write the report in '{output}': {e.strerror or e}", file=sys.stderr)
-        print(json.dumps(summary, default=str), file=sys.stderr)
+        print(json.dumps(batch.printable(summary), default=str), file=sys.stderr)
         return 1
     msg = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
-    print(f"monai-srgan: {msg}; report: {output / (REPORT_NAME + '.json')}", file=sys.stderr)
+    print(batch.printable(f"monai-srgan: {msg}; report: {output / (REPORT_NAME + '.json')}"), file=sys.stderr)
     for r in rows:
         if r.get("status") == "failed":
             err = str(r.get("error"))
-            print(f"  FAILED {err if str(r['input']) in err else str(r['input']) + ': ' + err}", file=sys.stderr)
+            line = f"  FAILED {err if str(r['input']) in err else str(r['input']) + ': ' + err}"
+            print(batch.printable(line), file=sys.stderr)
     if interrupted:
         return EXIT_SIGNAL.get(caught.get("signal", signal.SIGINT), 130)
     return 1 if counts["failed"] else 0
@@ -366,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_infer(args)
         return run_export(args)
     except (ConfigError, InputFileError) as e:
-        print(f"monai-srgan: error: {e}", file=sys.stderr)
+        print(batch.printable(f"monai-srgan: error: {e}"), file=sys.stderr)
         return 2
 
 

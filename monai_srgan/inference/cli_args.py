@@ -119,6 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
     again.add_argument(
         "--overwrite", action="store_true", help="redo an earlier run: replace its outputs (each atomically)"
     )
+    inf.add_argument(
+        "--follow-links",
+        action="store_true",
+        help="also follow symbolic links that lead out of INPUT (default: skipped, named in the report)",
+    )
+    inf.add_argument(
+        "--no-memory-check",
+        action="store_true",
+        help="start an input even when its output and working memory are estimated not to fit in free memory",
+    )
     inf.add_argument("--series-number", type=_non_negative, default=None, help="SeriesNumber of derived DICOM series")
     inf.add_argument("--note", default=None, help="DICOM ImageComments note (default: not for diagnostic use)")
     inf.add_argument("--no-note", action="store_true", help="write no ImageComments note")

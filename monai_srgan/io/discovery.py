@@ -25,6 +25,7 @@ from monai_srgan.io.files import (
     has_dicom_magic,
     has_ext,
     is_dicom_file,
+    is_run_output_folder,
     strip_ext,
 )
 from monai_srgan.io.readers.base import as_path_list
@@ -73,7 +74,10 @@ class InputItem:
 
 
 def find_inputs(
-    folder: PathLike, recursive: bool = True, skipped: list[tuple[str, str]] | None = None
+    folder: PathLike,
+    recursive: bool = True,
+    skipped: list[tuple[str, str]] | None = None,
+    follow_links: bool = True,
 ) -> list[InputItem]:
     """Discover the loadable inputs under a folder.
 
@@ -85,13 +89,18 @@ def find_inputs(
     files have it becomes its own ``"dicom"`` item, with a warning (logged and in the items' ``notes``). DICOM
     objects without pixel data (structured reports, presentation states, ...) and other files are skipped.
 
-    Symbolic links to files and folders are followed; broken links, link loops and folders reached a second time
-    through a link are skipped with a reason.
+    Symbolic links to files and folders inside ``folder`` are followed; links that lead out of it are followed only
+    with ``follow_links`` (``monai-srgan infer`` does not follow them unless ``--follow-links`` is given: a link to
+    ``/etc`` in a folder from elsewhere must not send system files into the outputs). Broken links, link loops and
+    folders reached a second time through a link are skipped with a reason, and so are the outputs of an earlier
+    ``monai-srgan infer`` run: folders holding its report, resume record or lock, and DICOM files whose
+    DerivationDescription says monai_srgan made them (no super-resolution of a super-resolution).
 
     Args:
         folder: the folder to scan (a single file is accepted and returns one item).
         recursive: also scan sub-folders.
         skipped: when given, ``(path, reason)`` is appended for every file that was skipped.
+        follow_links: follow symbolic links that lead out of ``folder``.
 
     Returns:
         The items, ordered by their first path.
@@ -104,7 +113,7 @@ def find_inputs(
         if root.is_symlink():
             raise InputFileError(root, "is a broken symbolic link", "check the input path")
         raise InputFileError(root, "does not exist", "check the input path")
-    files = [root] if root.is_file() else _walk(root, recursive, skipped)
+    files = [root] if root.is_file() else _walk(root, recursive, skipped, follow_links)
     items: list[InputItem] = []
     series: dict[str, list[str]] = {}
     multiframe: set[str] = set()
@@ -129,6 +138,10 @@ def find_inputs(
                 continue
             if not any(t in ds for t in PIXEL_TAGS):
                 _skip(skipped, sp, f"DICOM without pixel data ({sop_name(ds)})")
+                continue
+            derivation = str(ds.get("DerivationDescription", "") or "")
+            if "by monai_srgan" in derivation:
+                _skip(skipped, sp, f"{_EARLIER_OUTPUT} (DerivationDescription '{derivation[:60]}…'): {_NOT_AGAIN}")
                 continue
             uid = str(ds.get("SeriesInstanceUID", "") or "")
             real_uid[sp] = uid or None
@@ -176,10 +189,16 @@ def _split_series_notes(with_geo: dict[str, list[str]], without_geo: dict[str, l
     return notes
 
 
-def _walk(root: Path, recursive: bool, skipped: list | None) -> list[Path]:
-    """Files under ``root`` (sorted), following symbolic links; broken links and link loops are skipped."""
+_EARLIER_OUTPUT = "output of an earlier monai-srgan run"
+_NOT_AGAIN = "not super-resolved again (move it out of the input folder to process it on purpose)"
+
+
+def _walk(root: Path, recursive: bool, skipped: list | None, follow_links: bool = True) -> list[Path]:
+    """Files under ``root`` (sorted), following symbolic links (out of ``root`` only with ``follow_links``); broken
+    links, link loops and output folders of earlier runs are skipped."""
     out: list[Path] = []
-    visited = {os.path.realpath(root): str(root)}
+    root_real = os.path.realpath(root)
+    visited = {root_real: str(root)}
     stack = [root]
     while stack:
         folder = stack.pop()
@@ -187,6 +206,10 @@ def _walk(root: Path, recursive: bool, skipped: list | None) -> list[Path]:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as e:
             _skip(skipped, str(folder), f"folder cannot be read ({e.strerror or e})")
+            continue
+        marker = is_run_output_folder([e.name for e in entries])
+        if marker:
+            _skip(skipped, str(folder), f"{_EARLIER_OUTPUT} (the folder holds '{marker}'): {_NOT_AGAIN}")
             continue
         for entry in entries:
             p = Path(entry.path)
@@ -198,6 +221,15 @@ def _walk(root: Path, recursive: bool, skipped: list | None) -> list[Path]:
                         _skip(skipped, str(p), f"symbolic link loop ('{os.readlink(p)}' leads back to itself)")
                     else:
                         _skip(skipped, str(p), f"broken symbolic link (target '{os.readlink(p)}' does not exist)")
+                    continue
+                target = os.path.realpath(p)
+                if not follow_links and os.path.commonpath([root_real, target]) != root_real:
+                    _skip(
+                        skipped,
+                        str(p),
+                        f"symbolic link out of the input folder (to '{target}'): not followed "
+                        "(monai-srgan infer --follow-links follows it)",
+                    )
                     continue
             try:
                 is_dir = entry.is_dir()

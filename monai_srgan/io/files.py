@@ -17,6 +17,10 @@ __all__ = [
     "NIFTI_EXTENSIONS",
     "DICOM_EXTENSIONS",
     "RECOPY_HINT",
+    "RUN_REPORT_NAME",
+    "RUN_RECORD_NAME",
+    "RUN_LOCK_NAME",
+    "is_run_output_folder",
     "has_ext",
     "strip_ext",
     "is_dicom_file",
@@ -31,6 +35,24 @@ NIFTI_EXTENSIONS = (".nii", ".nii.gz")
 DICOM_EXTENSIONS = (".dcm", ".dicom", ".ima")
 #: the hint of every "file is corrupt" error
 RECOPY_HINT = "copy it again from its source or re-export it, or remove it from the input"
+#: the files that mark the output folder of a ``monai-srgan infer`` run: report (``srgan_report.json``, earlier ones
+#: kept as ``srgan_report.<started>.json``), resume record, run lock
+RUN_REPORT_NAME = "srgan_report"
+RUN_RECORD_NAME = "srgan_resume.jsonl"
+RUN_LOCK_NAME = ".srgan.lock"
+
+
+def is_run_output_folder(names: Sequence[str]) -> str | None:
+    """The marker file, when a folder holding files ``names`` is the output folder of a ``monai-srgan infer`` run.
+
+    Args:
+        names: the file names in the folder.
+    """
+    for name in names:
+        is_report = name.startswith(RUN_REPORT_NAME + ".") and name.endswith(".json")
+        if is_report or name in (RUN_RECORD_NAME, RUN_LOCK_NAME):
+            return name
+    return None
 
 
 def has_ext(path: PathLike, exts: Sequence[str]) -> bool:

@@ -22,6 +22,7 @@ import pydicom.config
 from pydicom.uid import UID
 
 from monai_srgan.errors import InputFileError
+from monai_srgan.io.files import RECOPY_HINT
 
 __all__ = [
     "DICOM_EXTRA_HINT",
@@ -196,8 +197,12 @@ def decode_pixels(ds, path: str) -> np.ndarray:
         low = msg.lower()
         if any(s in low for s in ("missing dependencies", "no available", "handler", "plugin", "not installed")):
             raise InputFileError(path, f"cannot decode '{ts.name}' pixel data: {msg}", DICOM_EXTRA_HINT) from e
-        if "length" in low or "truncat" in low or "end of" in low or "buffer" in low:
-            hint = "the pixel data are shorter or longer than the header says: the file is truncated or corrupt"
+        size_words = ("length", "truncat", "end of", "buffer", "than expected", "bytes of pixel data")
+        if any(w in low for w in size_words) or not ts.is_encapsulated:  # native data: nothing to decompress
+            hint = (
+                "the pixel data are shorter or longer than the header (Rows, Columns, BitsAllocated, frames) says: "
+                f"the file is truncated or corrupt; {RECOPY_HINT}"
+            )
         else:
             hint = f"the '{ts.name}' pixel data could not be decoded; {DECOMPRESS_HINT} and retry"
         raise InputFileError(path, f"pixel data cannot be decoded ({type(e).__name__}: {msg})", hint) from e

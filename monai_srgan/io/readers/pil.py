@@ -1,12 +1,20 @@
 """Pillow reader: PNG / JPEG / TIFF / BMP / Netpbm (also gzip-compressed ``.ppm.gz``), values as stored.
 
 8- and 16-bit, ``L``/``LA``/``RGB``/``RGBA``/palette (alpha is dropped and ``srgan_alpha_dropped`` set; palette
-images become ``RGB``, or ``L`` when the palette is grey); 16-bit RGB TIFF goes to the ITK reader. JPEG EXIF
-orientation is not applied (pixels as stored).
+images become ``RGB``, or ``L`` when the palette is grey); 16-bit colour TIFF and PNG go to the ITK reader (Pillow
+would silently read them as 8-bit).
+
+Display geometry is kept as a viewer shows it: an EXIF ``Orientation`` (JPEG, TIFF, PNG ``eXIf``) is applied to the
+pixels on load (:func:`apply_exif_orientation`; the original value is kept in ``srgan_exif_orientation``) and the
+writers write none, so the output looks like the input in every viewer and in every output format (NIfTI and
+viewers that ignore EXIF included); the 2D affine stays the identity of the displayed grid. An embedded ICC profile
+is kept in ``srgan_icc_profile`` (base64) for the writers. A multi-page TIFF or animated PNG is refused: its first
+page alone would be a partial result.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import warnings
 from typing import Any
@@ -19,9 +27,23 @@ from monai_srgan.io.files import IMAGE_EXTENSIONS, RECOPY_HINT, check_file
 from monai_srgan.io.readers.base import SingleFileReader
 from monai_srgan.io.readers.dicom_decode import MIN_IMAGE_SIZE
 
-__all__ = ["PillowImageReader", "open_pil", "load_pil", "int_range_meta"]
+__all__ = [
+    "PillowImageReader",
+    "open_pil",
+    "load_pil",
+    "int_range_meta",
+    "apply_exif_orientation",
+    "image_file_extras",
+    "SPLIT_PAGES_HINT",
+]
 
 _FORMAT_NAMES = {"PNG": "png", "JPEG": "jpeg", "MPO": "jpeg", "TIFF": "tiff"}
+_EXIF_ORIENTATION = 0x0112
+#: what to do with a multi-page TIFF / animated PNG
+SPLIT_PAGES_HINT = (
+    "split it into one file per page first, e.g. 'tiffsplit FILE page_' (libtiff) or "
+    "'magick FILE page_%03d.png' (ImageMagick); a stack of slices can be saved as one NIfTI volume instead"
+)
 
 
 def open_pil(path: str):
@@ -45,6 +67,78 @@ def _tiff_bits(im) -> int:
         return int(max(bps) if isinstance(bps, (tuple, list)) else bps)
     except Exception:  # noqa: BLE001
         return 8
+
+
+def _full_pages(im) -> int:
+    """Pages/frames of a full-resolution image (TIFF reduced-resolution pages, e.g. thumbnails, do not count)."""
+    n = int(getattr(im, "n_frames", 1) or 1)
+    if n <= 1 or str(im.format) != "TIFF":
+        return n
+    full = 0
+    try:
+        for i in range(n):
+            im.seek(i)
+            full += not (int(im.tag_v2.get(254, 0) or 0) & 1)  # NewSubfileType bit 0: reduced resolution
+    finally:
+        im.seek(0)
+    return full
+
+
+def _is_16bit_colour_png(path: str) -> bool:
+    """A PNG with 16 bits per sample and colour or alpha (colour types 2, 4, 6): Pillow reads these as 8-bit."""
+    with open(path, "rb") as f:
+        head = f.read(26)
+    return head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR" and head[24] == 16 and head[25] in (2, 4, 6)
+
+
+def apply_exif_orientation(arr: np.ndarray, orientation: int | None) -> np.ndarray:
+    """Pixels as a viewer shows them: apply an EXIF ``Orientation`` (1–8) to ``(H, W[, C])`` stored pixels.
+
+    The same transposition as ``PIL.ImageOps.exif_transpose`` (2: mirror, 3: 180°, 4: flip, 5: transpose,
+    6: 90° clockwise, 7: transverse, 8: 90° counter-clockwise); 1, None and unknown values leave the pixels as stored.
+
+    Args:
+        arr: the stored pixels, rows first.
+        orientation: the EXIF Orientation value.
+    """
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: np.swapaxes(a, 0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: np.swapaxes(a, 0, 1)[::-1, ::-1],
+        8: lambda a: np.rot90(a, 1),
+    }
+    op = ops.get(int(orientation or 1))
+    return np.ascontiguousarray(op(arr)) if op else arr
+
+
+def image_file_extras(im, path: str) -> dict[str, Any]:
+    """What a viewer uses besides the pixels: EXIF orientation and ICC profile, as ``srgan_*`` meta.
+
+    Args:
+        im: the opened ``PIL.Image``.
+        path: the file, for the warning about an invalid orientation value.
+    """
+    extras: dict[str, Any] = {}
+    try:
+        orientation = im.getexif().get(_EXIF_ORIENTATION)
+    except Exception:  # noqa: BLE001 - a broken EXIF block: the pixels as stored
+        orientation = None
+    if orientation is not None:
+        try:
+            value = int(orientation)
+        except (TypeError, ValueError):
+            value = 0
+        if 1 <= value <= 8:
+            extras["srgan_exif_orientation"] = value
+        else:
+            warnings.warn(f"{path}: EXIF Orientation {orientation!r} is not 1-8: ignored", stacklevel=3)
+    icc = im.info.get("icc_profile")
+    if icc:
+        extras["srgan_icc_profile"] = base64.b64encode(bytes(icc)).decode("ascii")
+    return extras
 
 
 def _normalize_mode(im, mode: str):
@@ -85,13 +179,23 @@ def load_pil(path: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     with im:
         fmt = _FORMAT_NAMES.get(str(im.format), str(im.format).lower())
         mode = im.mode
-        if getattr(im, "n_frames", 1) > 1:
-            warnings.warn(f"{path}: {im.n_frames} frames/pages, only the first is loaded", stacklevel=3)
-        if fmt == "tiff" and mode in ("RGB", "RGBA", "RGBX") and _tiff_bits(im) > 8:
+        pages = _full_pages(im)
+        if pages > 1 and str(im.format) != "MPO":  # MPO: a JPEG's extra frames are previews of the first
+            kind = "multi-page TIFF" if fmt == "tiff" else f"animated {fmt.upper()}"
+            raise InputFileError(
+                path,
+                f"{kind} with {pages} pages/frames: only single images are super-resolved (the first page alone "
+                "would be a partial result)",
+                SPLIT_PAGES_HINT,
+            )
+        extras = image_file_extras(im, path)
+        deep_colour = fmt == "tiff" and mode in ("RGB", "RGBA", "RGBX") and _tiff_bits(im) > 8
+        if deep_colour or (fmt == "png" and _is_16bit_colour_png(path)):
             from monai_srgan.io.readers.itk import load_itk_color_tiff
 
             im.close()
-            return load_itk_color_tiff(path, fmt)
+            vals, affine, meta = load_itk_color_tiff(path, fmt)
+            return _orient(vals, meta, extras)
         try:
             im.load()
         except Exception as e:  # noqa: BLE001 - truncated/corrupt data
@@ -114,6 +218,16 @@ def load_pil(path: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     meta = int_range_meta(arr, path)
     meta.update(srgan_photometric=mode, srgan_alpha_dropped=alpha_dropped, srgan_format=fmt)
     vals = arr[None] if arr.ndim == 2 else np.moveaxis(arr, -1, 0)
+    return _orient(vals, meta, extras)
+
+
+def _orient(vals: np.ndarray, meta: dict[str, Any], extras: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Channel-first ``vals`` turned as a viewer shows them; ``extras`` (orientation, ICC) added to ``meta``."""
+    orientation = extras.get("srgan_exif_orientation")
+    if orientation not in (None, 1):
+        vals = np.moveaxis(apply_exif_orientation(np.moveaxis(vals, 0, -1), orientation), -1, 0)
+        vals = np.ascontiguousarray(vals)
+    meta.update(extras)
     return vals, np.eye(4), meta
 
 

@@ -1,13 +1,22 @@
 """PNG, JPEG and TIFF writers: 8- or 16-bit as the input, 1 or 3 channels, written atomically.
 
 PNG and TIFF are lossless at every ``compress_level`` (zlib 0–9); the default 1 encodes an 8000² grey PNG about 4×
-faster than zlib's default 6 for files about a third larger. PNG and JPEG go through Pillow; TIFF through
-``tifffile`` when it is installed (Pillow's TIFF encoder has no compression level), else Pillow.
+faster than zlib's default 6 for files about a third larger. PNG and JPEG go through Pillow (16-bit RGB PNG, which
+Pillow cannot write, through :func:`encode_png16_rgb`); TIFF through ``tifffile`` when it is installed (Pillow's TIFF
+encoder has no compression level), else Pillow.
+
+The source's ICC profile (``srgan_icc_profile``, kept by the Pillow reader) is embedded in PNG/JPEG/TIFF outputs when
+its colour space fits the output (an RGB profile on a grey output would be wrong: dropped with a warning). No EXIF
+orientation is written: the reader applied it to the pixels.
 """
 
 from __future__ import annotations
 
+import base64
+import logging
 import os
+import struct
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,10 +29,85 @@ from PIL import Image
 from monai_srgan.errors import ConfigError
 from monai_srgan.io.writers.common import atomic_write_file, to_numpy
 
-__all__ = ["write_png", "write_jpeg", "write_tiff", "to_display_integers", "DEFAULT_COMPRESS_LEVEL"]
+__all__ = [
+    "write_png",
+    "write_jpeg",
+    "write_tiff",
+    "to_display_integers",
+    "icc_profile_for",
+    "encode_png16_rgb",
+    "DEFAULT_COMPRESS_LEVEL",
+]
+
+logger = logging.getLogger(__name__)
 
 #: zlib level of PNG/TIFF outputs (lossless at every level; 1 is fast)
 DEFAULT_COMPRESS_LEVEL = 1
+_ICC_SPACES = {1: b"GRAY", 3: b"RGB "}
+
+
+def icc_profile_for(meta: Mapping[str, Any], channels: int, path: Any = None) -> bytes | None:
+    """The source's ICC profile (``meta["srgan_icc_profile"]``, base64) when its colour space fits the output.
+
+    Args:
+        meta: the image's meta.
+        channels: channels of the output (1 grey, 3 RGB).
+        path: the output, for the warning when the profile does not fit (e.g. an RGB profile on a grey output).
+    """
+    text = meta.get("srgan_icc_profile")
+    if not text:
+        return None
+    try:
+        icc = base64.b64decode(str(text), validate=True)
+    except ValueError:
+        return None
+    space = icc[16:20] if len(icc) >= 128 else b""
+    if space == _ICC_SPACES.get(int(channels)):
+        return icc
+    logger.warning(
+        "%s: the source's ICC profile (colour space %r) does not fit a %d-channel output: not embedded",
+        path,
+        space.decode("latin-1").strip(),
+        channels,
+    )
+    return None
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def encode_png16_rgb(arr: np.ndarray, path: str | os.PathLike, level: int = 1, icc: bytes | None = None) -> None:
+    """Write ``(3, H, W)`` uint16 as a 16-bit RGB PNG (Pillow writes RGB only as 8 bits).
+
+    Rows use the PNG "Sub" filter and are compressed block by block, so memory stays near one copy of the image.
+
+    Args:
+        arr: the pixels.
+        path: the file to create.
+        level: zlib level 0–9.
+        icc: an RGB ICC profile to embed (``iCCP`` chunk), or None.
+    """
+    _, h, w = arr.shape
+    comp = zlib.compressobj(level)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)))
+        if icc:
+            f.write(_png_chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(icc)))
+        idat = []
+        for r0 in range(0, h, 256):
+            raw = np.moveaxis(arr[:, r0 : r0 + 256], 0, -1).astype(">u2", order="C").view(np.uint8).reshape(-1, w * 6)
+            rows = np.empty((raw.shape[0], w * 6 + 1), np.uint8)
+            rows[:, 0] = 1  # filter "Sub": each byte minus the same byte of the pixel to its left
+            rows[:, 1:7] = raw[:, :6]
+            np.subtract(raw[:, 6:], raw[:, :-6], out=rows[:, 7:])
+            idat.append(comp.compress(rows.tobytes()))
+            if sum(map(len, idat)) > 1 << 24:  # 16 MiB IDAT chunks
+                f.write(_png_chunk(b"IDAT", b"".join(idat)))
+                idat = []
+        idat.append(comp.flush())
+        f.write(_png_chunk(b"IDAT", b"".join(idat)))
+        f.write(_png_chunk(b"IEND", b""))
 
 
 def to_display_integers(image: np.ndarray, meta: Mapping[str, Any], max_bits: int = 16) -> np.ndarray:
@@ -86,7 +170,7 @@ def write_png(
     compress_level: int = DEFAULT_COMPRESS_LEVEL,
     **_: Any,
 ) -> Path:
-    """Write a PNG: 8-bit for 8-bit sources, 16-bit for deeper ones; grey or RGB.
+    """Write a PNG: 8-bit for 8-bit sources, 16-bit for deeper ones; grey or RGB; the source's ICC profile kept.
 
     Args:
         image: ``(C, H, W)`` values in the source's value domain.
@@ -96,10 +180,12 @@ def write_png(
     """
     level = _level(compress_level)
     arr = to_display_integers(to_numpy(image), meta, 16)
-    if arr.shape[0] == 3 and arr.dtype != np.uint8:
-        arr = to_display_integers(to_numpy(image), {**meta, "srgan_dtype": "float32"}, 8)
+    icc = icc_profile_for(meta, arr.shape[0] if arr.ndim == 3 else 0, path)
+    if arr.ndim == 3 and arr.shape[0] == 3 and arr.dtype == np.uint16:
+        return atomic_write_file(path, lambda tmp: encode_png16_rgb(arr, tmp, level, icc))
     im = _to_pil(arr, path)
-    return atomic_write_file(path, lambda tmp: im.save(tmp, format="PNG", compress_level=level))
+    extra = {"icc_profile": icc} if icc else {}
+    return atomic_write_file(path, lambda tmp: im.save(tmp, format="PNG", compress_level=level, **extra))
 
 
 def write_jpeg(
@@ -108,7 +194,9 @@ def write_jpeg(
     """Write an 8-bit JPEG (quality 95 by default); deeper sources are mapped to 8 bits over their value range."""
     arr = to_display_integers(to_numpy(image), meta, 8)
     im = _to_pil(arr, path)
-    return atomic_write_file(path, lambda tmp: im.save(tmp, format="JPEG", quality=int(quality)))
+    icc = icc_profile_for(meta, arr.shape[0], path)
+    extra = {"icc_profile": icc} if icc else {}
+    return atomic_write_file(path, lambda tmp: im.save(tmp, format="JPEG", quality=int(quality), **extra))
 
 
 def write_tiff(
@@ -141,6 +229,9 @@ def write_tiff(
             _to_pil(arr, path)  # raises the writers' shape error
         data = arr[0] if arr.shape[0] == 1 else np.moveaxis(arr, 0, -1)
         kw: dict[str, Any] = {"compression": "zlib", "compressionargs": {"level": level}} if level else {}
+        icc = icc_profile_for(meta, arr.shape[0], path)
+        if icc:
+            kw["iccprofile"] = icc
         photometric = "minisblack" if arr.shape[0] == 1 else "rgb"
         return atomic_write_file(path, lambda tmp: tifffile.imwrite(tmp, data, photometric=photometric, **kw))
     if arr.shape[0] == 3 and arr.dtype != np.uint8:
@@ -153,4 +244,6 @@ def write_tiff(
 
         return atomic_write_file(path, _itk)
     im = _to_pil(arr, path)
-    return atomic_write_file(path, lambda tmp: im.save(tmp, format="TIFF", compression="tiff_deflate"))
+    icc = icc_profile_for(meta, arr.shape[0], path)
+    extra = {"icc_profile": icc} if icc else {}
+    return atomic_write_file(path, lambda tmp: im.save(tmp, format="TIFF", compression="tiff_deflate", **extra))
