@@ -302,6 +302,10 @@ def _rgba_chest(root: Path, data: Path) -> None:
     img.save(root / "rgba_chest.png")
 
 
+def _colour_fundus(root: Path, data: Path) -> None:
+    Image.open(data / "retina" / "hrf_01_h.jpg").crop((900, 600, 940, 640)).save(root / "colour_fundus.png")
+
+
 def _png16(root: Path, data: Path) -> None:
     arr = (np.random.default_rng(2).random((24, 24)) * 65535).astype(np.uint16)
     Image.fromarray(arr).save(root / "grey16.png")
@@ -395,7 +399,8 @@ CASES: list[Case] = [
     ),
     Case("garbage.tif", _bytes("garbage.tif", lambda d: b"II*\0" + bytes(range(256)) * 4), "failed"),
     Case("notes.txt", _bytes("notes.txt", lambda d: b"radiology notes\n"), "skipped", ("not an image",)),
-    Case("rgba_chest.png", _rgba_chest, "failed", ("channel",)),
+    Case("rgba_chest.png", _rgba_chest, "ok", ("grey image stored as",)),
+    Case("colour_fundus.png", _colour_fundus, "failed", ("channel",)),
     Case("grey16.png", _png16, "ok"),
     Case("palette.png", _palette_png, "ok"),
     Case("covid_crop.jpg", _jpeg_grey, "ok"),

@@ -13,6 +13,7 @@ import pydicom
 import pytest
 import torch
 from _inference_helpers import save_nearest_torchscript
+from PIL import Image
 from pydicom.uid import generate_uid
 
 from monai_srgan.inference import cli
@@ -50,7 +51,8 @@ def _bad_folder(root: Path, data_root: Path) -> Path:
     ds.SeriesInstanceUID = generate_uid()
     ds.save_as(inp / "nopixels.dcm")
     # RGB (RGBA on disk) chest X-ray into a 1-channel model
-    shutil.copy(data_root / "cxr" / "nih_00000100_000.png", inp / "rgb_chest.png")
+    shutil.copy(data_root / "cxr" / "nih_00000100_000.png", inp / "rgb_chest.png")  # grey stored as RGBA
+    Image.open(data_root / "retina" / "hrf_01_h.jpg").crop((900, 600, 964, 664)).save(inp / "colour_fundus.png")
     # RGB DICOM
     ds = pydicom.dcmread(data_root / "dicom" / "pydicom_CR1_6154.dcm")
     rgb = np.stack([ds.pixel_array.astype(np.uint8)] * 3, -1)
@@ -96,14 +98,14 @@ def test_bad_inputs_are_reported_and_the_rest_completes(tmp_path, data_root, mod
     rc = main(["infer", str(inp), str(out), "--model", str(model), "--no-progress"])
     assert rc == 1
     rep = _report(out)
-    for name in ("good_cr1.dcm", "good_cr2.dcm", "good_chest.png", "multiframe.dcm"):
+    for name in ("good_cr1.dcm", "good_cr2.dcm", "good_chest.png", "multiframe.dcm", "rgb_chest.png"):
         assert rep[name]["status"] == "ok", rep[name]
         assert Path(rep[name]["output"]).exists()
     assert (out / "good_chest_x2.png").is_file()
     expected = {
         "corrupt.dcm": "corrupt",
         "truncated.dcm": "corrupt",
-        "rgb_chest.png": "channel",
+        "colour_fundus.png": "channel",
         "rgb.dcm": "channel",
         "mpeg2.dcm": "decoder",
         "mixed": "mixed image sizes",
@@ -115,6 +117,7 @@ def test_bad_inputs_are_reported_and_the_rest_completes(tmp_path, data_root, mod
         assert words.lower() in row["error"].lower(), (name, row["error"])
         assert name in row["error"] or name in row["input"], row
         assert not Path(row.get("output") or "/nonexistent").exists()
+    assert "grey image stored as" in rep["rgb_chest.png"]["warnings"]
     assert rep["nopixels.dcm"]["status"] == "skipped"
     assert "without pixel data" in rep["nopixels.dcm"]["error"]
     err = capsys.readouterr().err

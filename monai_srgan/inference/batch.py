@@ -49,6 +49,8 @@ REPORT_FIELDS = [
     "output_shape",
     "scale",
     "lr_psnr",
+    "clamped_fraction",
+    "flat_fraction",
     "error",
     "warnings",
 ]

@@ -78,6 +78,8 @@ def _build_pipeline(args: argparse.Namespace):
         device=args.device,
         dtype=args.dtype,
         compress_level=getattr(args, "compress_level", 1),
+        clamp=getattr(args, "clamp", None),
+        keep_flat=False if getattr(args, "no_keep_flat", False) else None,
     )
     self_supervised = getattr(args, "self_supervised", False)
     if self_supervised and not args.bundle:
@@ -299,6 +301,8 @@ def _run_batch(args: argparse.Namespace, pipe: Any, input_path: Path, output: Pa
                     output_shape=list(sr.shape),
                     scale=sr.meta.get("srgan_sr_scale"),
                     input_shape=[int(sr.shape[0]), *[int(v) for v in _input_spatial(sr)]],
+                    clamped_fraction=round(float(sr.meta.get("srgan_clamped_fraction", 0.0)), 6),
+                    flat_fraction=round(float(sr.meta.get("srgan_flat_fraction", 0.0)), 6),
                 )
                 if args.compare:
                     from monai_srgan.inference.compare import write_comparison

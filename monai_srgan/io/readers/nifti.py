@@ -96,13 +96,9 @@ def load_nifti(path: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     vals = _channels_first(img, data, path)
     slope, inter = img.dataobj.slope, img.dataobj.inter
     scaled = not (slope in (None, 1) or np.isnan(slope)) or not (inter in (None, 0) or np.isnan(inter))
-    if stored.kind in "iu" and stored.itemsize <= 2:
-        info = np.iinfo(stored)
-        s = 1.0 if slope is None or np.isnan(slope) else float(slope)
-        i = 0.0 if inter is None or np.isnan(inter) else float(inter)
-        ends = np.array([info.min, info.max], dtype=np.float64) * (s if scaled else 1.0) + (i if scaled else 0.0)
-        lo, hi = float(ends.min()), float(ends.max())
-    else:
+    if stored == np.uint8 and not scaled:  # an 8-bit picture: its representable range, as for PNG
+        lo, hi = 0.0, 255.0
+    else:  # CT/MR in int16 or wider, floats, scaled data: the data range (dicom_values explains why)
         lo, hi = (float(data.min()), float(data.max())) if data.size else (0.0, 1.0)
     hdr = img.header
     unit_mm = MM_PER_UNIT.get(hdr.get_xyzt_units()[0], 1.0)
