@@ -1,0 +1,166 @@
+"""Fit a bundle's uncertainty error model on its validation split and check it on its test split.
+
+Usage (from the repository root)::
+
+    python benchmarks/calibrate_uncertainty.py --bundle retina_sr \\
+        --dataset_dir "['../shared/data/retina','../shared/data/extra/retina']" --write
+    python benchmarks/calibrate_uncertainty.py --bundle cxr_sr \\
+        --dataset_dir "['../shared/data/cxr','../shared/data/extra/cxr']" --write
+
+The images, split, pre-processing and degradation are the bundle's ``configs/evaluate.json`` (the same held-out
+protocol as docs/results.md). On every **validation** image the shipped weights super-resolve the degraded image,
+the error model's features are measured (``monai_srgan.inference.uncertainty``) and pixels are sampled to fit it
+(Gaussian NLL, then the 90 % coverage factor). On every **test** image, never used to fit, it prints per image:
+the Spearman rank correlation between 8×8-block means of sigma and of ``|SR − HR|`` (inside the field of view for
+fundus photographs) and the fraction of pixels with ``|SR − HR| ≤ 1.645 σ``; then the cost of ``--uncertainty``
+relative to plain inference. ``--write`` stores the model beside the weights (``<weights>.uncertainty.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from monai.bundle import ConfigParser
+from monai.data import MetaTensor
+
+from monai_srgan.inference.pipeline import SRInferencePipeline
+from monai_srgan.inference.uncertainty import (
+    FEATURES,
+    calibration_path,
+    estimate_uncertainty,
+    fit_error_model,
+    uncertainty_features,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES_PER_IMAGE = 60000
+
+
+def _spearman(a: torch.Tensor, b: torch.Tensor) -> float:
+    ra = a.argsort().argsort().double()
+    rb = b.argsort().argsort().double()
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    return float((ra * rb).sum() / (ra.norm() * rb.norm()).clamp_min(1e-12))
+
+
+def _pairs(bundle: Path, args: argparse.Namespace, section: str):
+    """Yield ``(name, lr MetaTensor in [0, 1], hr (C, H, W), fov mask (H, W) or None)`` of one split section."""
+    parser = ConfigParser()
+    parser.read_config(str(bundle / "configs" / "evaluate.json"))
+    parser.update(
+        {
+            "bundle_root": str(bundle),
+            "dataset_dir": ast.literal_eval(args.dataset_dir) if args.dataset_dir.startswith("[") else args.dataset_dir,
+            "output_dir": args.work_dir,
+            "eval_section": section,
+            "scale": args.scale,
+            "weights": args.weights,
+        }
+    )
+    files = parser.get_parsed_content("eval_files")
+    transform, degrade = parser.get_parsed_content("eval_transform"), parser.get_parsed_content("degrade")
+    for entry in files[: args.max_images]:
+        d = degrade(transform(dict(entry)))
+        hr = torch.as_tensor(d["hr"]).as_subclass(torch.Tensor).float()
+        lr = MetaTensor(torch.as_tensor(d["lr"]).as_subclass(torch.Tensor).float().clone())  # fresh meta: [0, 1]
+        lr.meta.update(srgan_value_min=0.0, srgan_value_max=1.0, srgan_dtype="float32")
+        fov = d.get("fov")
+        fov = None if fov is None else torch.as_tensor(fov)[0] > 0.5
+        yield Path(str(entry["hr"])).name, lr, hr, fov, parser.get_parsed_content("model_path")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bundle", required=True, help="retina_sr or cxr_sr")
+    ap.add_argument("--dataset_dir", required=True, help="as for the bundle's evaluate.json")
+    ap.add_argument("--scale", type=int, default=4)
+    ap.add_argument("--weights", default="psnr")
+    ap.add_argument("--no-tta", action="store_true", help="fit without the test-time-augmentation feature")
+    ap.add_argument("--max-images", dest="max_images", type=int, default=None)
+    ap.add_argument("--work-dir", dest="work_dir", default="/tmp/srgan_calibration")
+    ap.add_argument("--write", action="store_true", help="store the fitted model beside the weights")
+    args = ap.parse_args(argv)
+    bundle = ROOT / "bundles" / args.bundle
+    rng = np.random.default_rng(0)
+    pipe = None
+    feats_s: dict[str, list[np.ndarray]] = {n: [] for n in FEATURES}
+    errs: list[np.ndarray] = []
+    val_names = []
+    weights = None
+    for name, lr, hr, fov, weights in _pairs(bundle, args, "validation"):
+        if pipe is None:
+            pipe = SRInferencePipeline.from_bundle(bundle, weights=weights, scale=args.scale, output_dtype="float32")
+        sr = pipe.predict(lr)
+        tta = pipe.predict(MetaTensor(lr.flip(1), meta=dict(lr.meta))).flip(1)
+        f = uncertainty_features(sr[None], lr[None], pipe.scales_for(lr), None if args.no_tta else tta[None])
+        err = (sr.as_subclass(torch.Tensor) - hr).pow(2).mean(dim=0).sqrt()  # RMS over channels, as the features
+        sign = torch.sign((sr.as_subclass(torch.Tensor) - hr).mean(dim=0))
+        keep = torch.ones_like(err, dtype=torch.bool) if fov is None else fov
+        idx = np.flatnonzero(keep.numpy().ravel())
+        pick = rng.choice(idx, size=min(SAMPLES_PER_IMAGE, idx.size), replace=False)
+        for n in FEATURES:
+            feats_s[n].append(f[n][0, 0].numpy().ravel()[pick])
+        errs.append((sign * err).numpy().ravel()[pick])
+        val_names.append(name)
+        print(f"validation {name}: {hr.shape[1]}x{hr.shape[2]}", flush=True)
+    if pipe is None:
+        print("error: the validation split is empty")
+        return 2
+    model = fit_error_model({n: np.concatenate(v) for n, v in feats_s.items()}, np.concatenate(errs), 1.0,
+                            uses_tta=not args.no_tta)  # fmt: skip
+    print(f"fitted: floor {model.floor:.5f}, coef {model.coef}, factor {model.factor:.3f}, NLL {model.fit['nll']:.3f}")
+
+    print("\n| test image | Spearman (8x8 blocks) | coverage of ±1.645 σ | mean σ (grey levels /255) |")
+    print("|---|---|---|---|")
+    rhos, covs, t_plain, t_unc = [], [], 0.0, 0.0
+    test_names = []
+    for name, lr, hr, fov, _ in _pairs(bundle, args, "test"):
+        t0 = time.perf_counter()
+        sr = pipe.predict(lr)
+        t1 = time.perf_counter()
+        sigma = estimate_uncertainty(pipe, lr, sr, model)[0]
+        t2 = time.perf_counter()
+        t_plain, t_unc = t_plain + (t1 - t0), t_unc + (t2 - t0)
+        err = (sr.as_subclass(torch.Tensor) - hr).pow(2).mean(dim=0).sqrt()
+        cover = (err <= 1.645 * sigma) if fov is None else (err <= 1.645 * sigma)[fov]
+        bs = F.avg_pool2d(sigma[None, None].as_subclass(torch.Tensor), 8)[0, 0]
+        be = F.avg_pool2d(err[None, None], 8)[0, 0]
+        inside = torch.ones_like(bs, dtype=torch.bool)
+        if fov is not None:  # blocks entirely inside the field of view
+            inside = F.avg_pool2d(fov[None, None].float(), 8)[0, 0] == 1.0
+        rho = _spearman(bs[inside], be[inside])
+        cov = float(cover.float().mean())
+        rhos.append(rho)
+        covs.append(cov)
+        test_names.append(name)
+        print(f"| {name} | {rho:.3f} | {100 * cov:.1f} % | {255 * float(sigma.mean()):.2f} |", flush=True)
+    cost = t_unc / max(t_plain, 1e-9)
+    print(f"| mean of {len(rhos)} | {np.mean(rhos):.3f} | {100 * np.mean(covs):.1f} % | |")
+    print(f"\ncost of --uncertainty: {cost:.2f}x plain inference ({t_unc:.1f} s vs {t_plain:.1f} s)")
+    model.fit.update(
+        bundle=args.bundle,
+        weights=Path(weights).name,
+        scale=args.scale,
+        validation=val_names,
+        test=test_names,
+        test_spearman_mean=round(float(np.mean(rhos)), 4),
+        test_coverage_mean=round(float(np.mean(covs)), 4),
+        cost_ratio=round(cost, 2),
+        command=" ".join(["python benchmarks/calibrate_uncertainty.py", *map(shlex.quote, argv or sys.argv[1:])]),
+    )
+    if args.write:
+        model.save(calibration_path(weights))
+        print(f"written: {calibration_path(weights)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
