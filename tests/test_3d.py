@@ -15,9 +15,9 @@ import pydicom
 import pytest
 import torch
 
+from monai_srgan.apps.cli import main as cli_main
 from monai_srgan.errors import InputFileError
 from monai_srgan.inference import SRInferencePipeline
-from monai_srgan.inference.cli import main as cli_main
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "bundles" / "ct_mr_sr_3d"

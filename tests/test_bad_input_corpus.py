@@ -19,7 +19,7 @@ from _bad_input_corpus import CASES, GOOD, HINT_WORDS
 from _inference_helpers import save_nearest_torchscript
 from PIL import Image
 
-from monai_srgan.inference.cli import main
+from monai_srgan.apps.cli import main
 from monai_srgan.io.writers import common as _common
 
 

@@ -16,8 +16,8 @@ from _inference_helpers import save_nearest_torchscript
 from PIL import Image
 from pydicom.uid import generate_uid
 
-from monai_srgan.inference import cli
-from monai_srgan.inference.cli import main
+from monai_srgan.apps import cli
+from monai_srgan.apps.cli import main
 from monai_srgan.io.writers import common as _common
 
 

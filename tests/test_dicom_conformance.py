@@ -15,7 +15,7 @@ import pytest
 from _inference_helpers import save_nearest_torchscript
 from pydicom.data import get_testdata_file
 
-from monai_srgan.inference.cli import main
+from monai_srgan.apps.cli import main
 
 DCIODVFY = shutil.which("dciodvfy")
 pytestmark = pytest.mark.skipif(

@@ -17,7 +17,7 @@ import pytest
 from _inference_helpers import save_nearest_torchscript
 from pydicom.uid import ExplicitVRLittleEndian
 
-from monai_srgan.inference.cli import main
+from monai_srgan.apps.cli import main
 from monai_srgan.io.dicom_values import values_to_stored
 from monai_srgan.io.writers.dicom import DEFAULT_NOTE
 
@@ -64,7 +64,8 @@ def dicom_run(tmp_path_factory, data_root):
     shutil.copytree(d / "dcmqi_701-ADCb500", inp / "mr")  # rglob does not follow folder links
     model = save_nearest_torchscript(root / "nearest_x2.ts", SCALE)
     out = root / "out"
-    rc = main(["infer", str(inp), str(out), "--model", str(model), "--tile-size", "768", "--no-progress"])
+    args = ["--tile-size", "768", "--no-progress", "--follow-links"]  # the links lead out of the input on purpose
+    rc = main(["infer", str(inp), str(out), "--model", str(model), *args])
     return rc, inp, out
 
 

@@ -22,8 +22,8 @@ import pytest
 from _inference_helpers import save_nearest_torchscript
 from PIL import Image, ImageCms, ImageOps
 
+from monai_srgan.apps.cli import main
 from monai_srgan.inference import batch, memory, outdir
-from monai_srgan.inference.cli import main
 from monai_srgan.io.readers.pil import apply_exif_orientation, load_pil
 from monai_srgan.io.writers import common as _common
 

@@ -259,7 +259,7 @@ def test_spacing_between_slices_contradicting_positions_warns_and_positions_win(
 def test_cli_report_rows_name_the_refusal_and_the_warning(tmp_path, data_root):
     import json
 
-    from monai_srgan.inference.cli import main
+    from monai_srgan.apps.cli import main
 
     inp = tmp_path / "in"
     inp.mkdir()

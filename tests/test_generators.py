@@ -479,6 +479,6 @@ def test_through_plane_sr_is_a_2d_net_across_the_slice_axis():
 
 
 def test_cli_network_choices_are_the_registry():
-    from monai_srgan.inference.cli import NETWORK_CHOICES
+    from monai_srgan.apps.cli import NETWORK_CHOICES
 
     assert set(NETWORK_CHOICES) == set(GENERATORS)

@@ -13,8 +13,8 @@ import torch
 from _inference_helpers import save_nearest_torchscript
 from monai.transforms import LoadImage, LoadImaged
 
+from monai_srgan.apps.cli import main
 from monai_srgan.errors import ConfigError
-from monai_srgan.inference.cli import main
 from monai_srgan.io.discovery import find_inputs
 from monai_srgan.io.readers import DicomReader, NiftiReader, PillowImageReader, reader_for
 from monai_srgan.io.readers.dicom import clear_header_cache

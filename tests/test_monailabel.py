@@ -191,7 +191,7 @@ def _multipart(content_type: str, body: bytes) -> dict[str, bytes]:
 def _cli_infer(src: Path, bundle: Path, out: Path, fmt: str) -> Path:
     """``monai-srgan infer`` (main environment) on one file; returns the one output file."""
     r = subprocess.run(
-        [sys.executable, "-m", "monai_srgan.inference.cli", "infer", str(src), str(out), "--bundle", str(bundle)]
+        [sys.executable, "-m", "monai_srgan.apps.cli", "infer", str(src), str(out), "--bundle", str(bundle)]
         + ["--format", fmt, "--no-progress"],
         capture_output=True,
         text=True,

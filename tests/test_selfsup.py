@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
+from monai_srgan.apps.cli import main
 from monai_srgan.errors import InputFileError
-from monai_srgan.inference.cli import main
 from monai_srgan.selfsup import SelfSupervisedSliceSR, default_scale, inplane_training_pairs
 from monai_srgan.transforms import LoadMedicalImage, SliceThicknessDegradation
 

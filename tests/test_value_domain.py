@@ -132,7 +132,7 @@ def test_cli_report_rows_carry_the_clamped_fraction_and_no_clamp_option(tmp_path
     rng = np.random.default_rng(2)
     src = _signed_series(tmp_path / "in" / "adc", _adc_like(rng, n=2, size=16))
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "monai_srgan.inference.cli", "infer", str(src), str(out), "--bundle"]
+    cmd = [sys.executable, "-m", "monai_srgan.apps.cli", "infer", str(src), str(out), "--bundle"]
     cmd += [str(ROOT / "bundles" / "cxr_sr"), "--no-progress"]
     subprocess.run(cmd, check=True, capture_output=True)
     row = json.loads((out / "srgan_report.json").read_text())["inputs"][0]

@@ -1,25 +1,27 @@
-"""Bundle inference driven by the parsed config, and finding the bundles (repository folder or installed wheel).
+"""Bundle inference driven by the parsed config.
 
 ``configs/inference.json`` builds the objects (``network_def`` → ``network`` with the weights → ``pipeline``, an
 :class:`~monai_srgan.inference.SRInferencePipeline`) and its ``run`` calls ``@evaluator.run()``: an
-:class:`SRBundleInference` that hands *those parsed objects* to the ``monai-srgan infer`` batch (reports, resume,
-derived DICOM), so every ``python -m monai.bundle run`` override takes effect and nothing is built twice. The CLI
-(``--bundle``) and MONAI Label build the same ``pipeline`` id through :func:`pipeline_from_bundle`.
+:class:`SRBundleInference` that hands *those parsed objects* to the batch runner
+(:func:`monai_srgan.inference.runner.run_batch`: reports, resume, derived DICOM, torchrun sharding), so every
+``python -m monai.bundle run`` override takes effect and nothing is built twice. The CLI (``--bundle``) and MONAI
+Label build the same ``pipeline`` id through :func:`pipeline_from_bundle` (in
+:mod:`monai_srgan.inference.bundle_config`, re-exported here with :func:`bundle_path`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from monai.bundle import ConfigParser
-
-from monai_srgan.errors import ConfigError, InputFileError, project_error
-from monai_srgan.inference import batch, cli
-from monai_srgan.inference.loading import load_generator
-from monai_srgan.inference.pipeline import _as_tuple
+from monai_srgan.errors import ConfigError
+from monai_srgan.inference import batch
+from monai_srgan.inference.bundle_config import BUNDLE_NAMES, bundle_path, bundles_root, pipeline_from_bundle
+from monai_srgan.inference.runner import BatchOptions, run_batch
+from monai_srgan.io.writers.formats import FORMAT_CHOICES
 
 __all__ = [
     "BUNDLE_NAMES",
@@ -30,107 +32,6 @@ __all__ = [
     "SRBundleInference",
 ]
 
-#: the bundles this package ships (``monai-srgan infer ... --bundle cxr_sr``)
-BUNDLE_NAMES = ("retina_sr", "cxr_sr", "ct_mr_sr_3d")
-
-#: :class:`SRInferencePipeline` keyword arguments that ``from_bundle`` callers (the CLI, MONAI Label) may override
-_PIPELINE_ARGS = ("device", "tile_size", "overlap", "context", "sw_batch_size", "dtype", "compress_level", "progress")
-
-
-def bundles_root() -> Path:
-    """The folder holding the shipped bundles: ``monai_srgan/bundles`` in an installed wheel, else the repository's
-    ``bundles/`` (source checkout, editable install)."""
-    here = Path(__file__).resolve().parents[1]
-    installed = here / "bundles"
-    if installed.is_dir():
-        return installed
-    return here.parent / "bundles"
-
-
-def bundle_path(name_or_path: str | os.PathLike) -> Path:
-    """A bundle folder from a path (returned as is when it holds ``configs/``) or a shipped bundle's name.
-
-    Raises:
-        ConfigError: neither an existing bundle folder nor the name of a shipped bundle.
-    """
-    p = Path(name_or_path).expanduser()
-    if (p / "configs").is_dir():
-        return p
-    name = os.fspath(name_or_path)
-    if name in BUNDLE_NAMES and (bundles_root() / name / "configs").is_dir():
-        return bundles_root() / name
-    raise ConfigError(
-        f"bundle '{name}' is neither a bundle folder (one holding configs/inference.json) nor a shipped bundle "
-        f"name ({', '.join(BUNDLE_NAMES)})"
-    )
-
-
-def pipeline_from_bundle(
-    cls: type,
-    bundle_dir: str | os.PathLike,
-    config_file: str | Sequence[str] | None = None,
-    weights: str | os.PathLike | None = None,
-    **overrides: Any,
-) -> Any:
-    """Implementation of :meth:`SRInferencePipeline.from_bundle` (see there); ``bundle_dir`` may be a bundle name.
-
-    With a ``pipeline`` id in the config (the shipped bundles), that component is built with ``bundle_root``,
-    ``model_path`` (``weights``) and ``pipeline#<arg>`` (``overrides``) set first; otherwise the pipeline is
-    assembled from the ids ``network_def``, ``model_path``, ``normalize``, ``model_name``, ``tile_size``,
-    ``tile_overlap``, ``sw_batch_size``, ``in_channels``, ``spatial_dims``.
-    """
-    bundle_dir = bundle_path(bundle_dir)
-    files = config_file or ["configs/inference.json"]
-    files = [files] if isinstance(files, (str, os.PathLike)) else list(files)
-    paths = [Path(f) if Path(f).is_absolute() else bundle_dir / f for f in files]
-    for p in paths:
-        if not p.is_file():
-            raise InputFileError(p, "bundle config not found", f"is '{bundle_dir}' a bundle folder?")
-    parser = ConfigParser()
-    parser.read_config([str(p) for p in paths])
-    parser["bundle_root"] = str(bundle_dir)
-    for key in ("network_def", "scale"):
-        if key not in parser:
-            raise ConfigError(f"bundle config {paths[0]} defines no '{key}' (see docs/inference.md)")
-    expected = overrides.pop("scale", None)
-    if expected is not None and "weights" in parser and isinstance(parser["scale"], int):
-        parser["scale"] = int(expected)  # a 2D bundle picks the weights of the scale asked for (bundle.weights)
-    if weights is not None:
-        parser["weights" if "weights" in parser else "model_path"] = os.fspath(weights)
-    scale = parser.get_parsed_content("scale")
-    if expected is not None and _as_tuple(expected) != _as_tuple(scale):
-        raise ConfigError(f"scale={expected} was asked for but bundle '{bundle_dir}' is x{scale}")
-    given = {k: v for k, v in overrides.items() if v is not None}
-    if "pipeline" in parser:
-        for k, v in given.items():
-            parser[f"pipeline#{k}"] = v
-        try:
-            return parser.get_parsed_content("pipeline")
-        except RuntimeError as e:  # MONAI wraps what a config expression raises: show the project's own message
-            root = project_error(e)
-            if root is None:
-                raise
-            raise root from None
-    if weights is None:
-        weights = parser.get_parsed_content("model_path") if "model_path" in parser else None
-        weights = weights or bundle_dir / "models" / "model.pt"
-    network = load_generator(weights, parser.get_parsed_content("network_def"))
-    kw: dict[str, Any] = {"model_name": f"{bundle_dir.name}:{Path(weights).name}"}
-    for cfg_id, arg in (
-        ("normalize", "normalize"),
-        ("model_name", "model_name"),
-        ("tile_size", "tile_size"),
-        ("tile_overlap", "overlap"),
-        ("sw_batch_size", "sw_batch_size"),
-        ("in_channels", "in_channels"),
-        ("spatial_dims", "spatial_dims"),
-    ):
-        if cfg_id in parser:
-            kw[arg] = parser.get_parsed_content(cfg_id)
-    kw.update(given)
-    return cls(network, scale, **kw)
-
-
 def run_inference(
     pipeline: Any,
     dataset_dir: str | os.PathLike,
@@ -140,6 +41,7 @@ def run_inference(
     resume: bool = False,
     overwrite: bool = False,
     progress: bool = False,
+    uncertainty: bool = False,
 ) -> int:
     """Super-resolve a file, folder or DICOM series with an already built pipeline, as ``monai-srgan infer`` does.
 
@@ -155,6 +57,7 @@ def run_inference(
         resume: continue an earlier run in ``output_dir``.
         overwrite: redo an earlier run in ``output_dir``.
         progress: show a progress bar.
+        uncertainty: also write the calibrated uncertainty map of each output.
 
     Returns:
         0 when every input was written.
@@ -164,19 +67,22 @@ def run_inference(
     """
     if not Path(dataset_dir).exists():
         raise ConfigError(f"dataset_dir='{dataset_dir}' does not exist: set --dataset_dir to an image file or folder")
-    argv = ["infer", os.fspath(dataset_dir), os.fspath(output_dir), "--bundle", "(parsed config)"]
-    argv += ["--format", str(output_format), "--device", str(pipeline.device)]
-    argv += ["--compare"] * bool(compare) + ["--resume"] * bool(resume) + ["--overwrite"] * bool(overwrite)
-    argv += [] if progress else ["--no-progress"]
-    try:
-        args = cli.build_parser().parse_args(argv)
-    except SystemExit as e:
-        raise ConfigError(f"bad inference settings (output_format='{output_format}'?): see the message above") from e
-    code = cli.run_infer(args, pipeline)
-    output = Path(args.output)
+    if output_format not in FORMAT_CHOICES:
+        raise ConfigError(f"output_format='{output_format}': choose one of {', '.join(FORMAT_CHOICES)}")
+    options = BatchOptions(
+        format=output_format,
+        resume=resume,
+        overwrite=overwrite,
+        compare=compare,
+        uncertainty=uncertainty,
+        progress=progress,
+        command="python -m monai.bundle run " + " ".join(sys.argv[1:]),
+    )
+    code = run_batch(pipeline, dataset_dir, output_dir, options)
     if code:
         raise ConfigError(
-            f"inference failed for some inputs (exit status {code}): see {output / (batch.REPORT_NAME + '.csv')}"
+            f"inference failed for some inputs (exit status {code}): see "
+            f"{Path(output_dir) / (batch.REPORT_NAME + '.csv')}"
         )
     return code
 
@@ -191,6 +97,7 @@ class SRBundleInference:
         output_dir: output folder; with several entries, one sub-folder per entry (``<index>_<name>``).
         output_format: see :func:`run_inference`.
         compare: see :func:`run_inference`.
+        uncertainty: see :func:`run_inference`.
         resume: see :func:`run_inference`.
         overwrite: see :func:`run_inference`.
         image_key: the key of the entries' paths.
@@ -206,10 +113,11 @@ class SRBundleInference:
         resume: bool = False,
         overwrite: bool = False,
         image_key: str = "image",
+        uncertainty: bool = False,
     ) -> None:
         self.pipeline, self.dataset, self.output_dir = pipeline, dataset, Path(output_dir)
         self.output_format, self.compare, self.resume, self.overwrite = output_format, compare, resume, overwrite
-        self.image_key = image_key
+        self.image_key, self.uncertainty = image_key, uncertainty
 
     def inputs(self) -> list[str]:
         """The input paths named by the dataset entries."""
@@ -225,5 +133,8 @@ class SRBundleInference:
         outs = [self.output_dir] if len(paths) == 1 else [self.output_dir / f"{i}_{Path(p).stem}" for i, p in
                                                            enumerate(paths)]  # fmt: skip
         for src, out in zip(paths, outs):
-            run_inference(self.pipeline, src, out, self.output_format, self.compare, self.resume, self.overwrite)
+            run_inference(
+                self.pipeline, src, out, self.output_format, self.compare, self.resume, self.overwrite,
+                uncertainty=self.uncertainty,
+            )  # fmt: skip
         return outs

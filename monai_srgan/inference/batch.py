@@ -51,6 +51,10 @@ REPORT_FIELDS = [
     "lr_psnr",
     "clamped_fraction",
     "flat_fraction",
+    "uncertainty",
+    "uncertainty_mean",
+    "uncertainty_high_fraction",
+    "rank",
     "error",
     "warnings",
 ]

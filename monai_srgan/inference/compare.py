@@ -36,7 +36,7 @@ from monai_srgan.io.writers.formats import FORMAT_EXTENSIONS
 from monai_srgan.transforms.resize import imresize
 from monai_srgan.utils.figures import colorbar, colorize, comparison_figure
 
-__all__ = ["comparison_paths", "write_comparison", "comparison_planes", "lr_residual"]
+__all__ = ["comparison_paths", "write_comparison", "comparison_planes", "lr_residual", "uncertainty_figure"]
 
 _CTX = 4  # LR pixels of context for bicubic up/down-sampling of a stripe (kernel support 2)
 _STRIPE_BYTES = 64 * 2**20  # float SR pixels converted at a time
@@ -257,7 +257,12 @@ def _views(lr: torch.Tensor, sr: torch.Tensor, s: list[int], hr: torch.Tensor | 
 
 
 def write_comparison(
-    pipeline: Any, source: Any, sr: MetaTensor, out_path: str | os.PathLike, hr: torch.Tensor | None = None
+    pipeline: Any,
+    source: Any,
+    sr: MetaTensor,
+    out_path: str | os.PathLike,
+    hr: torch.Tensor | None = None,
+    sigma: MetaTensor | None = None,
 ) -> float:
     """Write ``<stem>_compare.png`` and ``<stem>_lr_residual.png`` for one input; returns the LR-consistency PSNR.
 
@@ -268,6 +273,8 @@ def write_comparison(
         sr: the SR output of :meth:`SRInferencePipeline.predict` (value domain, any dtype); read in stripes.
         out_path: the main output's path (the comparison files go next to it).
         hr: optional ground truth normalised to [0, 1], ``sr``'s shape: adds an HR column.
+        sigma: the uncertainty map of ``sr`` (``--uncertainty``): also writes ``<stem>_uncertainty.png``, the SR
+            image with sigma overlaid in colour and a colour bar.
     """
     lr = pipeline.load(source)
     lr_norm, params = pipeline._normalize(lr)
@@ -309,6 +316,44 @@ def write_comparison(
         color_bar=(f"|degrade(SR)-LR| (fraction of the range); LR-consistency PSNR {psnr:.2f} dB", vmax),
     )
     cmp_path, res_path = comparison_paths(out_path)
+    if sigma is not None:
+        unc = uncertainty_figure(sr_t, sigma.as_subclass(torch.Tensor), to_norm, float(scale.abs().mean()))
+        unc_path = cmp_path.with_name(cmp_path.name.replace("_compare.png", "_uncertainty.png"))
+        atomic_write_file(unc_path, lambda t: Image.fromarray(unc).save(t, format="PNG"), overwrite=True)
     atomic_write_file(cmp_path, lambda t: Image.fromarray(fig).save(t, format="PNG"), overwrite=True)
     atomic_write_file(res_path, lambda t: Image.fromarray(res_fig).save(t, format="PNG"), overwrite=True)
     return round(psnr, 3)
+
+
+def uncertainty_figure(sr: torch.Tensor, sigma: torch.Tensor, to_norm: Callable, norm_scale: float) -> np.ndarray:
+    """The SR image (grey) with its uncertainty overlaid in colour, beside the uncertainty map alone, plus a colour
+    bar in value-range fractions; images wider than 1024 px are shown downsampled (sigma max-pooled, so uncertain
+    spots stay visible), volumes by their middle slice.
+
+    Args:
+        sr: the SR output ``(C, *spatial)`` (value domain).
+        sigma: its one-SD map ``(1, *spatial)`` (value units).
+        to_norm: value domain → [0, 1] (the pipeline's normalisation).
+        norm_scale: the normalisation's scale (value units → fraction of the range).
+    """
+    if sr.ndim == 4:  # volume: the middle slice
+        k = sr.shape[-1] // 2
+        sr, sigma = sr[..., k], sigma[..., k]
+    f = -(-max(sr.shape[-2:]) // 1024)
+    img = to_norm(sr.float()).clamp(0, 1).mean(0, keepdim=True)
+    sig = sigma.float() * norm_scale
+    if f > 1:
+        img = torch.nn.functional.avg_pool2d(img[None], f, ceil_mode=True)[0]
+        sig = torch.nn.functional.max_pool2d(sig[None], f, ceil_mode=True)[0]
+    sample = sig.flatten()[:: max(sig.numel() // 1_000_000, 1)]
+    low = float(torch.quantile(sample, 0.01))  # the image's floor (noise level): shown as no colour
+    span = max(float(torch.quantile(sample, 0.995)) - low, 1.0 / 255.0)
+    heat = colorize(sig - low, span)
+    weight = ((sig - low) / span).clamp(0, 1) * 0.7  # certain pixels show the image, uncertain ones the colour
+    overlay = img.expand(3, -1, -1) * (1 - weight) + heat * weight
+    label = "uncertainty over SR" + (f" (1/{f} size, max per block)" if f > 1 else "")
+    return comparison_figure(
+        [(label, [overlay]), ("uncertainty (1 SD)", [heat])],
+        zoom=1,
+        color_bar=(f"1 SD of the SR value above the image's floor of {low:.4f} (fraction of the value range)", span),
+    )

@@ -15,7 +15,7 @@ from monai_srgan.errors import InputFileError
 from monai_srgan.io.readers.dicom_series import require_regular_slices
 from monai_srgan.transforms.resize import rescale_affine
 
-__all__ = ["sr_affine", "output_dtype_for", "check_slice_axis"]
+__all__ = ["sr_affine", "output_dtype_for", "check_slice_axis", "scale_tuple"]
 
 
 def sr_affine(affine: torch.Tensor | np.ndarray, in_shape: Sequence[int], scale: Sequence[int]) -> torch.Tensor:
@@ -86,3 +86,10 @@ def check_slice_axis(image: Any, scale: Sequence[int], where: str | None) -> Non
             f"reorient the volume so that the slices lie along axis {axes[0]} (e.g. monai.transforms.Orientation "
             "or nibabel as_closest_canonical for axial data), or pass check_geometry=False",
         )
+
+
+def scale_tuple(v: Any) -> tuple[int, ...]:
+    """An SR factor as a tuple of ints: ``4`` → ``(4,)``, ``[1, 1, 4]`` → ``(1, 1, 4)``."""
+    if isinstance(v, (int, float, np.integer)):
+        return (int(v),)
+    return tuple(int(x) for x in v)

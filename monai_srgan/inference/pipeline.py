@@ -21,7 +21,7 @@ from monai.data import MetaTensor
 
 from monai_srgan.errors import ConfigError, InputFileError
 from monai_srgan.inference.exported import ExportedGenerator
-from monai_srgan.inference.formats import check_slice_axis, output_dtype_for, sr_affine
+from monai_srgan.inference.formats import check_slice_axis, output_dtype_for, scale_tuple, sr_affine
 from monai_srgan.inference.loading import load_generator, network_in_channels
 from monai_srgan.inference.tiling import SRInferer
 from monai_srgan.inference.value_guard import CLAMP_MODES, OutputValueGuard
@@ -113,12 +113,14 @@ class SRInferencePipeline:
         if clamp not in CLAMP_MODES:
             raise ConfigError(f"clamp={clamp!r}: choose one of {', '.join(CLAMP_MODES)}")
         self.clamp, self.keep_flat = clamp, keep_flat is None or bool(keep_flat)
+        #: the weight file the network was loaded from (set by the constructors; finds its uncertainty calibration)
+        self.weights_path: str | None = None
         self.device = torch.device(device or "cpu")
         if isinstance(network, torch.nn.Module):
             network = network.to(self.device).eval()
         self.network = network
         net_scale = getattr(network, "scale", None)
-        if net_scale is not None and _as_tuple(net_scale) != _as_tuple(scale)[: len(_as_tuple(net_scale))]:
+        if net_scale is not None and scale_tuple(net_scale) != scale_tuple(scale)[: len(scale_tuple(net_scale))]:
             raise ConfigError(
                 f"scale={scale} but the network {type(network).__name__} upsamples x{net_scale}: "
                 "set the scale the model was trained for"
@@ -177,7 +179,7 @@ class SRInferencePipeline:
         ``model_path`` and ``pipeline#<argument>`` set from the arguments; else assembled from the ids ``network_def``
         and ``scale`` (required), ``normalize``, ``model_name``, ``tile_size``, ``tile_overlap``, ``sw_batch_size``,
         ``in_channels``, ``spatial_dims``. Weights: ``weights`` argument, else id ``model_path``, else
-        ``<bundle>/models/model.pt``. Implemented by :func:`monai_srgan.bundle.infer.pipeline_from_bundle`.
+        ``<bundle>/models/model.pt``. Implemented by :func:`monai_srgan.inference.bundle_config.pipeline_from_bundle`.
 
         Args:
             bundle_dir: the bundle folder (holding ``configs/`` and ``models/``), or a shipped bundle's name
@@ -187,7 +189,7 @@ class SRInferencePipeline:
             overrides: keyword arguments of :class:`SRInferencePipeline` (``device``, ``tile_size``, ...); ``scale``
                 here is only checked against the bundle's.
         """
-        from monai_srgan.bundle.infer import pipeline_from_bundle
+        from monai_srgan.inference.bundle_config import pipeline_from_bundle
 
         return pipeline_from_bundle(cls, bundle_dir, config_file, weights, **overrides)
 
@@ -207,7 +209,9 @@ class SRInferencePipeline:
             if scale is None:
                 raise ConfigError(f"the scale of '{weights}' is unknown: pass --scale")
         kwargs.setdefault("model_name", getattr(model, "model_name", None) or Path(weights).name)
-        return cls(model, scale, **kwargs)
+        pipe = cls(model, scale, **kwargs)
+        pipe.weights_path = os.fspath(weights)
+        return pipe
 
     # ------------------------------------------------------------------ steps
     def load(self, source: Any) -> MetaTensor:
@@ -249,7 +253,7 @@ class SRInferencePipeline:
             raise InputFileError(where, "contains NaN or infinite values", "fix or remove the file")
         if nsp == self.spatial_dims:
             if nsp == 3 and self.check_geometry:
-                check_slice_axis(image, _as_tuple(self.scale), where)
+                check_slice_axis(image, scale_tuple(self.scale), where)
             return image, nsp, "native"
         if nsp == 3 and self.spatial_dims == 2:
             return image, nsp, "slices"
@@ -260,7 +264,7 @@ class SRInferencePipeline:
     def scales_for(self, image: MetaTensor) -> tuple[int, ...]:
         """Per-axis SR factors for ``image`` (a 2D model on a volume keeps the slice axis)."""
         nsp = image.ndim - 1
-        s = _as_tuple(self.scale)
+        s = scale_tuple(self.scale)
         if len(s) == 1:
             s = s * self.spatial_dims
         if nsp == 3 and self.spatial_dims == 2:
@@ -352,12 +356,6 @@ class SRInferencePipeline:
 def _autocastable(network: Any) -> bool:
     """True for an eager ``nn.Module`` (autocast and memory formats apply); False for exported/scripted models."""
     return isinstance(network, torch.nn.Module) and not isinstance(network, (ExportedGenerator, torch.jit.ScriptModule))
-
-
-def _as_tuple(v: Any) -> tuple[int, ...]:
-    if isinstance(v, (int, float, np.integer)):
-        return (int(v),)
-    return tuple(int(x) for x in v)
 
 
 def _where(image: Any) -> str | None:

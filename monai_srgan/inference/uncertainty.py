@@ -43,6 +43,7 @@ __all__ = [
     "uncertainty_features",
     "fit_error_model",
     "estimate_uncertainty",
+    "write_uncertainty",
     "calibration_path",
     "load_error_model",
     "HIGH_SIGMA_FRACTION",
@@ -265,3 +266,55 @@ def estimate_uncertainty(pipe: Any, image: Any, sr: Any, model: ErrorModel) -> A
     out.meta["srgan_uncertainty_mean"] = float(sigma.mean())
     out.meta["srgan_uncertainty_high_fraction"] = float((sigma > HIGH_SIGMA_FRACTION * value_range).float().mean())
     return out
+
+
+UNCERTAINTY_NOTE = (
+    "UNCERTAINTY MAP, not an image of the patient: each pixel is one standard deviation of the super-resolved value "
+    "at that place, in the image's value units (monai_srgan, calibrated on held-out images)"
+)
+
+
+def write_uncertainty(sigma: Any, path: str | os.PathLike, fmt: str, sr: Any, writer_kwargs: Mapping | None = None):
+    """Write the one-SD map beside its output, atomically: float32 TIFF (2D), float32 NIfTI (volumes), or a derived
+    DICOM series labelled as an uncertainty map (ImageType ``DERIVED\\SECONDARY\\UNCERTAINTY``, its own series,
+    16-bit with RescaleSlope = the value of one stored step).
+
+    Args:
+        sigma: from :func:`estimate_uncertainty`.
+        path: from :func:`monai_srgan.inference.runner.uncertainty_path`.
+        fmt: ``"tiff"``, ``"nifti"`` or ``"dicom"``.
+        sr: the SR output it belongs to (its meta names the DICOM sources).
+        writer_kwargs: the image writer's keyword arguments (``series_number``).
+    """
+    from PIL import Image
+
+    from monai_srgan.io.writers import write_image
+    from monai_srgan.io.writers.common import atomic_write_file
+
+    path = Path(path)
+    values = sigma.as_subclass(torch.Tensor)[0].float().numpy()
+    if fmt == "dicom":
+        from monai_srgan.io.writers.dicom import write_dicom_series
+
+        meta = dict(sr.meta)
+        top = float(values.max()) if values.size else 0.0
+        step = max(top / 60000.0, 1e-6)  # 16 bits with headroom: the largest sigma to 1/60000 of itself
+        kw = {k: v for k, v in (writer_kwargs or {}).items() if k == "series_number"}
+        if "series_number" in kw:
+            kw["series_number"] = int(kw["series_number"]) + 1
+        desc = f"UNCERTAINTY (1 SD) of SR x{'x'.join(str(s) for s in meta.get('srgan_sr_scale', []))}"
+        return write_dicom_series(
+            sigma, meta, path, scale=meta.get("srgan_sr_scale", 1), model_name=str(meta.get("srgan_model", "")),
+            series_description=desc[:64], note=None,
+            value_map={"kind": "UNCERTAINTY", "comment": UNCERTAINTY_NOTE, "step": step}, **kw,
+        )  # fmt: skip
+    if fmt == "nifti" or values.ndim == 3:
+        if not path.name.endswith((".nii", ".nii.gz")):
+            path = path.with_name(path.name.rsplit(".", 1)[0] + ".nii.gz")
+        return write_image(sigma, path, "nifti")
+
+    def _tif(tmp: Path) -> None:
+        Image.fromarray(values.astype("float32"), mode="F").save(tmp, format="TIFF", compression="tiff_deflate")
+
+    atomic_write_file(path, _tif)
+    return path

@@ -51,6 +51,7 @@ from monai_srgan.io.writers.common import atomic_write_dir, to_numpy
 from monai_srgan.io.writers.dicom_header import (
     DERIVATION_CODE,
     SPACING_KEYWORDS,
+    as_value_map,
     derived_header,
     ds_value,
     first_number,
@@ -91,6 +92,7 @@ def write_dicom_series(
     series_description: str | None = None,
     note: str | None = DEFAULT_NOTE,
     series_uid: str | None = None,
+    value_map: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write super-resolved pixels as a derived DICOM series, one file per slice, into a new folder.
 
@@ -106,6 +108,9 @@ def write_dicom_series(
         series_description: SeriesDescription (default: source description + ``" SR x<scale>"``).
         note: ImageComments text ("not for diagnostic use" by default); None leaves ImageComments unset.
         series_uid: SeriesInstanceUID to use (default: a new one from ``pydicom.uid.generate_uid``).
+        value_map: write a grey map of derived values instead of an image (``image`` 1 channel, any source
+            photometry): ``{"kind": "UNCERTAINTY", "comment": ..., "step": value of one stored step}``
+            (:func:`~monai_srgan.io.writers.dicom_header.as_value_map`).
 
     Returns:
         the created folder, holding ``IM00001.dcm`` ... in slice order.
@@ -150,7 +155,7 @@ def write_dicom_series(
         )
     samples = int(ref.get("SamplesPerPixel", 1))
     palette = str(ref.get("PhotometricInterpretation", "")).strip().upper() == "PALETTE COLOR"
-    if samples != n_chan and not (palette and n_chan == 3):
+    if samples != n_chan and not (palette and n_chan == 3) and value_map is None:
         raise InputFileError(sources_paths[0], f"source has {samples} samples per pixel, SR image {n_chan} channels")
     where = os.path.dirname(sources_paths[0]) if len(sources) > 1 else sources_paths[0]
     study_uid = None
@@ -160,8 +165,10 @@ def write_dicom_series(
     for kw in SPACING_KEYWORDS:
         valid_spacing(ref, kw, where)  # logs invalid spacings once per series
     pixel_format = output_pixel_format(ref, n_chan, meta)
-
     inverted, vmin, vmax = inversion_bounds(meta)
+    if value_map is not None:  # unsigned 16-bit, value = stored * step, never inverted
+        pixel_format = {"bits_stored": 16, "bits_allocated": 16, "pixel_representation": 0}
+        inverted, vmin, vmax = False, None, None
     new_series_uid = series_uid or generate_uid()
     now = datetime.datetime.now()
     date, time = now.strftime("%Y%m%d"), now.strftime("%H%M%S.%f")
@@ -205,8 +212,8 @@ def write_dicom_series(
             bits_stored=pixel_format["bits_stored"],
             bits_allocated=pixel_format["bits_allocated"],
             pixel_representation=pixel_format["pixel_representation"],
-            slope=first_number(base.get("RescaleSlope"), 1.0) or 1.0,
-            intercept=first_number(base.get("RescaleIntercept"), 0.0),
+            slope=float(value_map["step"]) if value_map else first_number(base.get("RescaleSlope"), 1.0) or 1.0,
+            intercept=0.0 if value_map else first_number(base.get("RescaleIntercept"), 0.0),
             inverted=inverted,
             value_min=vmin,
             value_max=vmax,
@@ -220,7 +227,10 @@ def write_dicom_series(
         return np.ascontiguousarray(stored)  # interleaved colour samples (PlanarConfiguration 0)
 
     def _finish(ds: Dataset, stored: np.ndarray, path: Path) -> None:
-        if n_chan > 1:
+        if value_map is not None:
+            as_value_map(ds, float(value_map["step"]), str(value_map["kind"]), str(value_map["comment"]),
+                         float(np.max(arr)) if arr.size else 0.0)  # fmt: skip
+        elif n_chan > 1:
             ds.PlanarConfiguration = 0
         ds.add_new(0x7FE00010, "OB" if stored.dtype.itemsize == 1 else "OW", stored.tobytes())
         _save(ds, path)

@@ -328,3 +328,38 @@ def derived_header(
 
 def _deepcopy(ds: Dataset) -> Dataset:
     return copy.deepcopy(ds)
+
+
+#: what a parametric map of derived values (e.g. an uncertainty map) must not inherit from the image it describes
+_MAP_DROP = ("WindowCenter", "WindowWidth", "WindowCenterWidthExplanation", "VOILUTSequence", "VOILUTFunction",
+             "ModalityLUTSequence", "PlanarConfiguration", "RedPaletteColorLookupTableDescriptor",
+             "GreenPaletteColorLookupTableDescriptor", "BluePaletteColorLookupTableDescriptor",
+             "RedPaletteColorLookupTableData", "GreenPaletteColorLookupTableData",
+             "BluePaletteColorLookupTableData", "PixelPaddingValue", "SmallestImagePixelValue",
+             "LargestImagePixelValue")  # fmt: skip
+
+
+def as_value_map(ds: Dataset, step: float, kind: str, comment: str, maximum: float) -> None:
+    """Turn a derived header into one of a grey map of derived values (16-bit unsigned, ``value = stored × step``).
+
+    The map keeps the image's geometry and references but never looks like it: ImageType value 3 is ``kind``
+    (e.g. ``UNCERTAINTY``), the description and ImageComments say what the values are, the window spans the map.
+
+    Args:
+        ds: the header from :func:`derived_header` (changed in place).
+        step: RescaleSlope: the value of one stored step.
+        kind: ImageType value 3, upper case (``UNCERTAINTY``).
+        comment: ImageComments, saying what the values mean.
+        maximum: the largest value of the map (for the window).
+    """
+    for kw in _MAP_DROP:
+        if kw in ds:
+            del ds[kw]
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+    ds.RescaleSlope, ds.RescaleIntercept = ds_value(step), ds_value(0.0)
+    ds.ImageType = ["DERIVED", "SECONDARY", kind]
+    ds.ImageComments = comment[:10240]
+    width = max(float(maximum), float(step))
+    ds.WindowCenter, ds.WindowWidth = ds_value(width / 2.0), ds_value(width)

@@ -52,6 +52,9 @@ def write_nifti(
     src = meta.get("srgan_nifti")
     if isinstance(src, Mapping) and "affine" in src:
         forms = carried_forms(src, aff)
+        for name in ("qform", "sform"):  # a form the source does not set (code 0, all zeros): the voxel grid's affine
+            if abs(np.linalg.det(np.asarray(forms[name])[:3, :3])) < 1e-12:
+                forms[name] = aff
     else:
         arr, aff = unshear_slices(arr, aff)
         forms = {"qform": aff, "qform_code": 1, "sform": aff, "sform_code": 1, "space_unit": "mm"}

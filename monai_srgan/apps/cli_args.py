@@ -1,5 +1,5 @@
 """The arguments of the ``monai-srgan`` command line (``infer`` and ``export``), parsed without torch or MONAI so
-that ``--help`` and usage errors answer at once; :mod:`monai_srgan.inference.cli` runs them."""
+that ``--help`` and usage errors answer at once; :mod:`monai_srgan.apps.cli` runs them."""
 
 from __future__ import annotations
 
@@ -112,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-keep-flat",
         action="store_true",
         help="let the model write texture where the source is exactly constant (default: kept constant)",
+    )
+    inf.add_argument(
+        "--uncertainty",
+        action="store_true",
+        help="also write a calibrated per-pixel uncertainty map (1 SD, output value units) beside each output",
     )
     inf.add_argument("--compare", action="store_true", help="also write bicubic|SR|difference PNG and LR residual map")
     again = inf.add_mutually_exclusive_group()

@@ -1,0 +1,491 @@
+"""The batch runner: the one entry that turns a file, folder or DICOM series into SR outputs and a report.
+
+``monai-srgan infer``, the bundles' ``inference.json`` (:class:`monai_srgan.bundle.SRBundleInference`), the
+self-supervised mode and every torchrun shard call :func:`run_batch`; MONAI Label calls :func:`process_input` for
+its one image. What a run guarantees (docs/inference.md "Command line"): outputs written atomically, a bad input
+reported while the others run, ``--resume`` keyed on the input, one run per output folder, Ctrl-C/SIGTERM leave a
+report and no partial file.
+
+**Scale-out.** Under ``torchrun`` (``WORLD_SIZE`` > 1) the process group is started from torchrun's environment
+(gloo on CPUs, NCCL on GPUs; :func:`monai_srgan.engines.distributed.init_distributed`) and the inputs — a DICOM
+series counts as one — are split with MONAI's :func:`monai.data.partition_dataset` (rank ``r`` takes inputs
+``r, r + N, ...`` of the sorted list), so each is processed by exactly one rank with the same output name a single
+process would give. Rank 0 holds the run lock, prepares the folder and writes the one merged report (rows carry the
+``rank`` that did them); ``--resume`` skips what any rank finished. An interrupted rank leaves
+``srgan_report.rank<r>.json`` with its rows.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from monai_srgan.errors import ConfigError, SRGANError
+from monai_srgan.inference import batch, outdir
+from monai_srgan.inference.batch import REPORT_NAME, plan_outputs
+from monai_srgan.io.writers.common import TMP_MARKER, replace_atomically
+
+__all__ = ["BatchOptions", "run_batch", "process_input", "EXIT_SIGNAL", "uncertainty_path"]
+
+logger = logging.getLogger("monai_srgan.cli")
+
+EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+@dataclass
+class BatchOptions:
+    """How a batch runs (the ``monai-srgan infer`` options that are not about the model).
+
+    Attributes:
+        format: output format (``same``, ``dicom``, ``png``, ``jpeg``, ``tiff``, ``nifti``).
+        resume: continue an earlier run in the output folder.
+        overwrite: redo an earlier run (each output replaced atomically).
+        compare: also write the comparison figures.
+        uncertainty: also write the calibrated one-SD map of each output (docs/inference.md "Uncertainty").
+        follow_links: follow symbolic links that lead out of the input.
+        memory_check: refuse an input whose output and working memory do not fit in free memory.
+        progress: progress bars (on a terminal; one line per input otherwise).
+        writer_kwargs: keyword arguments of the writers (``series_number``, ``note``).
+        command: the command line recorded in the report.
+    """
+
+    format: str = "same"
+    resume: bool = False
+    overwrite: bool = False
+    compare: bool = False
+    uncertainty: bool = False
+    follow_links: bool = False
+    memory_check: bool = True
+    progress: bool = True
+    writer_kwargs: dict[str, Any] = field(default_factory=dict)
+    command: str = ""
+
+
+class _WarningsOfInput(logging.Handler):
+    """Collects what is warned while one input is processed (this package's and pydicom's log warnings, Python
+    warnings) for that input's report row, instead of letting it print through the progress bar."""
+
+    _LOGGERS = ("monai_srgan", "pydicom")
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._add(record.getMessage())
+
+    def _add(self, text: str) -> None:
+        text = " ".join(str(text).split())
+        if text and text not in self.messages:
+            self.messages.append(text)
+
+    def __enter__(self) -> _WarningsOfInput:
+        import warnings
+
+        self._catch = warnings.catch_warnings(record=True)
+        self._caught = self._catch.__enter__()
+        warnings.simplefilter("always")
+        self._propagate = {}
+        for name in self._LOGGERS:
+            lg = logging.getLogger(name)
+            self._propagate[name] = lg.propagate
+            lg.addHandler(self)
+            lg.propagate = False
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for name, propagate in self._propagate.items():
+            lg = logging.getLogger(name)
+            lg.removeHandler(self)
+            lg.propagate = propagate
+        self._catch.__exit__(*exc)
+        for w in self._caught:
+            self._add(str(w.message))
+
+
+class _Stopped(KeyboardInterrupt):
+    """Raised by the SIGTERM handler so that a terminated run unwinds like Ctrl-C (reports, removes temporaries)."""
+
+
+def _handle_signals() -> tuple[dict[str, int], dict[int, Any]]:
+    caught: dict[str, int] = {}
+    previous: dict[int, Any] = {}
+
+    def handler(signum, frame):  # noqa: ARG001 - the signal API's signature
+        caught["signal"] = signum
+        raise _Stopped()
+
+    for sig in EXIT_SIGNAL:
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except ValueError:  # not the main thread (e.g. called from a server): leave signals alone
+            pass
+    return caught, previous
+
+
+def _prepare_output(options: BatchOptions, output: Path) -> None:
+    """Refuse to mix with an earlier run unless ``resume``/``overwrite`` say how; keep its report."""
+    earlier = batch.previous_run(output)
+    if earlier and not (options.resume or options.overwrite):
+        raise ConfigError(
+            f"output folder '{output}' already holds a {earlier}: use --resume to continue it, --overwrite to redo it, "
+            "or choose another output folder"
+        )
+    if options.resume:
+        n = batch.clean_partial(output)
+        if n:
+            logger.info("removed %d partial output(s) of an interrupted run", n)
+    if earlier:
+        kept = batch.archive_report(output)
+        logger.info("the earlier run's report is kept as %s", kept)
+
+
+class _Ranks:
+    """This process's place in a torchrun job (rank 0 of 1 without torchrun) and the few collectives the batch uses."""
+
+    def __init__(self, device: Any) -> None:
+        from monai_srgan.engines import distributed as dist_utils
+
+        dev = str(device or "cpu")
+        self.active = dist_utils.init_distributed(backend="nccl" if dev.startswith("cuda") else "gloo")
+        self.rank, self.world = dist_utils.get_rank(), dist_utils.get_world_size()
+
+    def on_rank0(self, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` on rank 0 only; every rank raises the project error it raised there (no rank waits forever)."""
+        message = None
+        if self.rank == 0:
+            try:
+                fn()
+            except SRGANError as e:
+                message = str(e)
+        if self.active:
+            import torch.distributed as dist
+
+            box = [message]
+            dist.broadcast_object_list(box, src=0)
+            message = box[0]
+        if message is not None:
+            raise ConfigError(message)
+
+    def barrier(self) -> None:
+        if self.active:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def gather_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """Every rank's rows on rank 0 (``None`` elsewhere)."""
+        if not self.active:
+            return rows
+        import torch.distributed as dist
+
+        got: list[Any] | None = [None] * self.world if self.rank == 0 else None
+        dist.gather_object(rows, got, dst=0)
+        return None if got is None else [r for part in got for r in part]
+
+    def broadcast(self, value: Any) -> Any:
+        if not self.active:
+            return value
+        import torch.distributed as dist
+
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+
+def run_batch(pipe: Any, input_path: str | Path, output: str | Path, options: BatchOptions | None = None) -> int:
+    """Super-resolve every input under ``input_path`` into ``output``; returns the exit status.
+
+    Args:
+        pipe: an :class:`~monai_srgan.inference.pipeline.SRInferencePipeline` (or an object with its ``load``,
+            ``predict``, ``write``, ``scale``, ``model_name``, e.g. the self-supervised pipeline).
+        input_path: a file, a DICOM series folder or a folder searched recursively.
+        output: the output folder (created; must not be inside the input nor hold it).
+        options: see :class:`BatchOptions`.
+
+    Returns:
+        0 every input done (or skipped), 1 some input failed, 2 no input found, 130/143 interrupted/terminated.
+
+    Raises:
+        ConfigError, InputFileError: the run cannot start (input missing, output unusable or in use, an earlier run
+            there without ``resume``/``overwrite``).
+    """
+    from monai_srgan.errors import InputFileError
+
+    options = options or BatchOptions()
+    input_path, output = Path(input_path), Path(output)
+    if not input_path.exists():
+        raise InputFileError(input_path, "does not exist", "check the input path")
+    ranks = _Ranks(getattr(pipe, "device", "cpu"))
+    lock = outdir.OutputLock(output)
+    ranks.on_rank0(lambda: batch.check_output_location(input_path, output))
+    ranks.on_rank0(lock.__enter__)  # one run per output folder: a second one is refused (exit 2)
+    try:
+        ranks.on_rank0(lambda: _prepare_output(options, output))
+        if ranks.rank == 0:
+            outdir.ResumeRecord(output, fresh=not options.resume)  # a fresh run starts an empty record
+        ranks.barrier()
+        tmp_before = set(output.rglob(f"{TMP_MARKER}*"))
+        caught, previous = _handle_signals()
+        try:
+            return _run(pipe, input_path, output, options, ranks, caught)
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+            batch.clean_partial(output, keep=tmp_before)
+    finally:
+        if ranks.rank == 0:
+            lock.__exit__(None, None, None)
+
+
+def _run(
+    pipe: Any, input_path: Path, output: Path, options: BatchOptions, ranks: _Ranks, caught: dict[str, int]
+) -> int:
+    from monai.data import partition_dataset
+
+    from monai_srgan.io.discovery import find_inputs
+
+    skipped: list[tuple[str, str]] = []
+    with _WarningsOfInput() as found_warnings:  # e.g. a slice split off its series: the summary names them
+        items = find_inputs(input_path, recursive=True, skipped=skipped, follow_links=options.follow_links)
+    rows: list[dict[str, Any]] = []
+    if ranks.rank == 0:
+        for path, reason in skipped:
+            status, reason = batch.classify_skipped(path, reason)
+            text = reason if path in reason else f"{path}: {reason}"
+            rows.append({"input": path, "kind": "", "status": status, "error": text, "rank": 0})
+    scales = pipe.scale if isinstance(pipe.scale, int) else "x".join(str(s) for s in pipe.scale)
+    scale_tag = getattr(pipe, "scale_tag", f"x{scales}")
+    plans = plan_outputs(items, input_path, output, options.format, scale_tag)
+    # the resume record keys on the input, never on the output name (docs/inference.md "Re-runs")
+    keys = [outdir.input_key(item.files, f"{fmt} {scale_tag}") for item, (_, fmt) in zip(items, plans)]
+    record = outdir.ResumeRecord(output)
+    if options.resume:
+        kept, taken = record.kept(keys), list(record.outputs.values())
+        plans = plan_outputs(items, input_path, output, options.format, scale_tag, keep=kept, taken=taken)
+    summary: dict[str, Any] = {
+        "input": str(input_path),
+        "output": str(output),
+        "model": pipe.model_name,
+        "scale": pipe.scale,
+        "format": options.format,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "command": options.command,
+    }
+    if ranks.world > 1:
+        summary["ranks"] = ranks.world
+    if found_warnings.messages:
+        summary["warnings"] = found_warnings.messages
+    if not items:
+        if ranks.rank == 0:
+            summary.update(ok=0, failed=sum(r["status"] == "failed" for r in rows), skipped=len(rows))
+            summary["error"] = f"no images or DICOM series found in '{input_path}'"
+            batch.write_report(output, rows, summary)
+            print(f"monai-srgan: error: {summary['error']}", file=sys.stderr)
+        return 2
+    mine = partition_dataset(list(range(len(items))), num_partitions=ranks.world, shuffle=False, even_divisible=False)
+    mine = mine[ranks.rank] if ranks.world > 1 else list(range(len(items)))
+
+    from tqdm import tqdm
+
+    interrupted = False
+    desc = "monai-srgan" if ranks.world == 1 else f"monai-srgan rank {ranks.rank}"
+    bar = tqdm(mine, desc=desc, unit="input", disable=not options.progress, file=sys.stderr)
+    try:
+        for i in bar:
+            item, (out_path, out_fmt), key = items[i], plans[i], keys[i]
+            row: dict[str, Any] = {"input": batch.input_label(item), "kind": item.kind, "output": str(out_path)}
+            row["rank"] = ranks.rank
+            row["_index"] = i
+            rows.append(row)
+            if options.resume and record.done(key, out_path):
+                row.update(status="skipped", error="done by an earlier run: output exists (--resume)")
+                continue
+            exists = out_path.exists()
+            if exists and not options.overwrite:
+                row.update(status="failed", error="output exists; not overwritten (use --resume or --overwrite)")
+                continue
+            t0 = time.perf_counter()
+            row.update(process_input(pipe, item, out_path, out_fmt, options, record=record, key=key, exists=exists))
+            if row.get("warnings"):
+                bar.write(batch.printable(f"  warning: {row['input']}: {row['warnings']}"), file=sys.stderr)
+            row["seconds"] = round(time.perf_counter() - t0, 3)
+    except KeyboardInterrupt:
+        interrupted = True
+        how = "terminated (SIGTERM)" if caught.get("signal") == signal.SIGTERM else "interrupted"
+        if rows and "status" not in rows[-1]:
+            rows[-1].update(status="interrupted", error=f"run {how} while this input was processed; use --resume")
+    finally:
+        bar.close()
+    done = {r.get("_index") for r in rows}
+    for i in mine:
+        if i not in done:
+            item, (out_path, _) = items[i], plans[i]
+            rows.append(
+                {"input": batch.input_label(item), "kind": item.kind, "status": "not run", "output": str(out_path),
+                 "rank": ranks.rank, "_index": i}  # fmt: skip
+            )
+    if interrupted and ranks.world > 1:  # the other ranks may be gone: no collective, this rank's rows on disk
+        part = output / f"{REPORT_NAME}.rank{ranks.rank}.json"
+        text = json.dumps(batch.printable({"summary": summary, "inputs": _clean(rows)}), indent=2, default=str)
+        part.write_text(text, encoding="utf-8")
+        return EXIT_SIGNAL.get(caught.get("signal", signal.SIGINT), 130)
+    merged = ranks.gather_rows(rows)
+    code = 0
+    if merged is not None:
+        merged.sort(key=lambda r: (r.get("_index", -1), str(r.get("input"))))
+        code = _finish(output, _clean(merged), summary, interrupted, caught)
+    return int(ranks.broadcast(code))
+
+
+def _clean(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
+
+
+def _finish(
+    output: Path, rows: list[dict[str, Any]], summary: dict[str, Any], interrupted: bool, caught: dict[str, int]
+) -> int:
+    counts = {s: sum(r.get("status") == s for r in rows) for s in ("ok", "failed", "skipped", "interrupted", "not run")}
+    summary.update(counts, finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    try:
+        batch.write_report(output, rows, summary)
+    except OSError as e:
+        print(f"monai-srgan: error: could not write the report in '{output}': {e.strerror or e}", file=sys.stderr)
+        print(json.dumps(batch.printable(summary), default=str), file=sys.stderr)
+        return 1
+    for stale in output.glob(f"{REPORT_NAME}.rank*.json"):  # rows of an interrupted torchrun job, now merged
+        stale.unlink(missing_ok=True)
+    msg = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
+    print(batch.printable(f"monai-srgan: {msg}; report: {output / (REPORT_NAME + '.json')}"), file=sys.stderr)
+    for r in rows:
+        if r.get("status") == "failed":
+            err = str(r.get("error"))
+            line = f"  FAILED {err if str(r['input']) in err else str(r['input']) + ': ' + err}"
+            print(batch.printable(line), file=sys.stderr)
+    if interrupted:
+        return EXIT_SIGNAL.get(caught.get("signal", signal.SIGINT), 130)
+    return 1 if counts["failed"] else 0
+
+
+def uncertainty_path(out_path: Path, out_fmt: str) -> tuple[Path, str]:
+    """Where the one-SD map of an output goes and its format: ``<stem>_uncertainty.tif`` beside a 2D image,
+    ``<stem>_uncertainty.nii.gz`` beside a volume, a ``<folder>_uncertainty`` derived series beside a DICOM one."""
+    name = out_path.name
+    if out_fmt == "dicom":
+        return out_path.with_name(f"{name}_uncertainty"), "dicom"
+    for ext in (".nii.gz", ".nii", ".png", ".jpg", ".jpeg", ".tif", ".tiff"):
+        if name.lower().endswith(ext):
+            name = name[: -len(ext)]
+            break
+    if out_fmt == "nifti":
+        return out_path.with_name(f"{name}_uncertainty.nii.gz"), "nifti"
+    return out_path.with_name(f"{name}_uncertainty.tif"), "tiff"
+
+
+def process_input(
+    pipe: Any,
+    item: Any,
+    out_path: Path,
+    out_fmt: str,
+    options: BatchOptions,
+    record: outdir.ResumeRecord | None = None,
+    key: str | None = None,
+    exists: bool = False,
+) -> dict[str, Any]:
+    """Load, check, super-resolve and write one input; returns its report fields (never raises for the input).
+
+    Args:
+        pipe: see :func:`run_batch`.
+        item: an :class:`~monai_srgan.io.discovery.InputItem` (or a path the pipeline can load).
+        out_path: where the output goes.
+        out_fmt: its format.
+        options: see :class:`BatchOptions`.
+        record: the resume record to note the input in before its output is written.
+        key: the input's resume key.
+        exists: ``out_path`` exists and is to be replaced atomically (``overwrite``).
+
+    Returns:
+        ``status`` (``ok``/``failed``), shapes, scale, value-rule fractions, optional ``lr_psnr`` and uncertainty
+        figures, ``error`` and ``warnings``.
+    """
+    row: dict[str, Any] = {}
+    warned = _WarningsOfInput().__enter__()
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        from monai_srgan.inference.tiling import TileProgress
+
+        tiles = TileProgress(desc="  tiles", disable=not options.progress)
+        # loaded here once: the memory check needs its shape, --compare and --uncertainty the LR image again
+        source = pipe.load(item) if hasattr(pipe, "scales_for") or options.compare or options.uncertainty else item
+        if hasattr(pipe, "scales_for") and options.memory_check:
+            from monai_srgan.inference.formats import output_dtype_for
+            from monai_srgan.inference.memory import check_memory
+
+            out_dt = output_dtype_for(source.meta, getattr(pipe, "output_dtype", "auto"))
+            check_memory(source.shape, pipe.scales_for(source), out_dt, batch.input_label(item))
+        error_model = None
+        if options.uncertainty:
+            from monai_srgan.inference.uncertainty import load_error_model
+
+            error_model = load_error_model(getattr(pipe, "weights_path", None))
+        if record is not None and key is not None:
+            record.add(key, item.files, out_path)  # before the output appears: a kill cannot orphan it
+        try:
+            sr = pipe.predict(source, progress=tiles)
+        finally:
+            tiles.close()
+        if exists:  # overwrite: the old output stays until the new one is complete
+            replace_atomically(out_path, functools.partial(pipe.write, sr, fmt=out_fmt, **options.writer_kwargs))
+        else:
+            pipe.write(sr, out_path, out_fmt, **options.writer_kwargs)
+        row.update(
+            status="ok",
+            output_shape=list(sr.shape),
+            scale=sr.meta.get("srgan_sr_scale"),
+            input_shape=[int(sr.shape[0]), *[int(v) for v in _input_spatial(sr)]],
+            clamped_fraction=round(float(sr.meta.get("srgan_clamped_fraction", 0.0)), 6),
+            flat_fraction=round(float(sr.meta.get("srgan_flat_fraction", 0.0)), 6),
+        )
+        sigma = None
+        if error_model is not None:
+            from monai_srgan.inference.uncertainty import estimate_uncertainty, write_uncertainty
+
+            sigma = estimate_uncertainty(pipe, source, sr, error_model)
+            u_path, u_fmt = uncertainty_path(out_path, out_fmt)
+            write_uncertainty(sigma, u_path, u_fmt, sr, options.writer_kwargs)
+            row.update(
+                uncertainty=str(u_path),
+                uncertainty_mean=round(float(sigma.meta["srgan_uncertainty_mean"]), 6),
+                uncertainty_high_fraction=round(float(sigma.meta["srgan_uncertainty_high_fraction"]), 6),
+            )
+        if options.compare:
+            from monai_srgan.inference.compare import write_comparison
+
+            row["lr_psnr"] = write_comparison(pipe, source, sr, out_path, sigma=sigma)
+        del sr, source
+    except Exception as e:  # noqa: BLE001 - nothing raised for one input may stop the others
+        row["status"] = "failed"
+        row["error"] = batch.describe_failure(e, item, out_path)
+        logger.debug("failed %s", batch.input_label(item), exc_info=True)
+    finally:
+        warned.__exit__(None, None, None)
+    label = batch.input_label(item)
+    notes = [*getattr(item, "notes", ()), *(m for m in warned.messages if m not in getattr(item, "notes", ()))]
+    prefix = f"{label}: "  # the row names the input once; log records start with it too
+    notes = list(dict.fromkeys(m[len(prefix) :] if m.startswith(prefix) else m for m in notes))
+    if notes:
+        row["warnings"] = "; ".join(notes)
+    return row
+
+
+def _input_spatial(sr: Any) -> list[int]:
+    s = sr.meta.get("srgan_sr_scale") or [1] * (sr.ndim - 1)
+    return [int(n // f) for n, f in zip(sr.shape[1:], s)]
