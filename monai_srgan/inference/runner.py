@@ -224,6 +224,11 @@ def run_batch(pipe: Any, input_path: str | Path, output: str | Path, options: Ba
     input_path, output = Path(input_path), Path(output)
     if not input_path.exists():
         raise InputFileError(input_path, "does not exist", "check the input path")
+    error_model = None
+    if options.uncertainty:  # before anything is written: weights without a calibration stop the run (exit 2)
+        from monai_srgan.inference.uncertainty import load_error_model
+
+        error_model = load_error_model(getattr(pipe, "weights_path", None))
     ranks = _Ranks(getattr(pipe, "device", "cpu"))
     lock = outdir.OutputLock(output)
     ranks.on_rank0(lambda: batch.check_output_location(input_path, output))
@@ -236,7 +241,7 @@ def run_batch(pipe: Any, input_path: str | Path, output: str | Path, options: Ba
         tmp_before = set(output.rglob(f"{TMP_MARKER}*"))
         caught, previous = _handle_signals()
         try:
-            return _run(pipe, input_path, output, options, ranks, caught)
+            return _run(pipe, input_path, output, options, ranks, caught, error_model)
         finally:
             for sig, old in previous.items():
                 signal.signal(sig, old)
@@ -247,7 +252,13 @@ def run_batch(pipe: Any, input_path: str | Path, output: str | Path, options: Ba
 
 
 def _run(
-    pipe: Any, input_path: Path, output: Path, options: BatchOptions, ranks: _Ranks, caught: dict[str, int]
+    pipe: Any,
+    input_path: Path,
+    output: Path,
+    options: BatchOptions,
+    ranks: _Ranks,
+    caught: dict[str, int],
+    error_model: Any = None,
 ) -> int:
     from monai.data import partition_dataset
 
@@ -314,7 +325,7 @@ def _run(
                 row.update(status="failed", error="output exists; not overwritten (use --resume or --overwrite)")
                 continue
             t0 = time.perf_counter()
-            row.update(process_input(pipe, item, out_path, out_fmt, options, record=record, key=key, exists=exists))
+            row.update(process_input(pipe, item, out_path, out_fmt, options, record, key, exists, error_model))
             if row.get("warnings"):
                 bar.write(batch.printable(f"  warning: {row['input']}: {row['warnings']}"), file=sys.stderr)
             row["seconds"] = round(time.perf_counter() - t0, 3)
@@ -399,6 +410,7 @@ def process_input(
     record: outdir.ResumeRecord | None = None,
     key: str | None = None,
     exists: bool = False,
+    error_model: Any = None,
 ) -> dict[str, Any]:
     """Load, check, super-resolve and write one input; returns its report fields (never raises for the input).
 
@@ -411,6 +423,8 @@ def process_input(
         record: the resume record to note the input in before its output is written.
         key: the input's resume key.
         exists: ``out_path`` exists and is to be replaced atomically (``overwrite``).
+        error_model: the calibrated :class:`~monai_srgan.inference.uncertainty.ErrorModel` (``options.uncertainty``;
+            loaded from the pipeline's weights when not given).
 
     Returns:
         ``status`` (``ok``/``failed``), shapes, scale, value-rule fractions, optional ``lr_psnr`` and uncertainty
@@ -431,8 +445,7 @@ def process_input(
 
             out_dt = output_dtype_for(source.meta, getattr(pipe, "output_dtype", "auto"))
             check_memory(source.shape, pipe.scales_for(source), out_dt, batch.input_label(item))
-        error_model = None
-        if options.uncertainty:
+        if options.uncertainty and error_model is None:
             from monai_srgan.inference.uncertainty import load_error_model
 
             error_model = load_error_model(getattr(pipe, "weights_path", None))
