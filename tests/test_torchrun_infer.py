@@ -87,3 +87,17 @@ def test_resume_after_the_job_is_killed(tmp_path, data_root):
     rows = json.loads((out / "srgan_report.json").read_text())["inputs"]
     assert {r["status"] for r in rows} <= {"ok", "skipped"} and len(rows) == 10
     assert not [p for p in out.rglob("*") if ".srgan-tmp-" in p.name]
+
+
+def test_bundle_multi_gpu_inference_config_under_torchrun(tmp_path, data_root):
+    """MONAI's convention: inference.json + multi_gpu_inference.json under torchrun (2 CPU processes here)."""
+    inp = _folder(tmp_path, data_root, n=4)
+    bundle = Path(__file__).resolve().parents[1] / "bundles" / "cxr_sr"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cfg = "['configs/inference.json','configs/multi_gpu_inference.json']"
+    cmd = [str(SHARED / "torchrun"), "--standalone", "--nproc_per_node=2", "-m", "monai.bundle", "run",
+           "--config_file", cfg, "--dataset_dir", str(inp), "--output_dir", str(tmp_path / "out")]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=bundle, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads((tmp_path / "out" / "srgan_report.json").read_text())["inputs"]
+    assert sorted(r["rank"] for r in rows) == [0, 0, 1, 1] and {r["status"] for r in rows} == {"ok"}

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -113,6 +114,8 @@ def run_infer(args: argparse.Namespace, pipeline: Any | None = None) -> int:
     if not Path(args.input).exists():
         raise InputFileError(args.input, "does not exist", "check the input path")
     _check_device(args.device)
+    if args.device == "cuda" and int(os.environ.get("WORLD_SIZE", "1")) > 1:  # torchrun: one GPU per process
+        args.device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
     pipe = _build_pipeline(args) if pipeline is None else pipeline
     return run_batch(pipe, args.input, args.output, batch_options(args))
 

@@ -155,8 +155,18 @@ class _Ranks:
         from monai_srgan.engines import distributed as dist_utils
 
         dev = str(device or "cpu")
+        import torch.distributed as dist
+
+        self.started_here = dist.is_available() and not dist.is_initialized()
         self.active = dist_utils.init_distributed(backend="nccl" if dev.startswith("cuda") else "gloo")
         self.rank, self.world = dist_utils.get_rank(), dist_utils.get_world_size()
+
+    def close(self) -> None:
+        """Tear down the process group this run started (every rank at a barrier first); others are the caller's."""
+        if self.active and self.started_here:
+            from monai_srgan.engines.distributed import cleanup_distributed
+
+            cleanup_distributed()
 
     def on_rank0(self, fn: Callable[[], Any]) -> None:
         """Run ``fn`` on rank 0 only; every rank raises the project error it raised there (no rank waits forever)."""
@@ -241,7 +251,10 @@ def run_batch(pipe: Any, input_path: str | Path, output: str | Path, options: Ba
         tmp_before = set(output.rglob(f"{TMP_MARKER}*"))
         caught, previous = _handle_signals()
         try:
-            return _run(pipe, input_path, output, options, ranks, caught, error_model)
+            code = _run(pipe, input_path, output, options, ranks, caught, error_model)
+            if code not in EXIT_SIGNAL.values():  # an interrupted rank's peers may be gone: no last barrier
+                ranks.close()
+            return code
         finally:
             for sig, old in previous.items():
                 signal.signal(sig, old)
