@@ -49,14 +49,14 @@ def test_training_pairs_degrade_each_inplane_axis_with_the_slice_profile(mr_crop
 
 def test_untrained_model_is_cubic_interpolation_and_training_is_deterministic(tmp_path, mr_crop):
     lr = SliceThicknessDegradation(4, axis=-1)(mr_crop)
-    model = SelfSupervisedSliceSR(scale=4, iterations=1, lr=0.0, batch_size=4, patch=32)
+    model = SelfSupervisedSliceSR(scale=4, iterations=1, lr=0.0, batch_size=4, patch=32, keep_best=False)
     out0 = model.fit(lr).predict(lr)
     assert out0.shape == (1, 64, 64, 24)
     cubic = torch.nn.functional.interpolate(lr.permute(1, 0, 3, 2), scale_factor=(4, 1), mode="bicubic")
     torch.testing.assert_close(out0, cubic.permute(1, 0, 3, 2), atol=2e-5, rtol=0)
 
-    a = SelfSupervisedSliceSR(scale=4, iterations=6, batch_size=4, patch=32, seed=3).fit(lr)
-    b = SelfSupervisedSliceSR(scale=4, iterations=6, batch_size=4, patch=32, seed=3).fit(lr)
+    a = SelfSupervisedSliceSR(scale=4, iterations=6, batch_size=4, patch=32, seed=3, keep_best=False).fit(lr)
+    b = SelfSupervisedSliceSR(scale=4, iterations=6, batch_size=4, patch=32, seed=3, keep_best=False).fit(lr)
     pa = a.predict(lr)
     assert not torch.equal(pa, out0)
     torch.testing.assert_close(pa, b.predict(lr), atol=0, rtol=0)
@@ -200,3 +200,27 @@ def test_load_names_a_file_that_is_not_a_self_supervised_model(tmp_path):
         SelfSupervisedSliceSR.load(wrong)
     with pytest.raises(InputFileError, match="missing.pt.*not found"):
         SelfSupervisedSliceSR.load(tmp_path / "missing.pt")
+
+
+def test_held_back_slices_and_the_best_of_start_finetuned_and_bspline_is_kept(mr_crop):
+    """Fine-tuning that ruins a good start (learning rate 0.5) is caught on the held-back in-plane slices."""
+    from monai_srgan.inference import SRInferencePipeline
+    from monai_srgan.selfsup.smore import BSplineThroughPlane, held_back_pairs, inplane_training_pairs
+
+    lr = SliceThicknessDegradation(4, axis=-1)(mr_crop)
+    pairs = inplane_training_pairs(lr, 4, 4.0)
+    train, held = held_back_pairs(pairs)
+    assert len(train) + len(held) == len(pairs) and len(held) >= 2 and len(held) % 2 == 0
+    assert not {id(p) for p in train} & {id(p) for p in held}
+    start = SRInferencePipeline.from_bundle(str(BUNDLE_3D)).network.net.state_dict()
+    model = SelfSupervisedSliceSR(scale=4, iterations=8, lr=0.5, batch_size=4, patch=32, init_state=start).fit(lr)
+    v = model.validation
+    assert {"start_db", "finetuned_db", "bspline_db", "slices_held_back"} <= set(v)
+    assert v["finetuned_db"] < max(v["start_db"], v["bspline_db"])  # the ruined network is not kept
+    assert model.kept in ("start", "cubic B-spline")
+    best = max(v["start_db"], v["bspline_db"])
+    assert v["start_db" if model.kept == "start" else "bspline_db"] == best
+    out = model.predict(lr)
+    assert out.shape == (1, 64, 64, 24) and torch.isfinite(out).all()
+    if model.kept == "cubic B-spline":
+        assert isinstance(model.model, BSplineThroughPlane)

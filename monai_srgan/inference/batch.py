@@ -26,6 +26,7 @@ from monai_srgan.io.writers.formats import FORMAT_EXTENSIONS, output_format_for
 __all__ = [
     "REPORT_NAME",
     "REPORT_FIELDS",
+    "PACS_CACHE",
     "check_output_location",
     "plan_outputs",
     "clean_partial",
@@ -54,10 +55,16 @@ REPORT_FIELDS = [
     "uncertainty",
     "uncertainty_mean",
     "uncertainty_high_fraction",
+    "selfsup",
     "rank",
+    "source",
+    "stored",
+    "stored_series",
     "error",
     "warnings",
 ]
+#: folder in OUTPUT that holds what was retrieved from a PACS (``monai-srgan infer http://...``): an input allowed there
+PACS_CACHE = ".srgan-pacs"
 _SKIP_REASONS = (
     "not an image file",
     "DICOMDIR",
@@ -82,7 +89,7 @@ def check_output_location(input_path: Path, output: Path) -> None:
     inp, out = input_path.resolve(), output.resolve()
     if inp == out or (inp.is_dir() and _is_within(out, inp)):
         raise ConfigError(f"output folder '{output}' is inside the input '{input_path}': choose a folder outside it")
-    if _is_within(inp, out):
+    if _is_within(inp, out) and not _is_within(inp, out / PACS_CACHE):
         raise ConfigError(f"output folder '{output}' contains the input '{input_path}': choose another folder")
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output '{output}' exists and is not a folder: choose a folder path")

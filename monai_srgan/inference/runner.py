@@ -55,6 +55,9 @@ class BatchOptions:
         progress: progress bars (on a terminal; one line per input otherwise).
         writer_kwargs: keyword arguments of the writers (``series_number``, ``note``).
         command: the command line recorded in the report.
+        after_output: called as ``after_output(row, out_path)`` on the rank that did it, for each input whose output
+            is there (``ok``, or ``skipped`` as done by an earlier run with ``resume``); it may add report fields or
+            turn the row ``failed`` (e.g. the PACS store of ``--store-to``, :mod:`monai_srgan.inference.pacs`).
     """
 
     format: str = "same"
@@ -67,6 +70,7 @@ class BatchOptions:
     progress: bool = True
     writer_kwargs: dict[str, Any] = field(default_factory=dict)
     command: str = ""
+    after_output: Callable[[dict[str, Any], Path], None] | None = None
 
 
 class _WarningsOfInput(logging.Handler):
@@ -332,6 +336,7 @@ def _run(
             rows.append(row)
             if options.resume and record.done(key, out_path):
                 row.update(status="skipped", error="done by an earlier run: output exists (--resume)")
+                _after_output(options, row, out_path)
                 continue
             exists = out_path.exists()
             if exists and not options.overwrite:
@@ -342,6 +347,7 @@ def _run(
             if row.get("warnings"):
                 bar.write(batch.printable(f"  warning: {row['input']}: {row['warnings']}"), file=sys.stderr)
             row["seconds"] = round(time.perf_counter() - t0, 3)
+            _after_output(options, row, out_path)
     except KeyboardInterrupt:
         interrupted = True
         how = "terminated (SIGTERM)" if caught.get("signal") == signal.SIGTERM else "interrupted"
@@ -368,6 +374,16 @@ def _run(
         merged.sort(key=lambda r: (r.get("_index", -1), str(r.get("input"))))
         code = _finish(output, _clean(merged), summary, interrupted, caught)
     return int(ranks.broadcast(code))
+
+
+def _after_output(options: BatchOptions, row: dict[str, Any], out_path: Path) -> None:
+    """``options.after_output`` for a row whose output is there; what it raises fails the row, not the batch."""
+    if options.after_output is None or row.get("status") not in ("ok", "skipped"):
+        return
+    try:
+        options.after_output(row, out_path)
+    except Exception as e:  # noqa: BLE001 - nothing raised for one input may stop the others
+        row.update(status="failed", error=str(e) if isinstance(e, SRGANError) else f"{type(e).__name__}: {e}")
 
 
 def _clean(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -480,6 +496,8 @@ def process_input(
             clamped_fraction=round(float(sr.meta.get("srgan_clamped_fraction", 0.0)), 6),
             flat_fraction=round(float(sr.meta.get("srgan_flat_fraction", 0.0)), 6),
         )
+        if "srgan_selfsup" in sr.meta:  # which network the self-supervised mode kept, and its validation
+            row["selfsup"] = dict(sr.meta["srgan_selfsup"])
         sigma = None
         if error_model is not None:
             from monai_srgan.inference.uncertainty import estimate_uncertainty, write_uncertainty

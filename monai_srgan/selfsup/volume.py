@@ -156,8 +156,11 @@ class SelfSupervisedVolumePipeline:
                                           init_state=self._pretrained_state(scale))  # fmt: skip
             model.fit(norm)
             path = self._model_path(image)
-            if path is not None:
+            if path is not None and model.generator is not None:
                 model.save(path)
+            elif path is not None:
+                where = (image.meta or {}).get("filename_or_obj")
+                logger.warning("%s: no model saved to %s: cubic B-spline beat both networks", where, path)
         net = model.model
         pipe = SRInferencePipeline(network=net, scale=net.scale, normalize=self.base.normalize, spatial_dims=3,
                                    in_channels=int(image.shape[0]), tile_size=self.base.tile_size, sw_batch_size=1,
@@ -166,6 +169,7 @@ class SelfSupervisedVolumePipeline:
                                    model_name=f"{self.model_name} x{model.scale}")  # fmt: skip
         sr = pipe.predict(image, progress=progress)
         sr.meta["srgan_selfsup_iterations"] = model.trained_iterations
+        sr.meta["srgan_selfsup"] = {"kept": model.kept, "iterations": model.trained_iterations, **model.validation}
         self.scale = net.scale
         return sr
 
