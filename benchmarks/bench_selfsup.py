@@ -13,7 +13,9 @@ slices cropped at both ends of the slice axis) and against LR (LR-consistency: P
 
 - trilinear and cubic B-spline (``scipy.ndimage.map_coordinates(order=3)``, the SMORE paper's baseline),
 - the shipped pretrained ``ct_mr_sr_3d`` model through the inference pipeline,
-- self-supervised: :class:`~monai_srgan.selfsup.SelfSupervisedSliceSR` trained on the LR volume itself.
+- self-supervised: :class:`~monai_srgan.selfsup.SelfSupervisedSliceSR` trained on the LR volume itself, starting
+  from the pretrained network (as ``--self-supervised`` does) and keeping the best of {start, fine-tuned, cubic
+  B-spline} on held-back in-plane slices (the "kept" column).
 
 Prints a Markdown table with the CPU model, iterations and wall times; ``--out`` writes the JSON too.
 """
@@ -59,13 +61,16 @@ def scores(sr: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor, scale: int) -> 
     }
 
 
-def pretrained(lr: torch.Tensor, spacing: list[float], scale: int) -> torch.Tensor | None:
+def _bundle_pipeline():
     from monai_srgan.inference import SRInferencePipeline
 
-    bundle = REPO / "bundles" / "ct_mr_sr_3d"
+    return SRInferencePipeline.from_bundle(str(REPO / "bundles" / "ct_mr_sr_3d"))
+
+
+def pretrained(lr: torch.Tensor, spacing: list[float], scale: int) -> torch.Tensor | None:
     if scale != 4:
         return None
-    pipe = SRInferencePipeline.from_bundle(str(bundle))
+    pipe = _bundle_pipeline()
     affine = torch.diag(torch.tensor([*spacing[:2], spacing[2] * scale, 1.0], dtype=torch.float64))
     img = MetaTensor(lr.clone(), affine=affine, meta={"srgan_spacing": [spacing[0], spacing[1], spacing[2] * scale]})
     return pipe.predict(img).as_tensor().float()
@@ -87,11 +92,14 @@ def run(path: Path, scale: int, iterations: int, seed: int) -> dict:
     if pre is not None:
         row["pretrained"] = scores(pre, hr, lr, scale)
     t0 = time.perf_counter()
-    model = SelfSupervisedSliceSR(scale=scale, iterations=iterations, seed=seed).fit(lr)
+    # as `monai-srgan infer --self-supervised` does: start from the bundle's pretrained network of this factor
+    start = _bundle_pipeline().network.net.state_dict() if scale == 4 else None
+    model = SelfSupervisedSliceSR(scale=scale, iterations=iterations, seed=seed, init_state=start).fit(lr)
     t1 = time.perf_counter()
     sr = model.predict(lr)
     row["self_supervised"] = scores(sr, hr, lr, scale)
-    row["self_supervised"].update(train_s=t1 - t0, apply_s=time.perf_counter() - t1, iterations=iterations)
+    row["self_supervised"].update(train_s=t1 - t0, apply_s=time.perf_counter() - t1, iterations=iterations,
+                                  kept=model.kept, validation=model.validation)  # fmt: skip
     return row
 
 
@@ -110,15 +118,18 @@ def main(argv: list[str] | None = None) -> int:
     cpu = cpu_model_name()
     print(f"\nx{args.scale} simulated thick slices (box profile); {cpu}, {args.threads} threads")
     methods = ["trilinear", "cubic_bspline", "pretrained", "self_supervised"]
-    print("\n| volume | " + " | ".join(methods) + " | SS − cubic B-spline | SS train s |")
-    print("|---|" + "---:|" * (len(methods) + 2))
+    print("\n| volume | " + " | ".join(methods) + " | SS − cubic B-spline | SS kept (held-back dB) | SS train s |")
+    print("|---|" + "---:|" * (len(methods) + 3))
     gains = []
     for r in rows:
         cells = [f"{r[m]['psnr']:.2f} / {r[m]['ssim']:.4f}" if m in r else "—" for m in methods]
         gain = r["self_supervised"]["psnr"] - r["cubic_bspline"]["psnr"]
         gains.append(gain)
         secs = r["self_supervised"]["train_s"]
-        print(f"| {r['volume']} | " + " | ".join(cells) + f" | {gain:+.2f} dB | {secs:.0f} |")
+        v = r["self_supervised"]["validation"]
+        why = ", ".join(f"{k[:-3]} {v[k]:.2f}" for k in ("start_db", "finetuned_db", "bspline_db") if k in v)
+        kept = f"{r['self_supervised']['kept']} ({why})"
+        print(f"| {r['volume']} | " + " | ".join(cells) + f" | {gain:+.2f} dB | {kept} | {secs:.0f} |")
     print(f"\nmean gain of self-supervised over cubic B-spline: {np.mean(gains):+.2f} dB (PSNR dB / SSIM per cell)")
     print("LR-consistency (dB): " + "; ".join(
         f"{r['volume']}: " + ", ".join(f"{m} {r[m]['lr_psnr']:.1f}" for m in methods if m in r) for r in rows
