@@ -11,6 +11,11 @@ in docs/references.md, and docs/architecture.md maps each paper's components to 
 
 from __future__ import annotations
 
+from monai_srgan.utils.excepthook import install_bundle_excepthook as _install_bundle_excepthook
+
 __version__ = "0.1.0"
 
 __all__ = ["__version__"]
+
+# under `python -m monai.bundle` only: the project's errors and Ctrl-C end in their message, not a traceback
+_install_bundle_excepthook()

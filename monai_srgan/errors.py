@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["SRGANError", "InputFileError", "ConfigError", "source_path", "project_error"]
+__all__ = ["SRGANError", "InputFileError", "ConfigError", "TrainingInterrupted", "source_path", "project_error"]
 
 
 class SRGANError(ValueError):
@@ -41,6 +41,66 @@ class InputFileError(SRGANError):
 
 class ConfigError(SRGANError):
     """A configuration value cannot work; the message names the setting to change."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped by Ctrl-C (SIGINT) or SIGTERM, after a checkpoint of the last completed iteration.
+
+    A ``KeyboardInterrupt`` so that code stopping on Ctrl-C keeps doing so; under ``python -m monai.bundle run`` the
+    project's exception hook (:mod:`monai_srgan.utils.excepthook`) prints its lines and the command that resumes,
+    without a traceback.
+
+    Args:
+        signal_name: ``"SIGINT"`` or ``"SIGTERM"``.
+        stage: the stage label (``"stage 1/2: pretraining"``).
+        iteration: the last completed iteration; ``total``: the stage's iterations.
+        checkpoint: the checkpoint file that holds ``checkpoint_iteration`` (``None``: the stage writes none).
+        at_once: a second signal stopped the iteration in progress: the iterations after the checkpoint are lost.
+        finished: the stage had just finished (a re-run goes on with the next stage).
+        no_checkpoint: why there is no checkpoint, when ``checkpoint`` is ``None``.
+    """
+
+    def __init__(
+        self,
+        signal_name: str,
+        stage: str,
+        iteration: int,
+        total: int,
+        checkpoint: str | None,
+        checkpoint_iteration: int | None,
+        at_once: bool = False,
+        finished: bool = False,
+        no_checkpoint: str = "",
+    ) -> None:
+        self.signal_name, self.stage, self.iteration, self.total = signal_name, stage, int(iteration), int(total)
+        self.checkpoint, self.checkpoint_iteration = checkpoint, checkpoint_iteration
+        self.at_once, self.finished, self.no_checkpoint = bool(at_once), bool(finished), no_checkpoint
+        super().__init__(
+            signal_name, stage, iteration, total, checkpoint, checkpoint_iteration, at_once, finished, no_checkpoint
+        )
+
+    def lines(self) -> list[str]:
+        """What happened and where the checkpoint is, one fact per line."""
+        if self.at_once:
+            head = f"training stopped at once by a second {self.signal_name}: {self.stage}, during iteration"
+        else:
+            head = f"training stopped by {self.signal_name}: {self.stage}, " + (
+                "finished at iteration" if self.finished else "after iteration"
+            )
+        out = [f"{head} {self.iteration}/{self.total}"]
+        if self.checkpoint is None:
+            out.append(f"no checkpoint: {self.no_checkpoint or 'nothing was saved'}")
+        else:
+            note = " (the iterations after it are lost)" if self.at_once else ""
+            out.append(f"checkpoint of iteration {self.checkpoint_iteration}: {self.checkpoint}{note}")
+        return out
+
+    def __str__(self) -> str:
+        resume = "" if self.checkpoint is None else "; running the same training again resumes exactly from it"
+        return "; ".join(self.lines()) + resume
+
+    def __reduce__(self):
+        return (self.__class__, self.args)
 
 
 def source_path(img: Any) -> str | None:

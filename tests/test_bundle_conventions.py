@@ -251,3 +251,40 @@ def test_2d_bundles_differ_only_in_their_modality_settings():
     differing = {k for k in retina.keys() & cxr.keys() if retina[k] != cxr[k]}
     assert differing <= modality, sorted(differing - modality)
     assert set(retina) ^ set(cxr) == {"hr_width", "fov_crop", "hr_size", "to_gray", "resize"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_zoo_train_ids_and_val_interval(name):
+    """CONTRIBUTING's train config ids: ``train#dataset#data``, ``validate#dataset#data`` and a ``val_interval`` that
+    every stage's validation handler uses as its interval; ``supported_apps`` maps an app to a version."""
+    from monai.bundle import ConfigParser
+
+    cfg = ConfigParser(json.loads((BUNDLES[name] / "configs" / "train.json").read_text()))
+    for key in (
+        "train#dataset#data",
+        "validate#dataset#data",
+        "validate#evaluator",
+        "validate#handlers",
+        "val_interval",
+    ):
+        assert cfg.get(key) is not None, key
+    for stage in ("stage1", "stage2"):
+        assert cfg[f"train#{stage}#validation#interval"] == "@val_interval", stage
+    meta = json.loads((BUNDLES[name] / "configs" / "metadata.json").read_text())
+    for app, version in meta.get("supported_apps", {}).items():
+        assert re.fullmatch(r"\d+(\.\d+)*", version), (app, version)
+
+
+def test_default_output_dir_never_inside_an_installed_package(tmp_path, monkeypatch):
+    import sysconfig
+
+    from monai_srgan.bundle import bundle_output_dir
+
+    for name in NAMES:
+        for f, kind in (("train.json", "train"), ("evaluate.json", "eval"), ("inference.json", "inference")):
+            cfg = json.loads((BUNDLES[name] / "configs" / f).read_text())
+            assert cfg["output_dir"] == f"$bundle_output_dir(@bundle_root, '{kind}')", (name, f)
+    assert bundle_output_dir(".", "train") == "./runs/train"  # a bundle folder of its own: the zoo's layout
+    installed = Path(sysconfig.get_paths()["purelib"]) / "monai_srgan" / "bundles" / "cxr_sr"
+    monkeypatch.setenv("MONAI_SRGAN_RUNS", str(tmp_path / "runs"))
+    assert bundle_output_dir(str(installed), "eval") == str(tmp_path / "runs" / "cxr_sr" / "eval")

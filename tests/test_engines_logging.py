@@ -126,3 +126,45 @@ def test_early_stopping_progress_bar_and_stats_handler(data_root, tmp_path):
     again = build()  # an early-stopped stage counts as finished
     again.run()
     assert again.state.iteration == 6
+
+
+def test_validation_line_reports_this_validation(data_root, tmp_path):
+    """A validator's StatsHandler logs the metrics of the validation that just ran (it was one behind: the first
+    run printed nothing, the second the first's numbers), and a training run logs one validation line per epoch."""
+    import logging
+
+    from monai.handlers import StatsHandler
+
+    from monai_srgan.engines import SRValidator
+
+    records: list[str] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    for name in ("val_line_test", "monai_srgan.engines"):
+        log = logging.getLogger(name)
+        log.setLevel(logging.INFO)
+        log.addHandler(_Collect())
+    _, val, c = make_loaders(data_root, "xray", patch=32, scale=2, n=4, batch=2)
+    validator = SRValidator(
+        device="cpu", val_data_loader=val, val_handlers=[StatsHandler(name="val_line_test", iteration_log=False)]
+    )
+    for ch in (4, 8):  # two different networks: two different results
+        torch.manual_seed(ch)
+        validator.network = TinyGenerator(in_channels=c, out_channels=c, ch=ch)
+        validator.run()
+        psnr = validator.state.metrics["psnr"]
+        lines = [r for r in records if "Metrics" in r]
+        assert lines and f"psnr: {psnr:.4f}" in lines[-1], (psnr, lines)
+        records.clear()
+
+    train, val, c = make_loaders(data_root, "xray", patch=32, scale=2, n=4, batch=2)
+    g = TinyGenerator(in_channels=c, out_channels=c)
+    t = SRPretrainer(device="cpu", max_epochs=2, train_data_loader=train, generator=g, loss_function=torch.nn.L1Loss(),
+                     optimizer_g=torch.optim.Adam(g.parameters(), 1e-3), validator=make_validator(val))  # fmt: skip
+    t.run()
+    lines = [r for r in records if "validation" in r and "psnr" in r]
+    assert len(lines) == 2 and "epoch 1 validation" in lines[0] and "epoch 2 validation" in lines[1], records
+    assert f"psnr {t.state.val_history[-1]['psnr']:.2f} dB" in lines[1], lines

@@ -50,6 +50,40 @@ def test_resume_after_sigkill_is_exact(data_root, tmp_path):
     assert straight.state.val_history[-1]["psnr"] == pytest.approx(resumed.state.val_history[-1]["psnr"], abs=1e-5)
 
 
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_saves_the_interrupted_iteration_and_resumes_exactly(data_root, tmp_path, sig):
+    """Ctrl-C (SIGINT) or SIGTERM after iteration 5: the iteration finishes, checkpoint_last.pt holds iteration 5 (not
+    the interval checkpoint of iteration 3), no export of the unfinished stage, and a re-run ends exactly where a
+    straight run does."""
+    straight = build_gan_trainer(data_root, tmp_path / "straight")
+    straight.run()
+
+    ckpt_dir = tmp_path / "stopped"
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "_engines_resume_worker.py"), str(data_root), str(ckpt_dir), "5", sig],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 5, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert f"training stopped by {sig}" in proc.stdout and "after iteration 5/8" in proc.stdout, proc.stdout
+    assert f"checkpoint of iteration 5: {ckpt_dir / 'checkpoint_last.pt'}" in proc.stdout, proc.stdout
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert torch.load(ckpt_dir / "checkpoint_last.pt", weights_only=True)["engine"]["iteration"] == 5
+    assert not (ckpt_dir / "model.pt").exists()
+
+    resumed = build_gan_trainer(data_root, ckpt_dir)
+    resumed.run()
+    assert resumed.state.iteration == 8
+    for name in ("generator_raw", "discriminator_raw"):
+        a, b = weights_of(getattr(straight, name)), weights_of(getattr(resumed, name))
+        for k in a:
+            torch.testing.assert_close(a[k], b[k], rtol=1e-6, atol=1e-7, msg=f"{name}.{k}")
+    a, b = weights_of(straight.ema.module), weights_of(resumed.ema.module)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-6, atol=1e-7)
+
+
 def test_finished_stage_is_not_retrained(data_root, tmp_path):
     t = build_gan_trainer(data_root, tmp_path, max_epochs=1, save_interval=None)
     t.run()

@@ -1,4 +1,4 @@
-"""Helpers the MONAI bundles (``bundles/retina_sr``, ``bundles/cxr_sr``) ``_target_`` into.
+"""Helpers the MONAI bundles (``bundles/retina_sr``, ``bundles/cxr_sr``, ``bundles/ct_mr_sr_3d``) ``_target_`` into.
 
 Bundles hold configs only; what they need beyond the transforms, networks, engines and metrics lives here:
 
@@ -8,18 +8,14 @@ Bundles hold configs only; what they need beyond the transforms, networks, engin
 - :func:`bundle_weights` — the shipped weight file that a scale and ``"psnr"``/``"gan"`` select;
 - :func:`load_bundle_generator` — build the bundle's generator and load weights, with errors naming the setting;
 - :class:`SRBundleInference`, :func:`run_inference`, :func:`pipeline_from_bundle` — inference from the parsed
-  ``inference.json`` objects (the ``monai-srgan infer`` batch); :func:`bundle_path` — a shipped bundle by name.
+  ``inference.json`` objects (the ``monai-srgan infer`` batch); :func:`bundle_path` — a shipped bundle by name;
+- :func:`bundle_output_dir` — the default ``output_dir`` (never inside an installed package).
+
+Names load on first use (PEP 562), so ``python -m monai_srgan.bundle --help`` starts without torch or MONAI.
 """
 
 from __future__ import annotations
 
-from .data import *  # noqa: F401,F403
-from .data import __all__ as _data_all
-from .evaluate import *  # noqa: F401,F403
-from .evaluate import __all__ as _eval_all
-from .infer import *  # noqa: F401,F403
-from .infer import __all__ as _infer_all
-from .weights import *  # noqa: F401,F403
-from .weights import __all__ as _weights_all
+from monai_srgan.utils.lazy import lazy_submodules
 
-__all__ = [*_data_all, *_eval_all, *_infer_all, *_weights_all]
+__getattr__, __dir__ = lazy_submodules(__name__, ("data", "evaluate", "infer", "weights", "paths"))

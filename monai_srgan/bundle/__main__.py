@@ -12,23 +12,47 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from monai_srgan.bundle.infer import BUNDLE_NAMES, bundle_path
+from monai_srgan import __version__
 from monai_srgan.errors import ConfigError
 
 __all__ = ["main"]
+
+
+class _BundleNames(Sequence):
+    """The shipped bundles' names, read on first use: ``--help`` and ``--version`` never import torch or MONAI."""
+
+    def _names(self) -> tuple[str, ...]:
+        from monai_srgan.bundle.infer import BUNDLE_NAMES
+
+        return tuple(BUNDLE_NAMES)
+
+    def __getitem__(self, i):
+        return self._names()[i]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (2 for an unknown bundle, an existing destination, or weights that cannot
     be read or written)."""
     parser = argparse.ArgumentParser(prog="python -m monai_srgan.bundle", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"monai_srgan {__version__}")
+    names = _BundleNames()
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("path", help="print a shipped bundle's folder").add_argument("name", choices=BUNDLE_NAMES)
+    name_help = {"choices": names, "metavar": "NAME", "help": "a shipped bundle: %(choices)s"}
+    sub.add_parser("path", help="print a shipped bundle's folder").add_argument("name", **name_help)
     cp = sub.add_parser("copy", help="copy a shipped bundle to DEST/NAME")
-    cp.add_argument("name", choices=BUNDLE_NAMES)
+    cp.add_argument("name", **name_help)
     cp.add_argument("dest", help="destination folder (created)")
     wt = sub.add_parser("weights", help="write a training export's generator as a bundle's plain state dict")
     wt.add_argument("src", help="a trainer's model.pt / best_model.pt / checkpoint_last.pt")
@@ -46,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "weights":
         return _weights(args.src, args.dest, args.half, args.key)
+    from monai_srgan.bundle.infer import bundle_path
+
     try:
         src = bundle_path(args.name)
         if args.command == "path":

@@ -24,7 +24,7 @@ from monai.engines import Trainer
 from monai.engines.utils import default_metric_cmp_fn
 from monai.engines.workflow import Workflow
 
-from monai_srgan.errors import ConfigError
+from monai_srgan.errors import ConfigError, TrainingInterrupted
 
 from .checks import check_finite, check_training_pair
 from .distributed import distributed_device, get_rank, init_distributed, is_distributed, wrap_ddp
@@ -37,6 +37,7 @@ from .handlers import (
     SRValidationHandler,
     TensorBoardHandler,
 )
+from .interrupt import QuietProjectErrors, StopOnSignal
 from .resume import ResumableTrainerMixin
 from .utils import (
     prefetch_batches,
@@ -55,7 +56,7 @@ __all__ = ["SRTrainerBase"]
 logger = logging.getLogger("monai_srgan.engines")
 
 
-class SRTrainerBase(ResumableTrainerMixin, Trainer):
+class SRTrainerBase(QuietProjectErrors, ResumableTrainerMixin, Trainer):
     """Base class of the SR trainers; see the module docstring. Subclasses implement ``_iteration``.
 
     Args:
@@ -202,6 +203,7 @@ class SRTrainerBase(ResumableTrainerMixin, Trainer):
         self._checked_batch = False
         self._finished = False
         self._last_good_ckpt: tuple[str, int] | None = None
+        self._quiet_logger()
 
         self.register_events(*SREvents)
         self.add_event_handler(Events.EPOCH_COMPLETED, self._on_epoch_completed)
@@ -245,6 +247,8 @@ class SRTrainerBase(ResumableTrainerMixin, Trainer):
         handlers = sorted((h for h in handlers if h is not None), key=lambda h: getattr(h, "order", 50))
         if handlers:
             self._register_handlers(handlers)
+        self.stop_on_signal = StopOnSignal(self)  # Ctrl-C/SIGTERM: checkpoint of the last iteration, clean stop
+        self.stop_on_signal.attach(self)
 
     # ------------------------------------------------------------------ helpers for subclasses
     def _compiled(self, network: torch.nn.Module) -> torch.nn.Module:
@@ -395,4 +399,13 @@ class SRTrainerBase(ResumableTrainerMixin, Trainer):
             logger.info("%s already finished at iteration %d; nothing to do", self.stage, self.state.iteration)
             self._finished = True
             return
-        Workflow.run(self)
+        stop = self.stop_on_signal
+        with stop.installed():
+            try:
+                Workflow.run(self)
+            except KeyboardInterrupt as e:
+                if isinstance(e, TrainingInterrupted):
+                    raise
+                raise stop.error(at_once=True) from e
+        if stop.received is not None:  # stopped before the next batch (or the stage finished meanwhile)
+            raise stop.error(finished=self._finished)

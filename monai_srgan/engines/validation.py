@@ -19,6 +19,7 @@ from monai_srgan.errors import ConfigError
 from monai_srgan.metrics import lr_consistency, psnr, ssim
 from monai_srgan.transforms.resize import imresize
 
+from .interrupt import QuietProjectErrors
 from .utils import to_plain_tensor
 
 __all__ = ["SRValidator", "bicubic_upsample", "quality_metrics"]
@@ -43,7 +44,7 @@ def quality_metrics(
     return {"psnr": psnr(x, y, **kw).reshape(-1).float(), "ssim": ssim(x, y, **kw).reshape(-1).float()}
 
 
-class SRValidator(Evaluator):
+class SRValidator(QuietProjectErrors, Evaluator):
     """Runs a generator over paired validation batches and reports model vs bicubic quality.
 
     ``state.metrics`` after :meth:`run` holds ``psnr``, ``ssim``, ``psnr_bicubic``, ``ssim_bicubic``,
@@ -64,7 +65,8 @@ class SRValidator(Evaluator):
         num_images: how many fixed images to keep for the image grid.
         lr_key, hr_key: batch keys.
         amp: run the generator under autocast.
-        val_handlers: extra MONAI/Ignite handlers (e.g. ``StatsHandler``).
+        val_handlers: extra MONAI/Ignite handlers (e.g. ``StatsHandler``), attached after the metrics are computed,
+            so an epoch-end handler sees this validation's metrics.
         metric_fn: ``(x, y, data_range, value_min) -> {"psnr": (N,), "ssim": (N,)}``; defaults to
             :func:`quality_metrics`.
         key_metric: name of the metric used to pick the best checkpoint (``psnr`` by default, higher is better).
@@ -92,7 +94,7 @@ class SRValidator(Evaluator):
             device=device,
             val_data_loader=val_data_loader,
             epoch_length=epoch_length,
-            val_handlers=val_handlers,
+            val_handlers=None,  # attached below, after the metrics are computed
             decollate=False,
             amp=amp,
             metric_cmp_fn=metric_cmp_fn,
@@ -106,8 +108,11 @@ class SRValidator(Evaluator):
         self.key_metric = key_metric
         self.amp_dtype = amp_dtype
 
+        self._quiet_logger()
         self.add_event_handler(Events.EPOCH_STARTED, self._reset)
         self.add_event_handler(Events.EPOCH_COMPLETED, self._finalize)
+        if val_handlers is not None:  # after _finalize: a StatsHandler prints this validation, not the previous one
+            self._register_handlers(val_handlers)
 
     def _reset(self, _engine: Any = None) -> None:
         self._acc: dict[str, list[torch.Tensor]] = {}

@@ -34,7 +34,8 @@ class ProgressLog:
         engine.add_event_handler(Events.COMPLETED, self.completed)
 
     @staticmethod
-    def _label(engine: Any) -> str:
+    def label(engine: Any) -> str:
+        """The stage's name in progress lines (``stage_label`` when set)."""
         default = {"pretrain": "pretraining", "gan": "adversarial"}.get(getattr(engine, "stage", ""), "training")
         return getattr(engine, "stage_label", None) or default
 
@@ -44,7 +45,7 @@ class ProgressLog:
         total = int(s.max_epochs) * int(s.epoch_length)
         self.logger.info(
             "%s: iterations %d..%d (%d epochs of %d), a line every %d iterations (the first may take a while: "
-            "data loading and caching)", self._label(engine), s.iteration + 1, total, s.max_epochs, s.epoch_length,
+            "data loading and caching)", self.label(engine), s.iteration + 1, total, s.max_epochs, s.epoch_length,
             self.interval,
         )  # fmt: skip
 
@@ -59,12 +60,12 @@ class ProgressLog:
                 losses.append(f"{k} {float(v):.4g}")
         left = (total - it) / rate if rate > 0 else float("nan")
         self.logger.info(
-            "%s: iteration %d/%d (epoch %d) %s | %.2f it/s, %s left", self._label(engine), it, total, s.epoch,
+            "%s: iteration %d/%d (epoch %d) %s | %.2f it/s, %s left", self.label(engine), it, total, s.epoch,
             " ".join(losses), rate, _duration(left),
         )  # fmt: skip
 
     def completed(self, engine: Any) -> None:
-        self.logger.info("%s: done at iteration %d (%s)", self._label(engine), engine.state.iteration,
+        self.logger.info("%s: done at iteration %d (%s)", self.label(engine), engine.state.iteration,
                          _duration(time.perf_counter() - self._t0))  # fmt: skip
 
 

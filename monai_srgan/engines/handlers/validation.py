@@ -10,10 +10,29 @@ from monai.handlers import ValidationHandler
 from monai_srgan.errors import ConfigError
 
 from ..events import SREvents
+from .progress import ProgressLog
 
-__all__ = ["SRValidationHandler", "SREarlyStopping"]
+__all__ = ["SRValidationHandler", "SREarlyStopping", "validation_summary"]
 
 logger = logging.getLogger("monai_srgan.engines")
+
+
+def validation_summary(metrics: dict[str, float]) -> str:
+    """One readable line of validation metrics: ``psnr 31.59 dB (bicubic 31.22, gain +0.36), ssim 0.8736 (bicubic
+    0.8674, gain +0.0062), lr_consistency 48.81 dB``; metrics without a bicubic twin are listed after."""
+    parts, used = [], set()
+    for key, unit, nd in (("psnr", " dB", 2), ("ssim", "", 4)):
+        if key not in metrics:
+            continue
+        text = f"{key} {metrics[key]:.{nd}f}{unit}"
+        extra = [f"bicubic {metrics[k]:.{nd}f}" for k in (f"{key}_bicubic",) if k in metrics]
+        extra += [f"gain {metrics[k]:+.{nd}f}" for k in (f"{key}_gain",) if k in metrics]
+        parts.append(text + (f" ({', '.join(extra)})" if extra else ""))
+        used |= {key, f"{key}_bicubic", f"{key}_gain"}
+    for k, v in metrics.items():
+        if k not in used:
+            parts.append(f"{k} {v:.2f} dB" if k == "lr_consistency" else f"{k} {v:.4g}")
+    return ", ".join(parts)
 
 
 class SRValidationHandler(ValidationHandler):
@@ -54,7 +73,8 @@ class SRValidationHandler(ValidationHandler):
         if s.val_improved:
             s.best_metric, s.best_metric_epoch = float(current), int(s.epoch)
         s.val_history.append({"epoch": int(s.epoch), **metrics})
-        logger.info("epoch %d validation: %s", s.epoch, {k: round(v, 4) for k, v in metrics.items()})
+        logger.info("%s: epoch %d validation: %s%s", ProgressLog.label(engine), s.epoch, validation_summary(metrics),
+                    " (best so far)" if s.val_improved else "")  # fmt: skip
         engine.fire_event(SREvents.VALIDATION_COMPLETED)
 
 

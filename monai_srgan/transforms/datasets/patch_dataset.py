@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import time
 import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
@@ -206,7 +207,7 @@ def _bad_skips(skipped: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def build_sr_dataset(
-    source: str | os.PathLike | Sequence[Any],
+    data: str | os.PathLike | Sequence[Any],
     transform: Callable | None = None,
     *,
     keys: Sequence[str] = ("image",),
@@ -229,7 +230,7 @@ def build_sr_dataset(
     """Build an SR dataset from a folder, a MONAI datalist JSON or a list of inputs.
 
     Args:
-        source: a folder (all images found by :func:`~monai_srgan.io.find_inputs`, DICOM series as one
+        data: a folder (all images found by :func:`~monai_srgan.io.find_inputs`, DICOM series as one
             item), a datalist JSON (``section`` is read), or a list of paths/InputItem/datalist dicts.
         transform: random per-sample transform chain (e.g. ``RandHRPatchd`` -> degradation ->
             ``RandPairedFlipRotated``); any callable on the sample dict, or a list of them.
@@ -245,7 +246,7 @@ def build_sr_dataset(
         strict: raise :class:`~monai_srgan.errors.InputFileError` on the first bad file instead of skipping it.
         validate: check every input at header level first (cheap; catches empty/corrupt files, DICOM without pixel
             data, missing decoders).
-        recursive: scan sub-folders of a folder ``source``.
+        recursive: scan sub-folders of a folder ``data``.
         base_dir: base of relative paths in a datalist (default: the JSON's folder).
         loader: replaces ``LoadMedicalImaged(keys)`` (any callable on the sample dict).
         copy_cache: deep-copy cached samples before ``transform`` (needed only by in-place transforms).
@@ -260,18 +261,18 @@ def build_sr_dataset(
     """
     keys = (keys,) if isinstance(keys, str) else tuple(keys)
     bad: list[tuple[str, str]] = []
-    if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
+    if isinstance(data, (str, os.PathLike)) and Path(data).is_dir():
         skipped: list[tuple[str, str]] = []
-        items = [as_item(it, keys[0]) for it in find_inputs(source, recursive=recursive, skipped=skipped)]
+        items = [as_item(it, keys[0]) for it in find_inputs(data, recursive=recursive, skipped=skipped)]
         bad.extend(_bad_skips(skipped))
         if strict and bad:
             raise InputFileError(bad[0][0], bad[0][1], "fix or remove the file, or pass strict=False to skip it")
-    elif isinstance(source, (str, os.PathLike)) and str(source).lower().endswith(".json"):
-        items = load_datalist(source, section, keys, base_dir)
-    elif isinstance(source, (str, os.PathLike)):
-        raise InputFileError(source, "is neither a folder nor a datalist .json file", "check the dataset path")
+    elif isinstance(data, (str, os.PathLike)) and str(data).lower().endswith(".json"):
+        items = load_datalist(data, section, keys, base_dir)
+    elif isinstance(data, (str, os.PathLike)):
+        raise InputFileError(data, "is neither a folder nor a datalist .json file", "check the dataset path")
     else:
-        items = [as_item(it, keys[0]) for it in source]
+        items = [as_item(it, keys[0]) for it in data]
     if validate:
         good = []
         for item in items:
@@ -288,7 +289,7 @@ def build_sr_dataset(
                 bad.append((str(e.path), e.problem))
         items = good
     if not items:
-        raise ConfigError(f"no usable input in {source!r}" + (f" ({len(bad)} bad files)" if bad else ""))
+        raise ConfigError(f"no usable input in {data!r}" + (f" ({len(bad)} bad files)" if bad else ""))
 
     steps: list[Callable] = [loader if loader is not None else LoadMedicalImaged(keys)]
     if pre_transform is not None:
@@ -297,6 +298,8 @@ def build_sr_dataset(
     safe = _SafePipeline(Compose(steps), keys, strict, load_bad)
     mode = "none" if cache in (None, False, "none") else "memory" if cache in (True, "memory") else cache
     if mode == "memory":
+        t0 = time.perf_counter()
+        logger.info("loading %d image(s) into memory (decoded and pre-processed once, before training)", len(items))
         try:
             images: Any = CacheDataset(
                 items, transform=Compose([safe]), cache_rate=cache_rate, num_workers=num_workers, progress=progress,
@@ -309,6 +312,7 @@ def build_sr_dataset(
             raise e from exc
         n_cached = images.cache_num
         bad.extend(load_bad)
+        logger.info("%d image(s) loaded in %.1f s", n_cached - len(load_bad), time.perf_counter() - t0)
         ds = SRPatchDataset(
             images, transform, num_samples, group_samples=n_cached < len(items) and num_samples > 1,
             copy_cache=copy_cache, bad_files=bad, known_good=n_cached == len(items), track_meta=track_meta,
