@@ -253,3 +253,35 @@ def test_detail_crop_clip_level_comes_from_the_whole_image():
     img[0, 0, 999] = 1.0  # one saturated pixel: the brightness cut-off stays far above the texture
     r, _ = detail_crop(img, 40)
     assert r >= 1000 - 40, r
+
+
+def test_evaluation_says_which_images_and_records_no_machine_paths(tmp_path, capsys):
+    """``metrics.json`` names weights by file name and dataset folders relative to their common parent (the committed
+    reports held /work/... paths); the selection sentence is printed and recorded."""
+    from monai_srgan.bundle import describe_section, evaluate_sr
+    from monai_srgan.networks import get_generator
+    from monai_srgan.transforms import imresize
+
+    net = get_generator("srvgg", spatial_dims=2, in_channels=1, out_channels=1, scale=2, num_feat=4, num_conv=1)
+    torch.save(net.state_dict(), tmp_path / "w.pt")
+    images = {f"img{i}.png": torch.rand(1, 32, 32) for i in range(3)}
+    test = [{"image": f"img{i}.png"} for i in (1, 2)]
+    datalist = {"training": [{"image": "img0.png"}], "validation": [], "test": test}
+    test_note = describe_section(datalist, "test", (0.4, 0.0, 0.6), 0)
+    assert test_note.startswith("2 of the 3 images of dataset_dir: the 'test' split (60 %, never trained on")
+    assert "--eval_section all" in test_note
+    assert describe_section(datalist, "all").startswith("all 3 images of dataset_dir (--eval_section all")
+    evaluate_sr(net, [{"hr": n} for n in images], lambda d: {**d, "hr": images[d["hr"]]},
+                lambda d: {**d, "lr": imresize(d["hr"][None], 0.5)[0].clamp(0, 1)}, scale=2, tile_size=None,
+                out_dir=tmp_path / "ev", weights=tmp_path / "w.pt", figure_crop=16, max_images=2, selection=test_note,
+                meta={"dataset_dir": [str(tmp_path / "d" / "cxr"), str(tmp_path / "d" / "extra" / "cxr")]})  # fmt: skip
+    assert f"scoring {test_note}; the first 2 of them (max_images=2)" in capsys.readouterr().out
+    meta = json.loads((tmp_path / "ev" / "metrics.json").read_text())["meta"]
+    assert meta["weights"] == "w.pt" and meta["dataset_dir"] == ["cxr", "extra/cxr"] and meta["selection"] == test_note
+
+
+def test_datalist_all_section_and_unknown_section():
+    datalist = {"training": [{"image": "a.png"}], "validation": [{"image": "b.png"}], "test": [{"image": "c.png"}]}
+    assert [e["hr"] for e in datalist_section(datalist, "all", as_key="hr")] == ["a.png", "b.png", "c.png"]
+    with pytest.raises(ConfigError, match="eval_section='tset'.*all"):
+        datalist_section(datalist, "tset")

@@ -236,6 +236,18 @@ def test_evaluate_writes_metrics_and_figure(bundle, small_data, tmp_path):
     assert fig.ndim == 3 and fig.shape[0] > 100
 
 
+def test_evaluate_whole_folder_is_an_explicit_choice(small_data, tmp_path, capsys):
+    """By default evaluate.json scores the 'test' split and says so; ``--eval_section all`` scores every image."""
+    kw = {"dataset_dir": str(small_data["cxr_sr"]), "hr_size": 128, "num_figures": 1}
+    _run(_cfg("cxr_sr", "evaluate.json"), output_dir=str(tmp_path / "test"), **kw)
+    assert "scoring 1 of the 4 images of dataset_dir: the 'test' split (20 %" in capsys.readouterr().out
+    _run(_cfg("cxr_sr", "evaluate.json"), output_dir=str(tmp_path / "all"), eval_section="all", **kw)
+    assert "scoring all 4 images of dataset_dir (--eval_section all" in capsys.readouterr().out
+    doc = json.loads((tmp_path / "all" / "eval_all" / "metrics.json").read_text())
+    assert len(doc["images"]) == 4 and doc["meta"]["section"] == "all" and doc["meta"]["selection"].startswith("all 4")
+    assert doc["meta"]["dataset_dir"] == small_data["cxr_sr"].name  # no machine path
+
+
 # ------------------------------------------------------------------------------------------- metadata and export
 @pytest.mark.parametrize("bundle", sorted(BUNDLES))
 def test_verify_metadata_offline(bundle, reference_root):

@@ -12,7 +12,12 @@ from monai_srgan.errors import ConfigError
 from monai_srgan.io.discovery import find_inputs
 from monai_srgan.transforms.datasets import split_files, write_datalist
 
+#: ``datalist_section`` name of every image of the folder, whatever its split
+ALL_SECTIONS = "all"
+
 __all__ = [
+    "ALL_SECTIONS",
+    "describe_section",
     "make_datalist",
     "datalist_section",
     "require_file",
@@ -113,6 +118,9 @@ def datalist_section(
 ) -> list[dict[str, Any]]:
     """One section of a datalist with the entries' ``key`` renamed to ``as_key`` (e.g. ``"image"`` → ``"hr"``).
 
+    ``section`` is ``"training"``, ``"validation"``, ``"test"`` or ``"all"`` (every image of the folder: for images
+    that no model trained on, e.g. your own, scored with ``evaluate.json --eval_section all``).
+
     ``drop`` lists file-name patterns left out of this section only (``fnmatch`` on the base name), e.g. IDRiD
     photographs, whose burned-in optic-disc circle a model should not learn, in ``training`` while they stay in
     ``test``. ``keep`` keeps only names matching one of its patterns (e.g. the STARE images of ``test``, to score
@@ -121,7 +129,7 @@ def datalist_section(
     Raises:
         ConfigError: the section is empty (too few images for the split) — names ``dataset_dir``/``split``.
     """
-    entries = list(datalist.get(section, []))
+    entries = _section_entries(datalist, section)
     if not entries:
         raise ConfigError(
             f"the '{section}' split is empty: dataset_dir has too few images for split_fractions "
@@ -144,6 +152,43 @@ def datalist_section(
             f"(of {len(entries)}): add images to dataset_dir or change train_drop/eval_keep"
         )
     return out
+
+
+def _section_entries(datalist: Mapping[str, Sequence[Mapping[str, Any]]], section: str) -> list[dict[str, Any]]:
+    if section == ALL_SECTIONS:
+        return [dict(e) for name in ("training", "validation", "test") for e in datalist.get(name, [])]
+    if section not in datalist:
+        raise ConfigError(
+            f"eval_section='{section}' is not a split: use one of {', '.join([*datalist, ALL_SECTIONS])} "
+            f"('{ALL_SECTIONS}': every image of dataset_dir)"
+        )
+    return [dict(e) for e in datalist[section]]
+
+
+def describe_section(
+    datalist: Mapping[str, Sequence[Mapping[str, Any]]],
+    section: str,
+    fractions: Sequence[float] = (0.7, 0.1, 0.2),
+    seed: int = 0,
+) -> str:
+    """Which images a section holds and why, in one sentence (``evaluate.json`` prints it and records it in
+    ``metrics.json``): e.g. the ``test`` split is 20 % of the folder held out of training, not every image."""
+    total = sum(len(v) for v in datalist.values())
+    if section == ALL_SECTIONS:
+        return (
+            f"all {total} images of dataset_dir (--eval_section all; includes the images a bundle's train.json "
+            "trains on: use it for images no model trained on)"
+        )
+    n = len(datalist.get(section, []))
+    names = ("training", "validation", "test")
+    share = {k: f"{100 * float(f):.0f} %" for k, f in zip(names, fractions)}.get(section, "?")
+    why = {"test": "never trained on", "validation": "watched during training", "training": "trained on"}.get(
+        section, "a split of dataset_dir"
+    )
+    return (
+        f"{n} of the {total} images of dataset_dir: the '{section}' split ({share}, {why}; split_fractions "
+        f"{list(fractions)}, split_seed {seed}); --eval_section all scores every image, e.g. your own images"
+    )
 
 
 def require_file(path: str | os.PathLike | None, setting: str, hint: str = "", required: bool = False) -> str | None:

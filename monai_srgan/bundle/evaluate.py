@@ -35,7 +35,14 @@ from monai_srgan.networks import CheckpointMismatchError, load_network_weights
 from monai_srgan.transforms.resize import imresize
 from monai_srgan.utils.figures import comparison_figure, detail_crop
 
-__all__ = ["evaluate_sr", "load_bundle_generator", "comparison_figure", "published_table", "update_metadata_metrics"]
+__all__ = [
+    "evaluate_sr",
+    "load_bundle_generator",
+    "comparison_figure",
+    "portable_meta",
+    "published_table",
+    "update_metadata_metrics",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +114,20 @@ def update_metadata_metrics(metadata_file: str | os.PathLike, eval_metrics: Mapp
     atomic_write_file(p, lambda tmp: tmp.write_text(text), overwrite=True)
 
 
+def portable_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """``meta`` for ``metrics.json`` without machine paths: ``dataset_dir`` (a folder or a list of folders) relative to
+    the folders' common parent (``"cxr"``, ``["cxr", "extra/cxr"]``); other values unchanged."""
+    out = dict(meta)
+    dirs = out.get("dataset_dir")
+    if isinstance(dirs, (str, os.PathLike)) or (isinstance(dirs, Sequence) and dirs and not isinstance(dirs, str)):
+        many = not isinstance(dirs, (str, os.PathLike))
+        paths = [Path(os.fspath(d)).expanduser().resolve() for d in (dirs if many else [dirs])]
+        parent = Path(os.path.commonpath([str(p.parent) for p in paths]))
+        rel = [p.relative_to(parent).as_posix() for p in paths]
+        out["dataset_dir"] = rel if many else rel[0]
+    return out
+
+
 def _fmt(v: float, nd: int = 4) -> float:
     return float(round(float(v), nd))
 
@@ -137,6 +158,7 @@ def evaluate_sr(
     seed: int = 0,
     compare_weights: Mapping[str, str | os.PathLike] | None = None,
     published: Mapping[str, Any] | None = None,
+    selection: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate a generator against bicubic on ``files`` and write the reports and the comparison figure.
 
@@ -164,13 +186,22 @@ def evaluate_sr(
             evaluating the GAN weights: LR | bicubic | PSNR model | GAN model | HR).
         published: a paper's figures to set beside ours in ``metrics.md``, by scale:
             ``{"source": "...", "4": {"bicubic": {"psnr": .., "ssim": ..}, "model": {...}}, ...}``.
+        selection: which images ``files`` are and why (:func:`~monai_srgan.bundle.describe_section`): printed
+            before scoring and recorded in ``metrics.json``.
+
+    ``metrics.json`` records file and folder paths portably: weight files by name, ``meta["dataset_dir"]`` relative
+    to the folders' common parent (absolute machine paths would not hold on another machine).
 
     Returns:
         ``{"summary": {column: {"mean", ...}}, "eval_metrics": {...}, "files": {...}}``.
     """
-    files = list(files)[: max_images or None]
+    n_given = len(files := list(files))
+    files = files[: max_images or None]
     if not files:
         raise ConfigError("evaluation: no images to evaluate (empty 'test' split?): check --dataset_dir")
+    if selection:
+        cut = f"; the first {len(files)} of them (max_images={max_images})" if len(files) < n_given else ""
+        print(f"scoring {selection}{cut}", flush=True)
     dev = torch.device(device)
     network = load_bundle_generator(network, weights, scale).to(dev).eval()
     net_scale = getattr(network, "scale", scale)
@@ -252,7 +283,8 @@ def evaluate_sr(
     summary = summarize(rows)
     run_meta = {
         "model_name": model_name,
-        "weights": os.fspath(weights) if weights else None,
+        "weights": Path(weights).name if weights else None,
+        "selection": selection,
         "scale": scale,
         "crop_border": crop_border,
         "num_images": len(rows),
@@ -264,7 +296,7 @@ def evaluate_sr(
         "device": str(dev),
         "hardware": f"{platform.machine()} {platform.processor() or ''} torch {torch.__version__} "
         f"threads {torch.get_num_threads()}".strip(),
-        **dict(meta or {}),
+        **portable_meta(meta or {}),
     }
     write_report(rows, out / "metrics.csv")
     title = f"# {model_name}: model vs bicubic x{scale} on {len(rows)} held-out images"
