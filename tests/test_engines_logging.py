@@ -168,3 +168,32 @@ def test_validation_line_reports_this_validation(data_root, tmp_path):
     lines = [r for r in records if "validation" in r and "psnr" in r]
     assert len(lines) == 2 and "epoch 1 validation" in lines[0] and "epoch 2 validation" in lines[1], records
     assert f"psnr {t.state.val_history[-1]['psnr']:.2f} dB" in lines[1], lines
+
+
+def test_progress_lines_give_the_whole_runs_eta_and_a_first_iteration_line(data_root, tmp_path):
+    import logging
+
+    from monai_srgan.engines import run_two_stage
+
+    records: list[str] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    log = logging.getLogger("monai_srgan.engines")
+    log.setLevel(logging.INFO)
+    log.addHandler(_Collect())
+    stage2 = build_gan_trainer(data_root, tmp_path / "s2", max_epochs=1, save_interval=None, log_interval=2)
+    train, _, c = make_loaders(data_root, "fundus", patch=32, scale=2, n=8, batch=2)
+    g = stage2.generator_raw
+    stage1 = SRPretrainer(device="cpu", max_epochs=1, train_data_loader=train, generator=g,
+                          loss_function=torch.nn.L1Loss(), optimizer_g=torch.optim.Adam(g.parameters(), 1e-3),
+                          log_interval=2)  # fmt: skip
+    run_two_stage(stage1, stage2)
+    s1 = [r for r in records if r.startswith("stage 1/2: pretraining: iteration ")]
+    s2 = [r for r in records if r.startswith("stage 2/2: adversarial: iteration ")]
+    assert s1 and all("left in this stage, ~" in r and "for the whole run" in r for r in s1), s1
+    assert s2 and all(r.endswith(" left") for r in s2), s2
+    assert any("then stage 2/2: adversarial: 4 iterations" in r for r in records), records
+    assert any(r.startswith("stage 1/2: pretraining: first iteration done in ") for r in records), records

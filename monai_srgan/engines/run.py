@@ -14,7 +14,11 @@ import logging
 
 from .base import SRTrainerBase
 
-__all__ = ["run_two_stage", "TwoStageRun"]
+__all__ = ["run_two_stage", "TwoStageRun", "STAGE2_COST"]
+
+#: a stage-2 iteration's time in stage-1 iterations, for the whole run's ETA during stage 1 (docs/benchmarks.md:
+#: 3–4× with a VGG perceptual term, ~5× with a discriminator as large as the generator)
+STAGE2_COST = 3.5
 
 logger = logging.getLogger("monai_srgan.engines")
 
@@ -32,8 +36,9 @@ def run_two_stage(stage1: SRTrainerBase | None, stage2: SRTrainerBase | None, wa
         warm_start: copy stage 1's generator into stage 2 before it starts.
     """
     stage2_resumes = stage2 is not None and stage2.resume_path() is not None
-    if stage1 is not None and stage2 is not None:  # progress lines say which stage runs
+    if stage1 is not None and stage2 is not None:  # progress lines say which stage runs and the whole run's ETA
         stage1.stage_label, stage2.stage_label = "stage 1/2: pretraining", "stage 2/2: adversarial"
+        stage1.later_stages = [(stage2.stage_label, stage2.total_iterations, STAGE2_COST)]
     if stage1 is not None and not stage2_resumes:
         stage1.run()
         if stage2 is not None and warm_start:

@@ -13,7 +13,9 @@ __all__ = ["ProgressLog"]
 
 
 class ProgressLog:
-    """One log line every ``interval`` iterations: stage, iteration/total, losses, it/s and time left.
+    """One log line every ``interval`` iterations: stage, iteration/total, losses, it/s and time left (of the stage and,
+    when :func:`~monai_srgan.engines.run_two_stage` runs both stages, of the whole run), plus a line after the first
+    iteration so that a slow start says what it is doing.
 
     Replaces a ``StatsHandler``'s per-iteration lines (the trainers turn those off) so that a long run says what it is
     doing at ``log_interval`` without flooding the console; the stage label comes from the trainer's ``stage_label``
@@ -30,6 +32,7 @@ class ProgressLog:
 
     def attach(self, engine: Any) -> None:
         engine.add_event_handler(Events.STARTED, self.started)
+        engine.add_event_handler(Events.ITERATION_COMPLETED(once=1), self.first)
         engine.add_event_handler(Events.ITERATION_COMPLETED(every=self.interval), self.log)
         engine.add_event_handler(Events.COMPLETED, self.completed)
 
@@ -43,11 +46,31 @@ class ProgressLog:
         s = engine.state
         self._t0, self._it0 = time.perf_counter(), int(s.iteration)
         total = int(s.max_epochs) * int(s.epoch_length)
+        later = "".join(f", then {label}: {n} iterations" for label, n, _ in getattr(engine, "later_stages", ()))
         self.logger.info(
-            "%s: iterations %d..%d (%d epochs of %d), a line every %d iterations (the first may take a while: "
-            "data loading and caching)", self.label(engine), s.iteration + 1, total, s.max_epochs, s.epoch_length,
+            "%s: iterations %d..%d (%d epochs of %d)%s; a line every %d iterations, the first iteration also checks "
+            "the batch", self.label(engine), s.iteration + 1, total, s.max_epochs, s.epoch_length, later,
             self.interval,
         )  # fmt: skip
+
+    def first(self, engine: Any) -> None:
+        if self.interval > 1 and int(engine.state.iteration) == self._it0 + 1:
+            self.logger.info("%s: first iteration done in %.1f s (checks included); next line at iteration %d",
+                             self.label(engine), time.perf_counter() - self._t0,
+                             (engine.state.iteration // self.interval + 1) * self.interval)  # fmt: skip
+
+    @staticmethod
+    def time_left(engine: Any, rate: float) -> str:
+        """``"2m10s left"`` for the last (or only) stage; with stages still to come (``engine.later_stages``:
+        ``(label, iterations, cost per iteration relative to this stage)``), this stage's time and the whole run's."""
+        s = engine.state
+        left = (int(s.max_epochs) * int(s.epoch_length) - int(s.iteration)) / rate if rate > 0 else float("nan")
+        later = list(getattr(engine, "later_stages", ()))
+        if not later:
+            return f"{_duration(left)} left"
+        run = left + sum(n * cost / rate for _, n, cost in later) if rate > 0 else float("nan")
+        costs = ", ".join(f"{label.split(':')[0]} at ~{cost:g}x this stage's s/it" for label, _, cost in later)
+        return f"{_duration(left)} left in this stage, ~{_duration(run)} for the whole run ({costs})"
 
     def log(self, engine: Any) -> None:
         s = engine.state
@@ -58,10 +81,9 @@ class ProgressLog:
         for k, v in out.items():
             if k.startswith("loss") and (isinstance(v, (int, float)) or (torch.is_tensor(v) and v.numel() == 1)):
                 losses.append(f"{k} {float(v):.4g}")
-        left = (total - it) / rate if rate > 0 else float("nan")
         self.logger.info(
-            "%s: iteration %d/%d (epoch %d) %s | %.2f it/s, %s left", self.label(engine), it, total, s.epoch,
-            " ".join(losses), rate, _duration(left),
+            "%s: iteration %d/%d (epoch %d) %s | %.2f it/s, %s", self.label(engine), it, total, s.epoch,
+            " ".join(losses), rate, self.time_left(engine, rate),
         )  # fmt: skip
 
     def completed(self, engine: Any) -> None:
