@@ -288,3 +288,19 @@ def test_default_output_dir_never_inside_an_installed_package(tmp_path, monkeypa
     installed = Path(sysconfig.get_paths()["purelib"]) / "monai_srgan" / "bundles" / "cxr_sr"
     monkeypatch.setenv("MONAI_SRGAN_RUNS", str(tmp_path / "runs"))
     assert bundle_output_dir(str(installed), "eval") == str(tmp_path / "runs" / "cxr_sr" / "eval")
+
+
+def test_readme_outputs_are_git_ignored_and_build_is_a_dev_extra():
+    """The README's examples write their outputs into the checkout (``sr_out``, ``sr_fundus_gan``, ...): git ignores
+    them; ``python -m build`` in the README works after ``pip install -e ".[dicom,test,dev]"``."""
+    import shutil
+
+    readme = (REPO / "README.md").read_text()
+    outs = set(re.findall(r"(?<![\w/.~-])(sr_\w+)", readme))  # output folders named relative to where one runs
+    assert {"sr_out", "sr_ct", "sr_fundus", "sr_fundus_gan", "sr_ct3d"} <= outs, outs
+    if shutil.which("git") and (REPO / ".git").exists():
+        for where in [*sorted(outs), "bundles/cxr_sr/sr_out"]:
+            res = subprocess.run(["git", "check-ignore", "-q", "--no-index", f"{where}/x.png"], cwd=REPO)
+            assert res.returncode == 0, f"{where} is not git-ignored"
+    dev = re.search(r"^dev = \[(.*)\]", (REPO / "pyproject.toml").read_text(), re.M).group(1)
+    assert '"build' in dev and "python -m build" in readme
