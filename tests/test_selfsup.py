@@ -224,3 +224,15 @@ def test_held_back_slices_and_the_best_of_start_finetuned_and_bspline_is_kept(mr
     assert out.shape == (1, 64, 64, 24) and torch.isfinite(out).all()
     if model.kept == "cubic B-spline":
         assert isinstance(model.model, BSplineThroughPlane)
+
+
+def test_self_supervised_help_says_where_training_starts():
+    """The help said "no pretrained weights used" while training starts from the bundle's through-plane network."""
+    import argparse
+
+    from monai_srgan.selfsup.cli import add_self_supervised_args
+
+    parser = argparse.ArgumentParser()
+    add_self_supervised_args(parser)
+    text = " ".join(parser.format_help().split())
+    assert "no pretrained" not in text and "starts from the bundle's pretrained through-plane network" in text

@@ -17,8 +17,10 @@ def add_self_supervised_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--self-supervised",
         action="store_true",
-        help="train a 2D network on each volume's own in-plane slices and restore its slice axis (no pretrained "
-        "weights used); --scale is the through-plane factor (default: slice spacing / in-plane spacing)",
+        help="fine-tune on each volume's own in-plane slices and restore its slice axis; starts from the bundle's "
+        "pretrained through-plane network of that factor when the bundle has one, else from cubic interpolation "
+        "(--load-model: saved weights); --scale is the through-plane factor (default: slice spacing / in-plane "
+        "spacing)",
     )
     g.add_argument("--budget", type=float, default=5.0, metavar="MIN", help="training minutes per volume (default 5)")
     g.add_argument("--iterations", type=int, default=None, help="training iterations (overrides --budget; exact)")
