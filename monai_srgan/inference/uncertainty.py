@@ -88,7 +88,7 @@ class ErrorModel:
         """Write as JSON (atomically)."""
         from monai_srgan.io.writers.common import atomic_write_file
 
-        text = json.dumps(asdict(self), indent=2) + "\n"
+        text = json.dumps(asdict(self), indent=4) + "\n"
         atomic_write_file(Path(path), lambda tmp: tmp.write_text(text), overwrite=True)
 
     @classmethod
