@@ -110,9 +110,11 @@ def _pick(dmean: torch.Tensor, small: torch.Tensor, k: int, n: int) -> list[tupl
     grad = torch.zeros_like(g)
     grad[:-1] += (g[1:] - g[:-1]).abs()
     grad[:, :-1] += (g[:, 1:] - g[:, :-1]).abs()
-    # where SR differs from bicubic *and* the image has structure (edges, vessels, ribs), not flat-area noise
-    grad = grad.clamp(max=float(torch.quantile(grad.flatten()[:: max(grad.numel() // 100_000, 1)], 0.99)))
-    score = torch.nn.functional.avg_pool2d((dmean * (grad + 1e-6))[None, None], k, stride=1)[0, 0]
+    # structure first (edges, vessels, ribs: the gradient clipped at its 95th percentile, so that a few very strong
+    # edges do not win), weighted by how much SR differs from bicubic there (square root: a noisy flat area where
+    # they differ most, e.g. the mediastinum of a radiograph, must not outweigh structure)
+    grad = grad.clamp(max=float(torch.quantile(grad.flatten()[:: max(grad.numel() // 100_000, 1)], 0.95)))
+    score = torch.nn.functional.avg_pool2d(((grad + 1e-6) * dmean.sqrt())[None, None], k, stride=1)[0, 0]
     # background: dark *and* flat (the black or dark-green surround of a fundus photograph, air around a volume);
     # dark lung fields have texture and stay foreground
     mean = small.mean(0)
@@ -193,7 +195,9 @@ def comparison_planes(planes: list[tuple], crop: int = 128, zoom: int = 2, n_cro
             b = max(c // cell, 1)
             m = max(0, (6 - b) // 2)  # a box of at least 6 view pixels, centred on the crop
             _box(small, max(y0 // cell - m, 0), max(x0 // cell - m, 0), b + 2 * m, b + 2 * m)
-            crops.append((f"{name} crop {i + 1} at y={y0} x={x0}", _crop(lr, sr, to_norm, s, y0, x0, c, hr)))
+            plane = "" if name == "image" else f"{name} "  # SR pixel rows/columns of the output file
+            where = f"{plane}{i + 1}: rows {y0}-{y0 + c}, cols {x0}-{x0 + c}"
+            crops.append((where, _crop(lr, sr, to_norm, s, y0, x0, c, hr)))
         tops.append((name, small, dmean, z))
     diffs = [cr[3] for _, cr in crops]
     vmax = float(torch.quantile(torch.cat([d.flatten() for d in diffs])[::7], 0.995)) if diffs else 0.1
@@ -307,13 +311,18 @@ def write_comparison(
             (
                 n
                 if len(res_views) > 1
-                else "|degrade(SR)-LR| on the LR grid" + (f" (max per {f}x{f})" if f > 1 else ""),
+                else "where the output disagrees with its input: |downsampled SR - input| on the input grid"
+                + (f" (max per {f}x{f})" if f > 1 else ""),
                 [v],
             )
             for n, v in res_views
         ],
         zoom=1,
-        color_bar=(f"|degrade(SR)-LR| (fraction of the range); LR-consistency PSNR {psnr:.2f} dB", vmax),
+        color_bar=(
+            f"dark = consistent with the input; bright = content the input cannot explain (fraction of the range); "
+            f"consistency PSNR {psnr:.1f} dB",
+            vmax,
+        ),
     )
     cmp_path, res_path = comparison_paths(out_path)
     if sigma is not None:
