@@ -10,7 +10,11 @@ Settings (``--conf KEY VALUE``, repeatable):
 - ``models``: comma-separated bundle names to serve (default ``all``: every folder with ``configs/inference.json``);
 - ``tile_size``: tile size in input pixels for every model (default: each bundle's ``tile_size``);
 - ``skip_broken``: ``true`` serves the bundles that load and logs the others (default ``false``: a broken bundle
-  stops the start-up with its error).
+  stops the start-up with its error);
+- with ``--studies http://HOST:PORT/dicom-web`` (a DICOMweb datastore, e.g. Orthanc): ``dicomweb_nifti`` (default
+  ``false``: series reach the models as DICOM files) and ``dicomweb_filter`` (QIDO-RS filter of the listed series,
+  JSON, default ``{}``: all); an infer request with ``params {"store": true}`` stores the result back as a derived
+  series (docs/monailabel.md "DICOMweb datastore").
 """
 
 from __future__ import annotations
@@ -69,7 +73,28 @@ class SuperResolutionApp(MONAILabelApp):
                     raise RuntimeError(f"bundle '{path}' cannot be served: {e}") from e
                 logger.error("bundle '%s' is not served: %s", path, e)
         logger.info("serving SR models: %s (bundles from %s)", ", ".join(infers) or "none", self.bundles_dir)
+        if self.studies.startswith(("http://", "https://")):  # a DICOMweb datastore: results can be stored back
+            for task in infers.values():
+                task.store_to = self.studies
         return infers
+
+    def init_remote_datastore(self) -> Any:
+        """MONAI Label's DICOMweb datastore, handing each series to the task as DICOM files (monai_srgan's reader keeps
+        the DICOM value semantics, and a derived series can copy its source header) and listing every series.
+
+        ``--conf dicomweb_nifti true`` lets MONAI Label convert series to NIfTI instead; ``--conf dicomweb_filter
+        '{"Modality": "CR"}'`` restricts the series listed (default: all; MONAI Label's own default is CT only).
+        """
+        import json
+
+        from monailabel.config import settings
+
+        settings.MONAI_LABEL_DICOMWEB_CONVERT_TO_NIFTI = conf_bool(self.conf.get("dicomweb_nifti"), default=False)
+        settings.MONAI_LABEL_DICOMWEB_SEARCH_FILTER = json.loads(self.conf.get("dicomweb_filter") or "{}")
+        return super().init_remote_datastore()
+
+    def _download_dcmqi_tools(self) -> None:
+        """Nothing to download: SR results are images, not DICOM SEG (MONAI Label fetches dcmqi from GitHub here)."""
 
     def init_trainers(self) -> dict:
         """No training through MONAI Label: train with the bundles' train.json."""
@@ -86,7 +111,11 @@ class SuperResolutionApp(MONAILabelApp):
             image = request.get("image")
             if isinstance(image, str) and image and not os.path.exists(image):
                 store = datastore or self.datastore()
-                if not store.get_image_uri(image):
+                try:
+                    known = store.get_image_uri(image)
+                except IndexError:  # MONAI Label's DICOMweb datastore: no such series on the server
+                    known = None
+                if not known:
                     from monai_srgan.apps.monailabel.errors import UnknownImageError
 
                     raise UnknownImageError(f"image '{image}' is not in the datastore (see /datastore/?output=all)")

@@ -109,14 +109,21 @@ def run_infer(args: argparse.Namespace, pipeline: Any | None = None) -> int:
         args: the parsed ``infer`` arguments.
         pipeline: an already built pipeline; default: built from ``args``.
     """
+    from monai_srgan.inference import pacs
     from monai_srgan.inference.runner import run_batch
 
-    if not Path(args.input).exists():
+    store_to = getattr(args, "store_to", None)
+    remote = pacs.is_remote(args.input)
+    if remote or store_to:
+        pacs.check_pacs_args(args.input, store_to, args.format)
+    if not remote and not Path(args.input).exists():
         raise InputFileError(args.input, "does not exist", "check the input path")
     _check_device(args.device)
     if args.device == "cuda" and int(os.environ.get("WORLD_SIZE", "1")) > 1:  # torchrun: one GPU per process
         args.device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
     pipe = _build_pipeline(args) if pipeline is None else pipeline
+    if remote or store_to:  # docs/inference.md "PACS (DICOMweb)"
+        return pacs.run_batch_pacs(pipe, args.input, args.output, batch_options(args), store_to)
     return run_batch(pipe, args.input, args.output, batch_options(args))
 
 

@@ -73,7 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     inf = sub.add_parser("infer", help="super-resolve a file or a folder (DICOM series, PNG/JPEG/TIFF, NIfTI)")
-    inf.add_argument("input", help="file, DICOM series folder or folder searched recursively")
+    inf.add_argument(
+        "input",
+        help="file, DICOM series folder or folder searched recursively, or a DICOMweb study/series address "
+        "http(s)://HOST[:PORT]/<base>/studies/<StudyUID>[/series/<SeriesUID>] (credentials: docs/inference.md)",
+    )
     inf.add_argument("output", help="output folder (created; must not be inside the input, nor hold it)")
     _add_model_args(inf)
     inf.add_argument("--expect-scale", type=_positive, help="fail unless the model's scale is this")
@@ -133,6 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-memory-check",
         action="store_true",
         help="start an input even when its output and working memory are estimated not to fit in free memory",
+    )
+    inf.add_argument(
+        "--store-to",
+        default=None,
+        metavar="URL",
+        help="DICOMweb root (e.g. http://HOST:8042/dicom-web): send each derived series there with STOW-RS, into "
+        "its source's study (instances the server already holds are not sent again)",
     )
     inf.add_argument("--series-number", type=_non_negative, default=None, help="SeriesNumber of derived DICOM series")
     inf.add_argument("--note", default=None, help="DICOM ImageComments note (default: not for diagnostic use)")

@@ -20,10 +20,13 @@ class UnknownImageError(LookupError):
 def http_status_for(exc: BaseException) -> tuple[int, str]:
     """HTTP status and message for an exception raised while serving an infer request.
 
-    404 unknown model or image; 422 an input the model cannot take (corrupt file, wrong channels, wrong
-    dimensionality); 400 a bad request parameter; 500 anything else, with the exception type and message.
+    404 unknown model or image; 502 the DICOMweb server failed (``store``); 422 an input the model cannot take
+    (corrupt file, wrong channels, wrong dimensionality); 400 a bad request parameter; 500 anything else, with the
+    exception type and message.
     """
     name = type(exc).__name__
+    if name == "DicomWebError":  # the DICOMweb server behind the datastore failed (down, 401/403, STOW refused)
+        return 502, f"DICOMweb server: {exc}"
     if isinstance(exc, (UnknownModelError, UnknownImageError)):
         return 404, str(exc)
     if isinstance(exc, InputFileError):

@@ -38,7 +38,9 @@ class SRInferTask(BasicInferTask):
 
     Request parameters (``params`` form field, or the task's config): ``format`` (``auto``: PNG for 2D, NIfTI for
     volumes; ``png``; ``nifti``), ``lr_consistency`` (compute the LR-consistency PSNR, default true), ``tile_size``
-    (input pixels), ``device`` (``cpu``, ``cuda``, ...).
+    (input pixels), ``device`` (``cpu``, ``cuda``, ...), ``store`` (true: also send the result as a derived DICOM
+    series into the source's study on the DICOMweb server the datastore reads, :attr:`store_to`; the JSON result
+    then holds ``stored``).
 
     Args:
         bundle_dir: bundle folder (``configs/inference.json`` + ``models/model.pt``).
@@ -75,6 +77,8 @@ class SRInferTask(BasicInferTask):
             config={"format": "auto", "lr_consistency": True, "tile_size": pipe.tile_size},
         )
         self.scale = scale
+        #: DICOMweb root the derived series of ``store`` requests go to (set by the app for a DICOMweb datastore)
+        self.store_to: str | None = None
 
     def info(self) -> dict[str, Any]:
         """``/info/`` entry: MONAI Label's fields plus ``scale``, ``in_channels`` and ``bundle``."""
@@ -168,5 +172,42 @@ class SRInferTask(BasicInferTask):
         params = result_params(
             self.name, str(self.bundle_dir), data["srgan_lr_shape"], sr, fmt, timing, data.get("srgan_lr_psnr")
         )
+        if conf_bool(data.get("store"), default=False):
+            params["stored"] = self.store(sr, pipe)
         logger.info("SR %s: %s -> %s (%s)", self.name, params["input_shape"], params["output_shape"], out)
         return str(out), params
+
+    def store(self, sr: Any, pipe: Any) -> dict[str, Any]:
+        """Write ``sr`` as a derived DICOM series (deterministic UIDs) and send it to :attr:`store_to` with STOW-RS.
+
+        Credentials: MONAI Label's ``MONAI_LABEL_DICOMWEB_USERNAME``/``PASSWORD``, else monai_srgan's
+        (:mod:`monai_srgan.io.dicomweb`). Returns :func:`~monai_srgan.io.dicomweb.store_series`'s counts.
+
+        Raises:
+            ConfigError: the datastore is not DICOMweb, or the image is not DICOM.
+            DicomWebError: the server refuses or cannot be reached.
+        """
+        import shutil
+
+        from monailabel.config import settings
+
+        from monai_srgan.errors import ConfigError
+        from monai_srgan.inference.pacs import uid_seed
+        from monai_srgan.io import dicomweb
+
+        if not self.store_to:
+            raise ConfigError("store=true needs a DICOMweb datastore (start the server with --studies http://…)")
+        if str(sr.meta.get("srgan_format", "")) not in ("dicom", "dicom_series"):
+            raise ConfigError("store=true needs a DICOM image (the derived series copies the source's header)")
+        tmp = Path(tempfile.mkdtemp(prefix=f"srgan_{self.name}_store_"))
+        try:
+            folder = pipe.write(sr, tmp / "series", "dicom", uid_seed=uid_seed(pipe, {}))
+            session = dicomweb.open_session(
+                user=settings.MONAI_LABEL_DICOMWEB_USERNAME or None,
+                password=settings.MONAI_LABEL_DICOMWEB_PASSWORD or None,
+            )
+            result = dicomweb.store_series(dicomweb.open_client(self.store_to, session), folder, self.store_to)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        logger.info("stored derived series %s (%s instances)", result["series"], result["stored"])
+        return result

@@ -58,7 +58,7 @@ def write_image(
         fmt: ``same``, ``dicom``, ``png``, ``jpeg``, ``tiff`` or ``nifti`` (aliases: see
             :func:`~monai_srgan.io.writers.formats.output_format_for`).
         model_name: named in DICOM DerivationDescription.
-        kw: writer options (DICOM: ``series_number``, ``series_description``, ``note``; JPEG: ``quality``;
+        kw: writer options (DICOM: ``series_number``, ``series_description``, ``note``, ``uid_seed``; JPEG: ``quality``;
             PNG/TIFF: ``compress_level``).
 
     Raises:
@@ -77,5 +77,6 @@ def write_image(
         return write_dicom_series(sr, meta, out_path, scale=meta.get("srgan_sr_scale", 1), model_name=model_name, **kw)
     if fmt != "nifti" and sr.ndim != 3:
         raise ConfigError(f"{out_path}: a {sr.ndim - 1}D image cannot be written as {fmt}; use --format nifti")
-    kw.pop("series_number", None), kw.pop("series_description", None), kw.pop("note", None)
+    for dicom_only in ("series_number", "series_description", "note", "uid_seed"):
+        kw.pop(dicom_only, None)
     return __getattr__(_WRITERS[fmt])(sr, meta, out_path, **kw)

@@ -93,6 +93,7 @@ def write_dicom_series(
     note: str | None = DEFAULT_NOTE,
     series_uid: str | None = None,
     value_map: Mapping[str, Any] | None = None,
+    uid_seed: str | None = None,
 ) -> Path:
     """Write super-resolved pixels as a derived DICOM series, one file per slice, into a new folder.
 
@@ -111,6 +112,10 @@ def write_dicom_series(
         value_map: write a grey map of derived values instead of an image (``image`` 1 channel, any source
             photometry): ``{"kind": "UNCERTAINTY", "comment": ..., "step": value of one stored step}``
             (:func:`~monai_srgan.io.writers.dicom_header.as_value_map`).
+        uid_seed: make the UIDs deterministic: the SeriesInstanceUID from this text (the model and settings), the
+            source SOPInstanceUIDs and ``value_map``'s kind; each SOPInstanceUID from the series UID and the slice
+            index. The same input, model and settings then give the same UIDs, so a store (PACS) sees a re-run as
+            the same objects (``monai-srgan infer --store-to``).
 
     Returns:
         the created folder, holding ``IM00001.dcm`` ... in slice order.
@@ -169,6 +174,9 @@ def write_dicom_series(
     if value_map is not None:  # unsigned 16-bit, value = stored * step, never inverted
         pixel_format = {"bits_stored": 16, "bits_allocated": 16, "pixel_representation": 0}
         inverted, vmin, vmax = False, None, None
+    if series_uid is None and uid_seed is not None:
+        kind = str(value_map["kind"]) if value_map else "SR"
+        series_uid = generate_uid(entropy_srcs=[uid_seed, kind, *(str(s.get("SOPInstanceUID", "")) for s in sources)])
     new_series_uid = series_uid or generate_uid()
     now = datetime.datetime.now()
     date, time = now.strftime("%Y%m%d"), now.strftime("%H%M%S.%f")
@@ -202,6 +210,9 @@ def write_dicom_series(
         "study_uid": study_uid,
         "pixel_format": pixel_format,
     }
+
+    def _sop_uid(j: int) -> str | None:
+        return generate_uid(entropy_srcs=[new_series_uid, str(j)]) if uid_seed is not None else None
 
     def _stored(values: np.ndarray, base: Dataset) -> np.ndarray:
         """(C, rows, cols[, F]) value domain -> stored container values, frame/sample layout of PixelData."""
@@ -237,7 +248,7 @@ def write_dicom_series(
 
     def _write(tmp: Path) -> None:
         if multiframe:
-            ds = derived_header(ref, **header_kw)
+            ds = derived_header(ref, **header_kw, sop_uid=_sop_uid(0))
             ds.NumberOfFrames = n_out
             if "FrameIncrementPointer" in ref:
                 ds.FrameIncrementPointer = ref.FrameIncrementPointer
@@ -248,7 +259,7 @@ def write_dicom_series(
             return
         for j in range(n_out):
             base = sources[refs[j][0]]
-            ds = derived_header(base, **header_kw)
+            ds = derived_header(base, **header_kw, sop_uid=_sop_uid(j))
             ds.SourceImageSequence = DicomSequence([source_item(sources[k]) for k in refs[j]])
             if sd_ != 1.0:
                 ds.InstanceNumber = j + 1

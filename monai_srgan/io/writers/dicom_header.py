@@ -256,6 +256,7 @@ def derived_header(
     time: str,
     study_uid: str | None = None,
     pixel_format: Mapping[str, int] | None = None,
+    sop_uid: str | None = None,
 ) -> Dataset:
     """A copy of the source header changed as super-resolution changes it (no pixel data yet).
 
@@ -273,6 +274,7 @@ def derived_header(
         time: the matching times.
         study_uid: a StudyInstanceUID to set (the source has none), else None.
         pixel_format: :func:`~monai_srgan.io.dicom_values.output_pixel_format` of the derived pixels.
+        sop_uid: SOPInstanceUID of the derived instance (default: a new one from ``generate_uid``).
     """
     ds = Dataset()
     for elem in src:  # shallow copy of the header without private tags, overlays and source-pixel items
@@ -281,7 +283,7 @@ def derived_header(
         ds.add(elem)
     ds = _deepcopy(ds)
     s_row, s_col, _ = scales
-    sop_uid = generate_uid()
+    sop_uid = sop_uid or generate_uid()
     ds.SOPInstanceUID = sop_uid
     ds.SeriesInstanceUID = series_uid
     ds.SeriesNumber = int(series_number)
