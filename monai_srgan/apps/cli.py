@@ -22,7 +22,6 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from monai_srgan.apps.cli_args import _NETWORK_ALIASES, NETWORK_CHOICES, build_parser
@@ -116,8 +115,10 @@ def run_infer(args: argparse.Namespace, pipeline: Any | None = None) -> int:
     remote = pacs.is_remote(args.input)
     if remote or store_to:
         pacs.check_pacs_args(args.input, store_to, args.format)
-    if not remote and not Path(args.input).exists():
-        raise InputFileError(args.input, "does not exist", "check the input path")
+    if not remote:  # before any model is loaded: refusals answer at once
+        from monai_srgan.inference.runner import preflight
+
+        preflight(args.input, args.output, batch_options(args))
     _check_device(args.device)
     if args.device == "cuda" and int(os.environ.get("WORLD_SIZE", "1")) > 1:  # torchrun: one GPU per process
         args.device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"

@@ -33,7 +33,7 @@ from monai_srgan.inference import batch, outdir
 from monai_srgan.inference.batch import REPORT_NAME, plan_outputs
 from monai_srgan.io.writers.common import TMP_MARKER, replace_atomically
 
-__all__ = ["BatchOptions", "run_batch", "process_input", "EXIT_SIGNAL", "uncertainty_path"]
+__all__ = ["BatchOptions", "preflight", "run_batch", "process_input", "EXIT_SIGNAL", "uncertainty_path"]
 
 logger = logging.getLogger("monai_srgan.cli")
 
@@ -133,6 +133,31 @@ def _handle_signals() -> tuple[dict[str, int], dict[int, Any]]:
         except ValueError:  # not the main thread (e.g. called from a server): leave signals alone
             pass
     return caught, previous
+
+
+def preflight(input_path: str | Path, output: str | Path, options: BatchOptions) -> None:
+    """The refusals that need no model: a missing input, an output folder that is unusable, in use by another run,
+    or holds an earlier run without ``resume``/``overwrite``. Callers run it before loading a model (a refusal then
+    takes a fraction of a second); :func:`run_batch` runs it again.
+
+    Raises:
+        InputFileError, ConfigError: one line naming the path and what to do.
+    """
+    from monai_srgan.errors import InputFileError
+
+    input_path, output = Path(input_path), Path(output)
+    if not input_path.exists():
+        raise InputFileError(input_path, "does not exist", "check the input path")
+    batch.check_output_location(input_path, output)
+    earlier = batch.previous_run(output)
+    if earlier and not (options.resume or options.overwrite):
+        raise ConfigError(
+            f"output folder '{output}' already holds a {earlier}: use --resume to continue it, --overwrite to redo it, "
+            "or choose another output folder"
+        )
+    if (output / outdir.RUN_LOCK_NAME).exists():
+        with outdir.OutputLock(output):  # refused at once when another run holds it; released right away
+            pass
 
 
 def _prepare_output(options: BatchOptions, output: Path) -> None:
@@ -326,9 +351,11 @@ def _run(
 
     interrupted = False
     desc = "monai-srgan" if ranks.world == 1 else f"monai-srgan rank {ranks.rank}"
-    bar = tqdm(mine, desc=desc, unit="input", disable=not options.progress, file=sys.stderr)
+    # on a terminal: bars; in a log (not a terminal): one line per input instead of a line per bar update
+    live = options.progress and sys.stderr.isatty()
+    bar = tqdm(mine, desc=desc, unit="input", disable=not live, file=sys.stderr)
     try:
-        for i in bar:
+        for k, i in enumerate(bar, 1):
             item, (out_path, out_fmt), key = items[i], plans[i], keys[i]
             row: dict[str, Any] = {"input": batch.input_label(item), "kind": item.kind, "output": str(out_path)}
             row["rank"] = ranks.rank
@@ -344,10 +371,15 @@ def _run(
                 continue
             t0 = time.perf_counter()
             row.update(process_input(pipe, item, out_path, out_fmt, options, record, key, exists, error_model))
+            if row.get("status") == "failed" and not out_path.exists():
+                row["output"] = None  # never name a file that was not written
             if row.get("warnings"):
                 bar.write(batch.printable(f"  warning: {row['input']}: {row['warnings']}"), file=sys.stderr)
             row["seconds"] = round(time.perf_counter() - t0, 3)
             _after_output(options, row, out_path)
+            if options.progress and not live:
+                line = f"{desc}: [{k}/{len(mine)}] {row['input']}: {row.get('status')} ({row['seconds']:.1f} s)"
+                print(batch.printable(line), file=sys.stderr, flush=True)
     except KeyboardInterrupt:
         interrupted = True
         how = "terminated (SIGTERM)" if caught.get("signal") == signal.SIGTERM else "interrupted"
@@ -465,7 +497,7 @@ def process_input(
         out_path.parent.mkdir(parents=True, exist_ok=True)
         from monai_srgan.inference.tiling import TileProgress
 
-        tiles = TileProgress(desc="  tiles", disable=not options.progress)
+        tiles = TileProgress(desc="  tiles", disable=not (options.progress and sys.stderr.isatty()))
         # loaded here once: the memory check needs its shape, --compare and --uncertainty the LR image again
         source = pipe.load(item) if hasattr(pipe, "scales_for") or options.compare or options.uncertainty else item
         if hasattr(pipe, "scales_for") and options.memory_check:
