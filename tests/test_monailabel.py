@@ -198,7 +198,7 @@ def _cli_infer(src: Path, bundle: Path, out: Path, fmt: str) -> Path:
         timeout=600,
     )
     assert r.returncode == 0, r.stderr[-3000:]
-    outs = [p for p in out.rglob("*") if p.is_file() and not p.name.startswith("srgan_report")]
+    outs = [p for p in out.rglob("*") if p.is_file() and not p.name.startswith(("srgan_report", "srgan_resume"))]
     assert len(outs) == 1, outs
     return outs[0]
 
@@ -216,6 +216,9 @@ def test_monailabel_server_super_resolves(tmp_path: Path, data_root: Path) -> No
     env = _monailabel_env()
     bundles = tmp_path / "bundles"
     cxr_bundle = _write_bundle(bundles, "cxr_sr", channels=1, seed=0)
+    # a calibrated uncertainty model for the test weights (its figures are the shipped cxr_sr's; docs/inference.md)
+    shipped = Path(__file__).resolve().parents[1] / "bundles" / "cxr_sr" / "models" / "model.pt.uncertainty.json"
+    shutil.copy(shipped, Path(str(cxr_bundle / "models" / "model.pt") + ".uncertainty.json"))
     retina_bundle = _write_bundle(bundles, "retina_sr", channels=3, seed=1)
     mr_bundle = _write_bundle(bundles, "mr_sr", channels=1, seed=3, spatial_dims=3)
     _write_bundle(bundles, "unused_sr", channels=1, seed=2)  # not in --conf models: must not be served
@@ -312,6 +315,24 @@ def test_monailabel_server_super_resolves(tmp_path: Path, data_root: Path) -> No
         np.testing.assert_allclose(served.affine, ref_nii.affine)
         np.testing.assert_array_equal(np.asanyarray(served.dataobj), np.asanyarray(ref_nii.dataobj))
         assert served.shape[:2] == sr_cxr.shape
+
+        # the second output: the calibrated uncertainty map (float32 TIFF on the SR grid) and its figures in the JSON
+        status, ctype, body = _request(
+            f"{base}/infer/cxr_sr?image={cxr_id}&output=all", "POST",
+            fields={"params": json.dumps({"result": "uncertainty"})},
+        )  # fmt: skip
+        assert status == 200, (status, _detail(body), log_tail())
+        parts = _multipart(ctype, body)
+        params = json.loads(parts["params"])
+        assert params["result"] == "uncertainty" and params["uncertainty_mean"] > 0
+        sigma = np.asarray(Image.open(io.BytesIO(parts["image"])))
+        assert sigma.dtype == np.float32 and sigma.shape == sr_cxr.shape
+        assert sigma.mean() == pytest.approx(params["uncertainty_mean"], rel=1e-4)
+        status, _, body = _request(  # weights without a calibration: a clear refusal, the server keeps serving
+            f"{base}/infer/retina_sr?image={fundus_id}&output=image", "POST",
+            fields={"params": json.dumps({"uncertainty": True})},
+        )  # fmt: skip
+        assert status == 400 and "no calibrated uncertainty" in _detail(body), (status, body)
 
         # MR volume → NIfTI (the default for volumes), x2 on every axis, 1.5 mm voxels, equal to monai-srgan infer
         status, ctype, body = _request(f"{base}/infer/mr_sr?image={vol_id}&output=image", "POST")

@@ -40,7 +40,10 @@ class SRInferTask(BasicInferTask):
     volumes; ``png``; ``nifti``), ``lr_consistency`` (compute the LR-consistency PSNR, default true), ``tile_size``
     (input pixels), ``device`` (``cpu``, ``cuda``, ...), ``store`` (true: also send the result as a derived DICOM
     series into the source's study on the DICOMweb server the datastore reads, :attr:`store_to`; the JSON result
-    then holds ``stored``).
+    then holds ``stored``), ``uncertainty`` (true: the JSON result holds ``uncertainty_mean`` and
+    ``uncertainty_high_fraction`` of the calibrated uncertainty map, docs/inference.md "Uncertainty"), ``result``
+    (``"uncertainty"``: the result file is that one-SD map itself — float32 TIFF for 2D, NIfTI for volumes — the
+    second output beside the image).
 
     Args:
         bundle_dir: bundle folder (``configs/inference.json`` + ``models/model.pt``).
@@ -155,6 +158,13 @@ class SRInferTask(BasicInferTask):
         data[self.output_label_key] = sr
         data["srgan_lr_psnr"] = psnr
         data["srgan_lr_shape"] = list(lr.shape)
+        if conf_bool(data.get("uncertainty"), default=False) or data.get("result") == "uncertainty":
+            from monai_srgan.inference.uncertainty import estimate_uncertainty, load_error_model
+
+            t0 = time.perf_counter()
+            model = load_error_model(getattr(pipe, "weights_path", None))
+            data["srgan_uncertainty"] = estimate_uncertainty(pipe, lr, sr, model)
+            timing["uncertainty_s"] = time.perf_counter() - t0
         return data
 
     def writer(self, data: dict[str, Any], extension: Any = None, dtype: Any = None) -> tuple[str, dict[str, Any]]:
@@ -163,15 +173,27 @@ class SRInferTask(BasicInferTask):
         sr = data[self.output_label_key]
         fmt, suffix = choose_output_format(data.get("format") or data.get("result_extension"), sr.ndim - 1)
         pipe = self._pipe_for(data)
+        sigma = data.get("srgan_uncertainty")
+        if data.get("result") == "uncertainty":  # the second output: the calibrated one-SD map instead of the image
+            fmt, suffix = ("nifti", ".nii.gz") if sr.ndim == 4 else ("tiff", ".tif")
         fd, tmp = tempfile.mkstemp(prefix=f"srgan_{self.name}_", suffix=suffix)
         os.close(fd)
         os.unlink(tmp)  # the writers never overwrite: give them a free name
-        out = pipe.write(sr, tmp, fmt)
+        if data.get("result") == "uncertainty":
+            from monai_srgan.inference.uncertainty import write_uncertainty
+
+            out = write_uncertainty(sigma, tmp, fmt, sr)
+        else:
+            out = pipe.write(sr, tmp, fmt)
         timing = data.setdefault("srgan_timing", {})
         timing["write_s"] = time.perf_counter() - t0
         params = result_params(
             self.name, str(self.bundle_dir), data["srgan_lr_shape"], sr, fmt, timing, data.get("srgan_lr_psnr")
         )
+        if sigma is not None:
+            params["uncertainty_mean"] = round(float(sigma.meta["srgan_uncertainty_mean"]), 6)
+            params["uncertainty_high_fraction"] = round(float(sigma.meta["srgan_uncertainty_high_fraction"]), 6)
+            params["result"] = "uncertainty" if data.get("result") == "uncertainty" else "image"
         if conf_bool(data.get("store"), default=False):
             params["stored"] = self.store(sr, pipe)
         logger.info("SR %s: %s -> %s (%s)", self.name, params["input_shape"], params["output_shape"], out)
