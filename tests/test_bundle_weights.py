@@ -285,3 +285,19 @@ def test_datalist_all_section_and_unknown_section():
     assert [e["hr"] for e in datalist_section(datalist, "all", as_key="hr")] == ["a.png", "b.png", "c.png"]
     with pytest.raises(ConfigError, match="eval_section='tset'.*all"):
         datalist_section(datalist, "tset")
+
+
+def test_gan_weights_warn_that_they_trade_fidelity_for_sharpness(caplog):
+    import logging
+
+    from monai_srgan.inference import SRInferencePipeline
+    from monai_srgan.inference.bundle_config import GAN_WARNING
+
+    root = Path(__file__).resolve().parents[1] / "bundles"
+    with caplog.at_level(logging.WARNING):
+        SRInferencePipeline.from_bundle(root / "retina_sr", weights="gan")
+    assert GAN_WARNING in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        SRInferencePipeline.from_bundle(root / "retina_sr")
+    assert GAN_WARNING not in caplog.text

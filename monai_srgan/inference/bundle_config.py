@@ -8,6 +8,7 @@ that :meth:`SRInferencePipeline.from_bundle` needs nothing above it; ``monai_srg
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +20,16 @@ from monai_srgan.errors import ConfigError, InputFileError, project_error
 from monai_srgan.inference.formats import scale_tuple
 from monai_srgan.inference.loading import load_generator
 
-__all__ = ["BUNDLE_NAMES", "bundles_root", "bundle_path", "pipeline_from_bundle"]
+__all__ = ["BUNDLE_NAMES", "bundles_root", "bundle_path", "pipeline_from_bundle", "GAN_WARNING"]
+
+logger = logging.getLogger(__name__)
+
+#: what a user of ``--weights gan`` is told (docs/results.md "Do the GAN weights invent vessels?")
+GAN_WARNING = (
+    "--weights gan: sharper than the default PSNR weights, but they add fine detail the input does not hold "
+    "(hallucination score about 4x the PSNR weights' on held-out STARE photographs, docs/results.md); "
+    "use the default weights where fidelity matters more than sharpness"
+)
 
 #: the bundles this package ships (``monai-srgan infer ... --bundle cxr_sr``)
 BUNDLE_NAMES = ("retina_sr", "cxr_sr", "ct_mr_sr_3d")
@@ -88,6 +98,8 @@ def pipeline_from_bundle(
         parser["scale"] = int(expected)  # a 2D bundle picks the weights of the scale asked for (bundle.weights)
     if weights is not None:
         parser["weights" if "weights" in parser else "model_path"] = os.fspath(weights)
+    if "weights" in parser and parser["weights"] == "gan":
+        logger.warning(GAN_WARNING)
     scale = parser.get_parsed_content("scale")
     if expected is not None and scale_tuple(expected) != scale_tuple(scale):
         raise ConfigError(f"scale={expected} was asked for but bundle '{bundle_dir}' is x{scale}")
