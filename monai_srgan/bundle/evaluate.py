@@ -10,6 +10,10 @@ scikit-image's default convention (7×7 uniform, sample covariance), the one of 
 
 Writes ``metrics.csv`` (one row per image + mean), ``metrics.json`` (meta, summary, rows), ``metrics.md`` (summary
 table) and ``comparison.png`` (per image: bicubic | model | HR | |model − HR| ×4 | |bicubic − HR| ×4 on a crop).
+
+Under ``torchrun`` (a bundle's ``configs/multi_gpu_evaluate.json``) each rank scores a shard of the images (MONAI's
+:func:`~monai.data.partition_dataset`: rank ``r`` takes images ``r, r + N, ...``); rank 0 gathers the rows and the
+figure crops and writes the one report, equal to a single process's (same per-image degradation seeds, same order).
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from monai_srgan.errors import ConfigError, InputFileError
+from monai_srgan.engines import distributed as dist_utils
+from monai_srgan.errors import ConfigError, InputFileError, SRGANError
 from monai_srgan.inference.tiling import SRInferer
 from monai_srgan.io.writers.common import atomic_write_file
 from monai_srgan.metrics import evaluate_pair, format_table, psnr, rows_from_results, ssim, summarize, write_report
@@ -132,6 +137,58 @@ def _fmt(v: float, nd: int = 4) -> float:
     return float(round(float(v), nd))
 
 
+class _Shard:
+    """This process's share of an evaluation: all images alone, a ``partition_dataset`` shard under torchrun.
+
+    The process group comes from :func:`monai_srgan.engines.distributed.init_distributed` (NCCL for a CUDA device,
+    gloo otherwise); :meth:`close` tears down only a group that this evaluation started.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        import torch.distributed as dist
+
+        self.started_here = dist.is_available() and not dist.is_initialized()
+        self.active = dist_utils.init_distributed(backend="nccl" if device.type == "cuda" else "gloo")
+        self.started_here = self.started_here and self.active
+        self.rank, self.world = dist_utils.get_rank(), dist_utils.get_world_size()
+
+    def indices(self, n: int) -> list[int]:
+        """Global indices of the images this rank scores (rank ``r``: ``r, r + N, ...``)."""
+        if not self.active:
+            return list(range(n))
+        from monai.data import partition_dataset
+
+        if n < self.world:  # partition_dataset refuses fewer items than partitions: the last ranks get none
+            return [self.rank] if self.rank < n else []
+        return partition_dataset(list(range(n)), num_partitions=self.world, shuffle=False, even_divisible=False)[
+            self.rank
+        ]
+
+    def gather(self, part: Any) -> list[Any] | None:
+        """Every rank's ``part`` on rank 0 in rank order (``None`` on the other ranks)."""
+        if not self.active:
+            return [part]
+        import torch.distributed as dist
+
+        got: list[Any] | None = [None] * self.world if self.rank == 0 else None
+        dist.gather_object(part, got, dst=0)
+        return got
+
+    def broadcast(self, value: Any) -> Any:
+        """Rank 0's ``value`` on every rank."""
+        if not self.active:
+            return value
+        import torch.distributed as dist
+
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def close(self) -> None:
+        if self.started_here:
+            dist_utils.cleanup_distributed()
+
+
 @torch.no_grad()
 def evaluate_sr(
     network: torch.nn.Module,
@@ -199,10 +256,12 @@ def evaluate_sr(
     files = files[: max_images or None]
     if not files:
         raise ConfigError("evaluation: no images to evaluate (empty 'test' split?): check --dataset_dir")
-    if selection:
-        cut = f"; the first {len(files)} of them (max_images={max_images})" if len(files) < n_given else ""
-        print(f"scoring {selection}{cut}", flush=True)
     dev = torch.device(device)
+    shard = _Shard(dev)
+    if selection and shard.rank == 0:
+        cut = f"; the first {len(files)} of them (max_images={max_images})" if len(files) < n_given else ""
+        ranks = f" ({shard.world} processes)" if shard.world > 1 else ""
+        print(f"scoring {selection}{cut}{ranks}", flush=True)
     network = load_bundle_generator(network, weights, scale).to(dev).eval()
     net_scale = getattr(network, "scale", scale)
     if net_scale is not None and int(np.max(np.atleast_1d(net_scale))) != int(scale):
@@ -214,19 +273,15 @@ def evaluate_sr(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
     others = {
         label: load_bundle_generator(copy.deepcopy(network), w, scale, setting=f"compare_weights['{label}']").eval()
         for label, w in dict(compare_weights or {}).items()
     }
     label = model_name if others else "model"
-    fig_cols: dict[str, list[torch.Tensor]] = {
-        k: [] for k in ("LR", "bicubic", *others, label, "HR", "|model-HR|x4", "|bicubic-HR|x4")
-    }
-    fig_names: list[str] = []
-    t0 = time.time()
-    sr_seconds = 0.0
-    for i, entry in enumerate(files):
+    columns = ("LR", "bicubic", *others, label, "HR", "|model-HR|x4", "|bicubic-HR|x4")
+
+    def score(i: int, entry: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, torch.Tensor] | None, float]:
+        """Rows of image ``i`` (global index: its degradation seed), its figure crops (first ``num_figures``), SR s."""
         name = Path(str(entry.get(hr_key, f"image_{i}"))).name
         d = preprocess(dict(entry))
         if hasattr(degrade, "set_random_state"):
@@ -240,7 +295,7 @@ def evaluate_sr(
             mask = None
         ts = time.time()
         sr = super_resolve(network, lr)
-        sr_seconds += time.time() - ts
+        sr_s = time.time() - ts
         if tuple(sr.shape[2:]) != tuple(hr.shape[2:]):
             raise ConfigError(
                 f"scale={scale}: the model output {tuple(sr.shape[2:])} does not match the HR {tuple(hr.shape[2:])} "
@@ -262,73 +317,122 @@ def evaluate_sr(
                 res[f"ssim_fov_{tag}"] = ssim(img, hr, crop_border=crop_border, mask=mask)
             res["psnr_fov_gain"] = res["psnr_fov_model"] - res["psnr_fov_bicubic"]
             res["ssim_fov_gain"] = res["ssim_fov_model"] - res["ssim_fov_bicubic"]
-        rows += rows_from_results(res, names=[name], height=[int(hr.shape[2])], width=[int(hr.shape[3])])
+        rows = rows_from_results(res, names=[name], height=[int(hr.shape[2])], width=[int(hr.shape[3])])
         logger.info("%s: PSNR model %.3f dB, bicubic %.3f dB", name, float(res["psnr_model"][0]),
                     float(res["psnr_bicubic"][0]))  # fmt: skip
-        if len(fig_names) < num_figures:
-            r0, c0 = detail_crop(hr[0], figure_crop, None if mask is None else mask[0])
-            cs = min(figure_crop, hr.shape[2], hr.shape[3])
-            sl = (slice(None), slice(r0, r0 + cs), slice(c0, c0 + cs))
-            lr_up = torch.nn.functional.interpolate(lr, size=tuple(hr.shape[2:]), mode="nearest")[0]
-            fig_cols["LR"].append(lr_up[sl])
-            fig_cols["bicubic"].append(bics[0][sl])
-            for other, net in others.items():
-                fig_cols[other].append(super_resolve(net, lr).clamp(0, 1)[0][sl])
-            fig_cols[label].append(srs[0][sl])
-            fig_cols["HR"].append(hr[0][sl])
-            fig_cols["|model-HR|x4"].append(((srs[0] - hr[0]).abs() * 4)[sl].mean(0, keepdim=True))
-            fig_cols["|bicubic-HR|x4"].append(((bics[0] - hr[0]).abs() * 4)[sl].mean(0, keepdim=True))
-            fig_names.append(name)
-    wall = time.time() - t0
-    summary = summarize(rows)
-    run_meta = {
-        "model_name": model_name,
-        "weights": Path(weights).name if weights else None,
-        "selection": selection,
-        "scale": scale,
-        "crop_border": crop_border,
-        "num_images": len(rows),
-        "ssim": "paper convention (gaussian 11x11, sigma 1.5); ssim_sk_*: scikit-image defaults (uniform 7x7, sample "
-        "covariance), the convention of the reference bicubic baselines",
-        "psnr_fov": "inside the FundusFOV mask" if any("psnr_fov_model" in r for r in rows) else None,
-        "wall_seconds": round(wall, 2),
-        "sr_seconds": round(sr_seconds, 2),
-        "device": str(dev),
-        "hardware": f"{platform.machine()} {platform.processor() or ''} torch {torch.__version__} "
-        f"threads {torch.get_num_threads()}".strip(),
-        **portable_meta(meta or {}),
-    }
-    write_report(rows, out / "metrics.csv")
-    title = f"# {model_name}: model vs bicubic x{scale} on {len(rows)} held-out images"
-    text = f"{title}\n\n{format_table(summary)}\n"
-    if published and str(scale) in published:
-        run_meta["published"] = {"source": published.get("source"), **published[str(scale)]}
-        text += "\n" + published_table(published, scale, summary, len(rows)) + "\n"
-    write_report(rows, out / "metrics.json", meta=run_meta)
-    (out / "metrics.md").write_text(text)
-    if fig_names:
-        from PIL import Image
+        if i >= num_figures:
+            return rows, None, sr_s
+        r0, c0 = detail_crop(hr[0], figure_crop, None if mask is None else mask[0])
+        cs = min(figure_crop, hr.shape[2], hr.shape[3])
+        sl = (slice(None), slice(r0, r0 + cs), slice(c0, c0 + cs))
+        lr_up = torch.nn.functional.interpolate(lr, size=tuple(hr.shape[2:]), mode="nearest")[0]
+        crops = {"LR": lr_up[sl], "bicubic": bics[0][sl]}
+        for other, net in others.items():
+            crops[other] = super_resolve(net, lr).clamp(0, 1)[0][sl]
+        crops[label] = srs[0][sl]
+        crops["HR"] = hr[0][sl]
+        crops["|model-HR|x4"] = ((srs[0] - hr[0]).abs() * 4)[sl].mean(0, keepdim=True)
+        crops["|bicubic-HR|x4"] = ((bics[0] - hr[0]).abs() * 4)[sl].mean(0, keepdim=True)
+        return rows, {"name": name, **{k: v.clone() for k, v in crops.items()}}, sr_s
 
-        fig = comparison_figure(list(fig_cols.items()), zoom=2, names=fig_names)
-        Image.fromarray(fig).save(out / "comparison.png")
+    t0 = time.time()
+    mine: list[tuple[int, list[dict[str, Any]], dict[str, Any] | None]] = []
+    sr_seconds, failure = 0.0, None
+    try:
+        for i in shard.indices(len(files)):
+            rows_i, fig_i, sr_s = score(i, files[i])
+            mine.append((i, rows_i, fig_i))
+            sr_seconds += sr_s
+    except Exception as e:  # under torchrun every rank must reach the gather, or its peers wait forever
+        if not shard.active:
+            raise
+        failure = (type(e).__name__, str(e), isinstance(e, SRGANError))
+        error: Exception | None = e
+    else:
+        error = None
+    parts = shard.gather((mine, sr_seconds, failure))
+    first = None if parts is None else next(((r, p[2]) for r, p in enumerate(parts) if p[2] is not None), None)
+    first = shard.broadcast(first)
+    if first is not None:
+        if error is not None:
+            raise error
+        rank, (kind, text, ours) = first
+        raise (ConfigError if ours else RuntimeError)(f"evaluation failed on rank {rank}: {kind}: {text}")
+    if parts is None:  # not rank 0: rank 0 writes the report; every rank returns its result
+        result = shard.broadcast(None)
+        shard.close()
+        if "error" in result:
+            raise ConfigError(f"evaluation failed on rank 0 while writing the report: {result['error']}")
+        return result
 
-    def mean(k: str) -> float | None:
-        return _fmt(summary[k]["mean"]) if k in summary else None
+    def report() -> dict[str, Any]:
+        """Rank 0 (or the only process): merge the rows in image order, write the reports and the figure."""
+        done = sorted((item for part in parts for item in part[0]), key=lambda item: item[0])
+        rows = [r for _, rows_i, _ in done for r in rows_i]
+        sr_seconds = float(sum(part[1] for part in parts))
+        figs = [fig for _, _, fig in done if fig is not None]
+        fig_cols: dict[str, list[torch.Tensor]] = {k: [fig[k] for fig in figs] for k in columns}
+        fig_names = [fig["name"] for fig in figs]
+        wall = time.time() - t0
+        summary = summarize(rows)
+        run_meta = {
+            "model_name": model_name,
+            "weights": Path(weights).name if weights else None,
+            "selection": selection,
+            "scale": scale,
+            "crop_border": crop_border,
+            "num_images": len(rows),
+            "ssim": "paper convention (gaussian 11x11, sigma 1.5); ssim_sk_*: scikit-image defaults (uniform 7x7, "
+            "sample covariance), the convention of the reference bicubic baselines",
+            "psnr_fov": "inside the FundusFOV mask" if any("psnr_fov_model" in r for r in rows) else None,
+            "wall_seconds": round(wall, 2),
+            "sr_seconds": round(sr_seconds, 2),
+            "device": str(dev),
+            **({"processes": shard.world} if shard.world > 1 else {}),
+            "hardware": f"{platform.machine()} {platform.processor() or ''} torch {torch.__version__} "
+            f"threads {torch.get_num_threads()}".strip(),
+            **portable_meta(meta or {}),
+        }
+        write_report(rows, out / "metrics.csv")
+        title = f"# {model_name}: model vs bicubic x{scale} on {len(rows)} held-out images"
+        text = f"{title}\n\n{format_table(summary)}\n"
+        if published and str(scale) in published:
+            run_meta["published"] = {"source": published.get("source"), **published[str(scale)]}
+            text += "\n" + published_table(published, scale, summary, len(rows)) + "\n"
+        write_report(rows, out / "metrics.json", meta=run_meta)
+        (out / "metrics.md").write_text(text)
+        if fig_names:
+            from PIL import Image
 
-    eval_metrics = {
-        k: mean(k)
-        for k in (
-            "psnr_model", "psnr_bicubic", "psnr_gain", "ssim_model", "ssim_bicubic", "ssim_gain",
-            "ssim_sk_model", "ssim_sk_bicubic", "psnr_fov_model", "psnr_fov_bicubic", "psnr_fov_gain",
-            "ssim_fov_model", "ssim_fov_bicubic", "lr_psnr_model", "lr_psnr_bicubic", "hallucination_model",
-            "hallucination_bicubic", "vessel_f1_model", "vessel_f1_bicubic", "gradient_ratio_model",
-            "gradient_ratio_bicubic",
-        )
-        if k in summary
-    }  # fmt: skip
-    eval_metrics["num_test_images"] = len(rows)
-    if metadata_file:
-        update_metadata_metrics(metadata_file, eval_metrics)
-    logger.info("evaluation written to %s", out)
-    print(format_table(summary))
-    return {"summary": summary, "eval_metrics": eval_metrics, "files": {"dir": str(out)}}
+            fig = comparison_figure(list(fig_cols.items()), zoom=2, names=fig_names)
+            Image.fromarray(fig).save(out / "comparison.png")
+
+        def mean(k: str) -> float | None:
+            return _fmt(summary[k]["mean"]) if k in summary else None
+
+        eval_metrics = {
+            k: mean(k)
+            for k in (
+                "psnr_model", "psnr_bicubic", "psnr_gain", "ssim_model", "ssim_bicubic", "ssim_gain",
+                "ssim_sk_model", "ssim_sk_bicubic", "psnr_fov_model", "psnr_fov_bicubic", "psnr_fov_gain",
+                "ssim_fov_model", "ssim_fov_bicubic", "lr_psnr_model", "lr_psnr_bicubic", "hallucination_model",
+                "hallucination_bicubic", "vessel_f1_model", "vessel_f1_bicubic", "gradient_ratio_model",
+                "gradient_ratio_bicubic",
+            )
+            if k in summary
+        }  # fmt: skip
+        eval_metrics["num_test_images"] = len(rows)
+        if metadata_file:
+            update_metadata_metrics(metadata_file, eval_metrics)
+        logger.info("evaluation written to %s", out)
+        print(format_table(summary))
+        return {"summary": summary, "eval_metrics": eval_metrics, "files": {"dir": str(out)}}
+
+    try:
+        result = report()
+    except Exception as e:
+        shard.broadcast({"error": f"{type(e).__name__}: {e}"})  # the other ranks stop too, none waits
+        raise
+    result = shard.broadcast(result)
+    shard.close()
+    return result
