@@ -53,7 +53,8 @@ JOBS = (
     Job("cxr_x4", "cxr_sr", 4, lr_patch=64, epochs=24),
 )
 
-#: generator widths: ``large`` fits the bundles' 1 MB file limit in float16 (≈ 340 k parameters RGB)
+#: generator widths: ``large`` (355 k parameters at ×4 RGB) fits the bundles' 1 MB file limit in float16 at ×4
+#: and ×8 (0.73 / 0.85 MB), not at ×16 (1.35 MB: its upsampler's last convolution has 48 → 768 channels)
 ARCHS = {
     "large": {"num_feat": 48, "num_conv": 16},
     "bundle": {},  # the bundle's own network_kwargs (32 × 8): weights the shipped configs load as they are
