@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     times: dict[str, list[float]] = {k: [] for k in sides}
     for r in range(args.repeats):
-        for name, (cmd, threads) in sides.items():
-            out = work / f"out_{r}_{len(times[name])}_{name[:1]}"
+        for j, (name, (cmd, threads)) in enumerate(sides.items()):
+            out = work / f"out_{r}_{j}"
             times[name].append(_run(cmd(str(out)), threads))
     outs = sorted(work.glob("out_*"))
     ref = {p.name: np.asarray(Image.open(p)) for p in sorted(outs[0].glob("*_x4.png"))}
