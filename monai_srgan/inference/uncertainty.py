@@ -79,10 +79,10 @@ class ErrorModel:
         """The one-SD map from :func:`uncertainty_features` (value units of the features)."""
         var = torch.full_like(next(iter(feats.values())), (self.floor * value_range) ** 2)
         for name, a in self.coef.items():
-            if name == "tta" and not self.uses_tta:
+            if (name == "tta" and not self.uses_tta) or not float(a):
                 continue
-            var = var + (float(a) * feats[name]) ** 2
-        return self.factor * var.sqrt()
+            var.addcmul_(feats[name], feats[name], value=float(a) ** 2)
+        return var.sqrt_().mul_(self.factor)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write as JSON (atomically)."""
@@ -129,13 +129,14 @@ def _box(x: torch.Tensor, k: int) -> torch.Tensor:
     return pool(xp, k, stride=1)
 
 
-def _gradient(x: torch.Tensor) -> torch.Tensor:
-    """Gradient magnitude of ``(N, C, *spatial)`` (central differences, one-sided at the edges)."""
+def _gradient_sq(x: torch.Tensor) -> torch.Tensor:
+    """Squared gradient magnitude of ``(N, C, *spatial)`` (central differences, one-sided at the edges)."""
     sq = torch.zeros_like(x)
     for ax in range(2, x.ndim):
         if x.shape[ax] > 1:
-            sq += torch.gradient(x, dim=ax)[0] ** 2
-    return sq.sqrt()
+            d = torch.gradient(x, dim=ax)[0]
+            sq.addcmul_(d, d)
+    return sq
 
 
 def _noise_level(x: torch.Tensor) -> torch.Tensor:
@@ -175,12 +176,17 @@ def uncertainty_features(
     bic = imresize(lr.float(), size=tuple(sr.shape[2:]))
     k = 3
 
-    def reduce(x: torch.Tensor) -> torch.Tensor:
-        return _box(x.pow(2).mean(dim=1, keepdim=True), k).clamp_min(0).sqrt()
+    def reduce(sq: torch.Tensor) -> torch.Tensor:  # squared values -> RMS over channels and the k-window
+        return _box(sq.mean(dim=1, keepdim=True), k).clamp_min_(0).sqrt_()
 
-    feats = {"gradient": reduce(_gradient(sr)), "residual": reduce(sr - bic)}
+    diff = sr - bic
+    feats = {"gradient": reduce(_gradient_sq(sr)), "residual": reduce(diff.mul_(diff))}
     feats["noise"] = _noise_level(lr).expand_as(feats["gradient"])
-    feats["tta"] = reduce(sr - sr_tta.float()) if sr_tta is not None else torch.zeros_like(feats["gradient"])
+    if sr_tta is not None:
+        d = sr - sr_tta.float()
+        feats["tta"] = reduce(d.mul_(d))
+    else:
+        feats["tta"] = torch.zeros_like(feats["gradient"])
     return feats
 
 
