@@ -141,3 +141,22 @@ def test_cli_report_rows_carry_the_clamped_fraction_and_no_clamp_option(tmp_path
     assert "clamped_fraction" in csv_head
     with pytest.raises(subprocess.CalledProcessError):
         subprocess.run([*cmd, "--clamp", "nonsense"], check=True, capture_output=True)
+
+
+def test_16bit_png_normalised_over_the_bits_its_data_use(tmp_path):
+    """12-bit detector data in a 16-bit PNG: 0..4095 (as BitsStored would say), not 0..65535; written back as is."""
+    from _inference_helpers import NearestUp
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    arr = rng.integers(0, 4096, (24, 32)).astype(np.uint16)
+    arr[0, 0] = 4095
+    Image.fromarray(arr).save(tmp_path / "r12.png")
+    img = LoadMedicalImage()(tmp_path / "r12.png")
+    assert (img.meta["srgan_value_min"], img.meta["srgan_value_max"], img.meta["srgan_bits"]) == (0.0, 4095.0, 12)
+    Image.fromarray((arr // 16).astype(np.uint16)).save(tmp_path / "r8.png")  # 8-bit data in a 16-bit file
+    assert LoadMedicalImage()(tmp_path / "r8.png").meta["srgan_value_max"] == 255.0
+    pipe = SRInferencePipeline(NearestUp(2), 2)
+    out = pipe.write(pipe.predict(tmp_path / "r12.png"), tmp_path / "sr.png", "png")
+    back = np.asarray(Image.open(out))
+    assert back.dtype == np.uint16 and np.array_equal(back[::2, ::2], arr)

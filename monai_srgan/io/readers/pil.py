@@ -234,7 +234,9 @@ def _orient(vals: np.ndarray, meta: dict[str, Any], extras: dict[str, Any]) -> t
 def int_range_meta(arr: np.ndarray, path: str) -> dict[str, Any]:
     """The ``srgan_*`` meta of a 2D array read as stored: dtype, bits, representable range, unit spacing.
 
-    Integer images of up to 16 bits get their dtype's range; 32-bit integer and float images their data range.
+    8-bit images get 0..255; 16-bit unsigned images the range of the bits their data use (8, 10, 12, 14 or 16: a
+    12-bit radiograph in a 16-bit PNG is 0..4095, as DICOM's BitsStored would say); signed, 32-bit integer and float
+    images their data range (docs/inference.md "DICOM bit depths" explains why).
 
     Args:
         arr: ``(H, W)`` or ``(H, W, C)`` values.
@@ -250,19 +252,24 @@ def int_range_meta(arr: np.ndarray, path: str) -> dict[str, Any]:
             f"at least {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} is needed",
             "remove it from the input",
         )
-    if arr.dtype.kind in "iu":
-        info = np.iinfo(arr.dtype)
-        if arr.dtype.itemsize <= 2:
-            lo, hi = float(info.min), float(info.max)
-        else:  # 32-bit integer images: the representable range is meaningless, use the data range
-            lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 1.0)
+    bits = int(arr.dtype.itemsize * 8)
+    if arr.dtype == np.uint16 and arr.size:
+        # the bits the data use (8, 10, 12, 14 or 16), as DICOM's BitsStored says: 12-bit detector data saved in a
+        # 16-bit PNG/TIFF would otherwise fill 1/16 of the model's input range and come back with 16x its error
+        top = int(arr.max())
+        bits = next(b for b in (8, 10, 12, 14, 16) if top < 2**b)
+        lo, hi = 0.0, float(2**bits - 1)
+    elif arr.dtype.kind == "u" and arr.dtype.itemsize == 1:
+        lo, hi = 0.0, 255.0
+    elif arr.dtype.kind in "iu":  # signed or 32-bit integers: the representable range says nothing, use the data's
+        lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 1.0)
     else:
         if not np.all(np.isfinite(arr)):
             raise InputFileError(path, "image contains NaN or Inf values", "fix or remove the file")
         lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 1.0)
     return {
         "srgan_dtype": str(arr.dtype),
-        "srgan_bits": int(arr.dtype.itemsize * 8),
+        "srgan_bits": bits,
         "srgan_value_min": lo,
         "srgan_value_max": hi,
         "srgan_inverted": False,
