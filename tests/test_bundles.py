@@ -85,11 +85,18 @@ def _run(config_file, **override):
 def test_train_both_stages_cli(bundle, small_data, tmp_path):
     out = tmp_path / "run"
     args = [sys.executable, "-m", "monai.bundle", "run", "--config_file", _cfg(bundle, "train.json")[0]]
-    for k, v in _tiny(bundle, small_data[bundle], out).items():
+    for k, v in _tiny(bundle, small_data[bundle], out, log_iterations=1).items():
         args += [f"--{k}", str(v)]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     res = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
+    # one progress line per log_iterations (here 1) from the trainer, none from MONAI's StatsHandler (train#handlers)
+    console = res.stdout + res.stderr
+    for label, want in (("stage 1/2: pretraining", ["loss_g"]), ("stage 2/2: adversarial", ["loss_d", "d_real"])):
+        lines = [ln for ln in console.splitlines() if f"{label}: iteration " in ln]
+        assert [ln.split(f"{label}: iteration ")[1][:3] for ln in lines] == ["1/2", "2/2"], console[-3000:]
+        assert all(w in ln and "it/s" in ln for ln in lines for w in want), lines
+    assert " Iter: " not in console and "Metrics -- " not in console, console[-3000:]
     for stage in ("stage1", "stage2"):
         assert (out / stage / "model.pt").is_file()
         assert (out / stage / "checkpoint_last.pt").is_file()

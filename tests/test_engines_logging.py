@@ -195,5 +195,8 @@ def test_progress_lines_give_the_whole_runs_eta_and_a_first_iteration_line(data_
     s2 = [r for r in records if r.startswith("stage 2/2: adversarial: iteration ")]
     assert s1 and all("left in this stage, ~" in r and "for the whole run" in r for r in s1), s1
     assert s2 and all(r.endswith(" left") for r in s2), s2
+    # stage 2's line also carries what MONAI's StatsHandler line used to add: D's mean logits, after the losses
+    assert all(" loss_d " in r and " d_real " in r and " d_fake " in r for r in s2), s2
+    assert all(r.index(" loss_d ") < r.index(" d_real ") for r in s2), s2
     assert any("then stage 2/2: adversarial: 4 iterations" in r for r in records), records
     assert any(r.startswith("stage 1/2: pretraining: first iteration done in ") for r in records), records

@@ -17,9 +17,11 @@ class ProgressLog:
     when :func:`~monai_srgan.engines.run_two_stage` runs both stages, of the whole run), plus a line after the first
     iteration so that a slow start says what it is doing.
 
-    Replaces a ``StatsHandler``'s per-iteration lines (the trainers turn those off) so that a long run says what it is
-    doing at ``log_interval`` without flooding the console; the stage label comes from the trainer's ``stage_label``
-    (``"stage 1/2: pretraining"`` when :func:`~monai_srgan.engines.run_two_stage` runs both stages).
+    Replaces a ``StatsHandler``'s per-iteration lines (the trainers turn those off, the bundles list theirs with
+    ``iteration_log: false``) so that a long run says what it is doing at ``log_interval`` in one line per interval:
+    every ``loss*`` output, then stage 2's mean discriminator logits ``d_real``/``d_fake``; the stage label comes from
+    the trainer's ``stage_label`` (``"stage 1/2: pretraining"`` when :func:`~monai_srgan.engines.run_two_stage` runs
+    both stages).
 
     Args:
         interval: iterations between lines.
@@ -77,9 +79,10 @@ class ProgressLog:
         it, total = int(s.iteration), int(s.max_epochs) * int(s.epoch_length)
         rate = (it - self._it0) / max(time.perf_counter() - self._t0, 1e-9)
         out = s.output if isinstance(s.output, Mapping) else {}
-        losses = []
-        for k, v in out.items():
-            if k.startswith("loss") and (isinstance(v, (int, float)) or (torch.is_tensor(v) and v.numel() == 1)):
+        losses = []  # the losses, then the discriminator's mean logits (stage 2)
+        for k, v in sorted(out.items(), key=lambda kv: not kv[0].startswith("loss")):
+            scalar = isinstance(v, (int, float)) or (torch.is_tensor(v) and v.numel() == 1)
+            if k.startswith(("loss", "d_")) and scalar:
                 losses.append(f"{k} {float(v):.4g}")
         self.logger.info(
             "%s: iteration %d/%d (epoch %d) %s | %.2f it/s, %s", self.label(engine), it, total, s.epoch,
