@@ -13,7 +13,8 @@ Both sides are whole processes, timed from start to exit with their peak RSS (``
   (``benchmarks/bench_tiler.reference_tile_process``: tile 192, pad 10, fp32), round to 8 bits, write the PNG with
   the same ``compress_level`` 1 (so the write is not what differs).
 
-Also reports the CLI's start-up before any model work: ``monai-srgan --help`` wall time.
+Also reports the CLI's start-up before any model work: ``monai-srgan --help`` wall time. ``--folder N`` also times a
+folder of N 2000² radiographs on both sides (the reference loops over the files in one process).
 """
 
 from __future__ import annotations
@@ -41,12 +42,30 @@ from monai_srgan.inference.loading import load_generator
 bundle = sys.argv[4]
 cfg = ConfigParser(); cfg.read_config(bundle + "/configs/inference.json"); cfg["bundle_root"] = bundle
 net = load_generator(bundle + "/models/model.pt", cfg.get_parsed_content("network_def")).eval()
-img = np.asarray(Image.open(sys.argv[1]).convert("L"), dtype=np.float32) / 255.0
-with torch.inference_mode():
-    out = reference_tile_process(net, torch.from_numpy(img)[None, None], 4)
-out = (out[0, 0].clamp(0, 1) * 255.0).round().to(torch.uint8).numpy()
-Image.fromarray(out).save(sys.argv[2], format="PNG", compress_level=1)
+import os
+src, dst = sys.argv[1], sys.argv[2]
+pairs = [(src, dst)] if not os.path.isdir(src) else [
+    (os.path.join(src, f), os.path.join(dst, f)) for f in sorted(os.listdir(src))]
+if os.path.isdir(src):
+    os.makedirs(dst, exist_ok=True)
+for a, b in pairs:  # a folder: one image after another in one process, as inference_realesrgan.py does
+    img = np.asarray(Image.open(a).convert("L"), dtype=np.float32) / 255.0
+    with torch.inference_mode():
+        out = reference_tile_process(net, torch.from_numpy(img)[None, None], 4)
+    out = (out[0, 0].clamp(0, 1) * 255.0).round().to(torch.uint8).numpy()
+    Image.fromarray(out).save(b, format="PNG", compress_level=1)
 """
+
+
+def _folder(folder: Path, data: Path, n: int) -> Path:
+    """``n`` 2000×2000 radiographs (the shared CXRs, resized as the single-image case is): a folder of real work."""
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    srcs = sorted((data / "cxr").glob("*.jpg")) + sorted((data / "cxr").glob("nih_*.png"))
+    for i in range(n):
+        Image.open(srcs[i % len(srcs)]).convert("L").resize((2000, 2000), Image.BICUBIC).save(folder / f"c{i}.png")
+    return folder
 
 
 def _timed(cmd: list[str]) -> tuple[float, float]:
@@ -63,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--image", default=IMAGE)
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--folder", type=int, default=0, help="also a folder of N such radiographs, both sides, one run")
     args = p.parse_args(argv)
     data = Path(os.environ.get("MONAI_SRGAN_DATA", REPO.parent / "shared" / "data"))
     image = data / args.image
@@ -81,6 +101,15 @@ def main(argv: list[str] | None = None) -> int:
                               str(REPO / "benchmarks"), bundle])  # fmt: skip
             rows["reference"].append(secs)
             rows["help"].append(_timed([cli, "--help"])[0])
+        if args.folder:  # after the single image: its peak RSS is read as the first child's
+            folder = _folder(Path(tmp) / "folder", data, args.folder)
+            rows["project folder"], rows["reference folder"] = [], []
+            for r in range(args.repeats):
+                rows["project folder"].append(_timed([cli, "infer", str(folder), str(Path(tmp) / f"cf{r}"), "--bundle",
+                                                      bundle, "--format", "png", "--no-progress"])[0])  # fmt: skip
+                rows["reference folder"].append(_timed([sys.executable, "-c", _REFERENCE, str(folder),
+                                                        str(Path(tmp) / f"rf{r}"), str(REPO / "benchmarks"),
+                                                        bundle])[0])  # fmt: skip
     best = {k: min(v) for k, v in rows.items()}
     from monai_srgan.utils.precision import cpu_model_name
 
@@ -91,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"reference script: {best['reference']:.1f} s wall")
     print(f"ratio project / reference: {best['project'] / best['reference']:.2f}")
     print(f"`monai-srgan --help`: {best['help']:.2f} s")
+    if args.folder:
+        pf, rf = best["project folder"], best["reference folder"]
+        print(f"folder of {args.folder} radiographs: project {pf:.1f} s, reference {rf:.1f} s, ratio {pf / rf:.2f}")
     print(json.dumps({"seconds": rows}))
     return 0
 

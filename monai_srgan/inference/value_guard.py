@@ -19,6 +19,7 @@ domain of the output"):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -69,14 +70,16 @@ class OutputValueGuard:
         self.n_total += v[0].numel()
         if self.flat is not None:  # first: the constants are inside the bounds, and are not counted as clamped
             lr_sl = tuple(slice(s.start // k, s.stop // k) for s, k in zip(out_sl, self.scales))
-            mask = _upsample(self.flat[(n, *lr_sl)], self.scales)
-            if bool(mask.any()):
+            lr_mask = self.flat[(n, *lr_sl)]
+            if bool(lr_mask.any()):  # most tiles of most images have no flat pixel: nothing to upsample
+                mask = _upsample(lr_mask, self.scales)
                 src = _upsample(self.values[(n, slice(None), *lr_sl)], self.scales)
-                v[:, mask] = src[:, mask].to(v.dtype)
-                self.n_flat += int(mask.sum())
+                torch.where(mask, src.to(v.dtype), v, out=v)
+                self.n_flat += int(lr_mask.sum()) * math.prod(self.scales)
         if self.bounds is not None:
             lo, hi = self.bounds
-            self.n_clamped += int(((v < lo) | (v > hi)).any(dim=0).sum())
+            outside = v.lt(lo).logical_or_(v.gt(hi))
+            self.n_clamped += int(torch.count_nonzero(outside.any(dim=0) if v.shape[0] > 1 else outside))
             v.clamp_(lo, hi)
         return v
 
