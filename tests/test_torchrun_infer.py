@@ -101,3 +101,14 @@ def test_bundle_multi_gpu_inference_config_under_torchrun(tmp_path, data_root):
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = json.loads((tmp_path / "out" / "srgan_report.json").read_text())["inputs"]
     assert sorted(r["rank"] for r in rows) == [0, 0, 1, 1] and {r["status"] for r in rows} == {"ok"}
+
+
+def test_fewer_inputs_than_processes(tmp_path, data_root):
+    """One image, two processes: rank 1 gets nothing to do and the job still ends with one merged report."""
+    inp = _folder(tmp_path, data_root, n=1)
+    model = save_nearest_torchscript(tmp_path / "nearest_x2.ts", 2)
+    proc = _torchrun(["infer", str(inp), str(tmp_path / "out"), "--model", str(model), "--no-progress"])
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    rows = json.loads((tmp_path / "out" / "srgan_report.json").read_text())["inputs"]
+    assert [(r["status"], r["rank"]) for r in rows] == [("ok", 0)]

@@ -137,58 +137,6 @@ def _fmt(v: float, nd: int = 4) -> float:
     return float(round(float(v), nd))
 
 
-class _Shard:
-    """This process's share of an evaluation: all images alone, a ``partition_dataset`` shard under torchrun.
-
-    The process group comes from :func:`monai_srgan.engines.distributed.init_distributed` (NCCL for a CUDA device,
-    gloo otherwise); :meth:`close` tears down only a group that this evaluation started.
-    """
-
-    def __init__(self, device: torch.device) -> None:
-        import torch.distributed as dist
-
-        self.started_here = dist.is_available() and not dist.is_initialized()
-        self.active = dist_utils.init_distributed(backend="nccl" if device.type == "cuda" else "gloo")
-        self.started_here = self.started_here and self.active
-        self.rank, self.world = dist_utils.get_rank(), dist_utils.get_world_size()
-
-    def indices(self, n: int) -> list[int]:
-        """Global indices of the images this rank scores (rank ``r``: ``r, r + N, ...``)."""
-        if not self.active:
-            return list(range(n))
-        from monai.data import partition_dataset
-
-        if n < self.world:  # partition_dataset refuses fewer items than partitions: the last ranks get none
-            return [self.rank] if self.rank < n else []
-        return partition_dataset(list(range(n)), num_partitions=self.world, shuffle=False, even_divisible=False)[
-            self.rank
-        ]
-
-    def gather(self, part: Any) -> list[Any] | None:
-        """Every rank's ``part`` on rank 0 in rank order (``None`` on the other ranks)."""
-        if not self.active:
-            return [part]
-        import torch.distributed as dist
-
-        got: list[Any] | None = [None] * self.world if self.rank == 0 else None
-        dist.gather_object(part, got, dst=0)
-        return got
-
-    def broadcast(self, value: Any) -> Any:
-        """Rank 0's ``value`` on every rank."""
-        if not self.active:
-            return value
-        import torch.distributed as dist
-
-        box = [value]
-        dist.broadcast_object_list(box, src=0)
-        return box[0]
-
-    def close(self) -> None:
-        if self.started_here:
-            dist_utils.cleanup_distributed()
-
-
 @torch.no_grad()
 def evaluate_sr(
     network: torch.nn.Module,
@@ -257,7 +205,7 @@ def evaluate_sr(
     if not files:
         raise ConfigError("evaluation: no images to evaluate (empty 'test' split?): check --dataset_dir")
     dev = torch.device(device)
-    shard = _Shard(dev)
+    shard = dist_utils.ProcessShard(dev)
     if selection and shard.rank == 0:
         cut = f"; the first {len(files)} of them (max_images={max_images})" if len(files) < n_given else ""
         ranks = f" ({shard.world} processes)" if shard.world > 1 else ""

@@ -28,6 +28,7 @@ __all__ = [
     "wrap_ddp",
     "cleanup_distributed",
     "barrier",
+    "ProcessShard",
 ]
 
 
@@ -157,3 +158,58 @@ def cleanup_distributed() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+
+
+class ProcessShard:
+    """This process's share of a batch job: everything alone, a :func:`monai.data.partition_dataset` shard under
+    torchrun (the inference runner and ``evaluate.json`` use it; rank ``r`` of ``N`` takes items ``r, r + N, ...``).
+
+    The process group comes from :func:`init_distributed` (NCCL for a CUDA device, gloo otherwise); :meth:`close`
+    tears down only a group that this shard started (the caller's own group stays).
+
+    Args:
+        device: where the work runs (``"cuda..."`` picks NCCL).
+    """
+
+    def __init__(self, device: str | torch.device = "cpu") -> None:
+        started = dist.is_available() and not dist.is_initialized()
+        self.active = init_distributed(backend="nccl" if str(device).startswith("cuda") else "gloo")
+        self.started_here = started and self.active
+        self.rank, self.world = get_rank(), get_world_size()
+
+    def indices(self, n: int) -> list[int]:
+        """The indices of ``n`` items this rank takes (fewer items than ranks: the last ranks get none)."""
+        if not self.active:
+            return list(range(n))
+        from monai.data import partition_dataset
+
+        if n < self.world:  # partition_dataset refuses fewer items than partitions
+            return [self.rank] if self.rank < n else []
+        parts = partition_dataset(list(range(n)), num_partitions=self.world, shuffle=False, even_divisible=False)
+        return list(parts[self.rank])
+
+    def gather(self, part: Any) -> list[Any] | None:
+        """Every rank's ``part`` on rank 0, in rank order (``None`` on the other ranks)."""
+        if not self.active:
+            return [part]
+        got: list[Any] | None = [None] * self.world if self.rank == 0 else None
+        dist.gather_object(part, got, dst=0)
+        return got
+
+    def broadcast(self, value: Any) -> Any:
+        """Rank 0's ``value`` on every rank."""
+        if not self.active:
+            return value
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def barrier(self) -> None:
+        """Wait for every rank (a no-op alone)."""
+        if self.active:
+            dist.barrier()
+
+    def close(self) -> None:
+        """Tear down the process group when this shard started it (every rank at a barrier first)."""
+        if self.started_here:
+            cleanup_distributed()

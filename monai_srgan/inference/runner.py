@@ -178,24 +178,15 @@ def _prepare_output(options: BatchOptions, output: Path) -> None:
 
 
 class _Ranks:
-    """This process's place in a torchrun job (rank 0 of 1 without torchrun) and the few collectives the batch uses."""
+    """This process's place in a torchrun job (rank 0 of 1 without torchrun): a
+    :class:`~monai_srgan.engines.distributed.ProcessShard` plus what the batch needs on top of it."""
 
     def __init__(self, device: Any) -> None:
-        from monai_srgan.engines import distributed as dist_utils
+        from monai_srgan.engines.distributed import ProcessShard
 
-        dev = str(device or "cpu")
-        import torch.distributed as dist
-
-        self.started_here = dist.is_available() and not dist.is_initialized()
-        self.active = dist_utils.init_distributed(backend="nccl" if dev.startswith("cuda") else "gloo")
-        self.rank, self.world = dist_utils.get_rank(), dist_utils.get_world_size()
-
-    def close(self) -> None:
-        """Tear down the process group this run started (every rank at a barrier first); others are the caller's."""
-        if self.active and self.started_here:
-            from monai_srgan.engines.distributed import cleanup_distributed
-
-            cleanup_distributed()
+        self.shard = ProcessShard(str(device or "cpu"))
+        self.active, self.rank, self.world = self.shard.active, self.shard.rank, self.shard.world
+        self.barrier, self.broadcast, self.close = self.shard.barrier, self.shard.broadcast, self.shard.close
 
     def on_rank0(self, fn: Callable[[], Any]) -> None:
         """Run ``fn`` on rank 0 only; every rank raises the project error it raised there (no rank waits forever)."""
@@ -205,39 +196,14 @@ class _Ranks:
                 fn()
             except SRGANError as e:
                 message = str(e)
-        if self.active:
-            import torch.distributed as dist
-
-            box = [message]
-            dist.broadcast_object_list(box, src=0)
-            message = box[0]
+        message = self.broadcast(message)
         if message is not None:
             raise ConfigError(message)
 
-    def barrier(self) -> None:
-        if self.active:
-            import torch.distributed as dist
-
-            dist.barrier()
-
     def gather_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
         """Every rank's rows on rank 0 (``None`` elsewhere)."""
-        if not self.active:
-            return rows
-        import torch.distributed as dist
-
-        got: list[Any] | None = [None] * self.world if self.rank == 0 else None
-        dist.gather_object(rows, got, dst=0)
+        got = self.shard.gather(rows)
         return None if got is None else [r for part in got for r in part]
-
-    def broadcast(self, value: Any) -> Any:
-        if not self.active:
-            return value
-        import torch.distributed as dist
-
-        box = [value]
-        dist.broadcast_object_list(box, src=0)
-        return box[0]
 
 
 def run_batch(pipe: Any, input_path: str | Path, output: str | Path, options: BatchOptions | None = None) -> int:
@@ -302,8 +268,6 @@ def _run(
     caught: dict[str, int],
     error_model: Any = None,
 ) -> int:
-    from monai.data import partition_dataset
-
     from monai_srgan.io.discovery import find_inputs
 
     skipped: list[tuple[str, str]] = []
@@ -344,8 +308,7 @@ def _run(
             batch.write_report(output, rows, summary)
             print(f"monai-srgan: error: {summary['error']}", file=sys.stderr)
         return 2
-    mine = partition_dataset(list(range(len(items))), num_partitions=ranks.world, shuffle=False, even_divisible=False)
-    mine = mine[ranks.rank] if ranks.world > 1 else list(range(len(items)))
+    mine = ranks.shard.indices(len(items))
 
     from tqdm import tqdm
 
