@@ -14,6 +14,10 @@ the error model's features are measured (``monai_srgan.inference.uncertainty``) 
 the Spearman rank correlation between 8×8-block means of sigma and of ``|SR − HR|`` (inside the field of view for
 fundus photographs) and the fraction of pixels with ``|SR − HR| ≤ 1.645 σ``; then the cost of ``--uncertainty``
 relative to plain inference. ``--write`` stores the model beside the weights (``<weights>.uncertainty.json``).
+
+``--bundle ct_mr_sr_3d`` (no ``--dataset_dir``) does the same for the 3D bundle: fitted on the thin volumes its
+shipped weights trained on (:data:`VOLUMES_FIT`; it has no separate validation volume), checked on its held-out test
+volumes (:data:`VOLUMES_TEST`), ×4 box slice profile, 8×8×8 blocks (docs/inference.md says why it is not shipped).
 """
 
 from __future__ import annotations
@@ -77,10 +81,39 @@ def _pairs(bundle: Path, args: argparse.Namespace, section: str):
         yield Path(str(entry["hr"])).name, lr, hr, fov, parser.get_parsed_content("model_path")
 
 
+#: ct_mr_sr_3d: the volumes its shipped weights trained on (fit) and its held-out test volumes (check), docs/3d.md
+VOLUMES_FIT = [("extra/volumes/niivue_CIT168_CIT168toMNI152-2009c_T1w_brain.nii.gz", None),
+               ("extra/volumes/niivue_spm152.nii.gz", None), ("volumes/totalseg_example_ct.nii.gz", (0, 80))]
+VOLUMES_TEST = [("volumes/totalseg_example_ct.nii.gz", (80, None)), ("extra/volumes/niivue_MR_Gd.nii.gz", None)]
+
+
+def _volume_pairs(entries: list, scale: int = 4):
+    """``(name, lr MetaTensor, hr (1, H, W, D), None, None)`` of thin volumes: the truth and its ×``scale`` thick
+    slices (box profile, as ``evaluate.json`` of ct_mr_sr_3d simulates them), in the value domain."""
+    import os
+
+    from monai_srgan.transforms import LoadMedicalImage, SliceThicknessDegradation
+
+    data = Path(os.environ.get("MONAI_SRGAN_DATA", ROOT.parent / "shared" / "data"))
+    for rel, slab in entries:
+        img = LoadMedicalImage()(str(data / rel))
+        x = img.as_subclass(torch.Tensor).float()
+        if slab is not None:
+            x = x[..., slab[0] : slab[1]]
+        x = x[..., : (x.shape[-1] // scale) * scale]
+        lr = SliceThicknessDegradation(scale, axis=-1)(x)
+        sp = [float(v) for v in img.meta["srgan_spacing"][:3]]
+        affine = torch.diag(torch.tensor([sp[0], sp[1], sp[2] * scale, 1.0], dtype=torch.float64))
+        meta = {"srgan_spacing": [sp[0], sp[1], sp[2] * scale], "srgan_spacing_known": [True] * 3,
+                "srgan_value_min": float(x.min()), "srgan_value_max": float(x.max()), "srgan_dtype": "float32"}
+        name = Path(rel).name + ("" if slab is None else f" z{slab[0]}..{slab[1] or x.shape[-1] + slab[0]}")
+        yield name, MetaTensor(lr, affine=affine, meta=meta), x, None, None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--bundle", required=True, help="retina_sr or cxr_sr")
-    ap.add_argument("--dataset_dir", required=True, help="as for the bundle's evaluate.json")
+    ap.add_argument("--bundle", required=True, help="retina_sr, cxr_sr or ct_mr_sr_3d")
+    ap.add_argument("--dataset_dir", default=None, help="as for the bundle's evaluate.json (2D bundles)")
     ap.add_argument("--scale", type=int, default=4)
     ap.add_argument("--weights", default="psnr")
     ap.add_argument("--no-tta", action="store_true", help="fit without the test-time-augmentation feature")
@@ -95,13 +128,21 @@ def main(argv: list[str] | None = None) -> int:
     errs: list[np.ndarray] = []
     val_names = []
     weights = None
-    for name, lr, hr, fov, weights in _pairs(bundle, args, "validation"):
+    volumes = args.bundle == "ct_mr_sr_3d"
+    fit_pairs = _volume_pairs(VOLUMES_FIT) if volumes else _pairs(bundle, args, "validation")
+    for name, lr, hr, fov, weights in fit_pairs:
         if pipe is None:
-            pipe = SRInferencePipeline.from_bundle(bundle, weights=weights, scale=args.scale, output_dtype="float32")
+            kw = {"output_dtype": "float32"} if volumes else {"weights": weights, "scale": args.scale,
+                                                              "output_dtype": "float32"}  # fmt: skip
+            pipe = SRInferencePipeline.from_bundle(bundle, **kw)
+            weights = pipe.weights_path
         sr = pipe.predict(lr)
-        tta = pipe.predict(MetaTensor(lr.flip(1), meta=dict(lr.meta))).flip(1)
-        f = uncertainty_features(sr[None], lr[None], pipe.scales_for(lr), None if args.no_tta else tta[None])
-        err = (sr.as_subclass(torch.Tensor) - hr).pow(2).mean(dim=0).sqrt()  # RMS over channels, as the features
+        tta = None if args.no_tta else pipe.predict(MetaTensor(lr.flip(1), meta=dict(lr.meta))).flip(1)[None]
+        f = uncertainty_features(sr[None], lr[None], pipe.scales_for(lr), tta)
+        # samples in fractions of each image's normalisation range R, so that volumes of any units fit one model
+        value_range = float(lr.meta.get("srgan_value_max", 1.0)) - float(lr.meta.get("srgan_value_min", 0.0))
+        f = {n: v / value_range for n, v in f.items()}
+        err = (sr.as_subclass(torch.Tensor) - hr).pow(2).mean(dim=0).sqrt() / value_range  # RMS over channels
         sign = torch.sign((sr.as_subclass(torch.Tensor) - hr).mean(dim=0))
         keep = torch.ones_like(err, dtype=torch.bool) if fov is None else fov
         idx = np.flatnonzero(keep.numpy().ravel())
@@ -122,7 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|")
     rhos, covs, t_plain, t_unc = [], [], 0.0, 0.0
     test_names = []
-    for name, lr, hr, fov, _ in _pairs(bundle, args, "test"):
+    test_pairs = _volume_pairs(VOLUMES_TEST) if volumes else _pairs(bundle, args, "test")
+    pool = F.avg_pool3d if volumes else F.avg_pool2d
+    for name, lr, hr, fov, _ in test_pairs:
         t0 = time.perf_counter()
         sr = pipe.predict(lr)
         t1 = time.perf_counter()
@@ -131,8 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         t_plain, t_unc = t_plain + (t1 - t0), t_unc + (t2 - t0)
         err = (sr.as_subclass(torch.Tensor) - hr).pow(2).mean(dim=0).sqrt()
         cover = (err <= 1.645 * sigma) if fov is None else (err <= 1.645 * sigma)[fov]
-        bs = F.avg_pool2d(sigma[None, None].as_subclass(torch.Tensor), 8)[0, 0]
-        be = F.avg_pool2d(err[None, None], 8)[0, 0]
+        bs = pool(sigma[None, None].as_subclass(torch.Tensor), 8)[0, 0]  # 8x8 (8x8x8 for volumes) blocks
+        be = pool(err[None, None], 8)[0, 0]
         inside = torch.ones_like(bs, dtype=torch.bool)
         if fov is not None:  # blocks entirely inside the field of view
             inside = F.avg_pool2d(fov[None, None].float(), 8)[0, 0] == 1.0
@@ -141,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         rhos.append(rho)
         covs.append(cov)
         test_names.append(name)
-        print(f"| {name} | {rho:.3f} | {100 * cov:.1f} % | {255 * float(sigma.mean()):.2f} |", flush=True)
+        r = float(lr.meta.get("srgan_value_max", 1.0)) - float(lr.meta.get("srgan_value_min", 0.0))
+        print(f"| {name} | {rho:.3f} | {100 * cov:.1f} % | {255 * float(sigma.mean()) / r:.2f} |", flush=True)
     cost = t_unc / max(t_plain, 1e-9)
     print(f"| mean of {len(rhos)} | {np.mean(rhos):.3f} | {100 * np.mean(covs):.1f} % | |")
     print(f"\ncost of --uncertainty: {cost:.2f}x plain inference ({t_unc:.1f} s vs {t_plain:.1f} s)")
