@@ -257,7 +257,7 @@ def test_detail_crop_clip_level_comes_from_the_whole_image():
 
 def test_evaluation_says_which_images_and_records_no_machine_paths(tmp_path, capsys):
     """``metrics.json`` names weights by file name and dataset folders relative to their common parent (the committed
-    reports held /work/... paths); the selection sentence is printed and recorded."""
+    reports held absolute machine paths); the selection sentence is printed and recorded."""
     from monai_srgan.bundle import describe_section, evaluate_sr
     from monai_srgan.networks import get_generator
     from monai_srgan.transforms import imresize

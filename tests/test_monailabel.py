@@ -14,11 +14,8 @@ import io
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -28,6 +25,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
+from _monailabel_server import APP_DIR, monailabel_server
 from PIL import Image
 
 from monai_srgan.apps.monailabel import (
@@ -42,7 +40,6 @@ from monai_srgan.errors import ConfigError, InputFileError
 from monai_srgan.metrics import lr_consistency
 
 REPO = Path(__file__).resolve().parents[1]
-APP_DIR = REPO / "apps" / "monailabel_sr"
 ENV_VAR = "MONAI_SRGAN_MONAILABEL_ENV"
 CXR = "cxr/mhh_2168a917.png"  # 640 x 549, 8-bit grey chest X-ray
 FUNDUS = "retina/skimage_retina.jpg"  # 1411 x 1411 RGB fundus photograph
@@ -115,12 +112,6 @@ def _monailabel_env() -> Path:
     )
     assert r.returncode == 0, f"the MONAI Label environment {env} cannot import the app:\n{r.stderr[-3000:]}"
     return env
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _write_bundle(root: Path, name: str, channels: int, seed: int, spatial_dims: int = 2) -> Path:
@@ -229,35 +220,9 @@ def test_monailabel_server_super_resolves(tmp_path: Path, data_root: Path) -> No
     vol_src = Path(shutil.copy(data_root / VOLUME, studies))
     cxr_id, fundus_id, vol_id = (p.name.split(".")[0] for p in (cxr_src, fundus_src, vol_src))
 
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    log_path = tmp_path / "server.log"
-    cmd = [str(env / "bin" / "monailabel"), "start_server", "--app", str(APP_DIR), "--studies", str(studies)]
-    cmd += ["--host", "127.0.0.1", "--port", str(port), "--conf", "bundles_dir", str(bundles)]
-    cmd += ["--conf", "models", "cxr_sr,retina_sr,mr_sr"]
-    server_env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    server_env.update(PATH=f"{env / 'bin'}{os.pathsep}{server_env.get('PATH', '')}", OMP_NUM_THREADS="1")
-    server_env["MONAILABEL_PYEXE"] = str(env / "bin" / "python")  # the monailabel script runs `python -m ...`
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=server_env, start_new_session=True)
-    try:
-
-        def log_tail() -> str:
-            return log_path.read_text(errors="replace")[-4000:]
-
-        deadline = time.monotonic() + 120
-        info = None
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, f"server exited with {proc.returncode}:\n{log_tail()}"
-            try:
-                status, _, body = _request(f"{base}/info/", timeout=5)
-                if status == 200:
-                    info = json.loads(body)
-                    break
-            except OSError:
-                pass
-            time.sleep(1)
-        assert info is not None, f"server did not answer /info/ in 120 s:\n{log_tail()}"
+    served = ["cxr_sr", "retina_sr", "mr_sr"]
+    with monailabel_server(env, studies, bundles, served, tmp_path / "server.log") as server:
+        base, info, proc, log_tail = server.base, server.info, server.proc, server.log_tail
 
         # /info/: the two requested bundles, as image-output ("others") 2D models with their scale and channels
         models = info["models"]
@@ -372,12 +337,4 @@ def test_monailabel_server_super_resolves(tmp_path: Path, data_root: Path) -> No
         )
         assert status == 200, (status, _detail(body), log_tail())
         np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(body))), sr_cxr)
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=20)
     assert proc.returncode is not None

@@ -199,46 +199,18 @@ def test_parse_url():
 @pytest.mark.slow
 def test_monailabel_on_dicomweb_datastore(tmp_path, data_root, orthanc):
     """The MONAI Label app with ``--studies http://…/dicom-web`` (the same Orthanc): SR of a series, stored back."""
-    import os
-    import signal
-    import subprocess
-    import time
-
     import nibabel as nib
-    from test_monailabel import APP_DIR, _detail, _monailabel_env, _multipart, _request, _write_bundle
+    from _monailabel_server import monailabel_server
+    from test_monailabel import _detail, _monailabel_env, _multipart, _request, _write_bundle
 
     env = _monailabel_env()
     bundle = _write_bundle(tmp_path / "bundles", "cxr_sr", channels=1, seed=0)
     _, adc_series = _uids(next((data_root / ADC).glob("*.dcm")))
     cr_study, cr_series = _uids(data_root / CR)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    cmd = [str(env / "bin" / "monailabel"), "start_server", "--app", str(APP_DIR), "--studies", orthanc.dicomweb]
-    cmd += ["--host", "127.0.0.1", "--port", str(port), "--conf", "bundles_dir", str(bundle.parent)]
-    cmd += ["--conf", "models", "cxr_sr"]
-    server_env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    server_env.update(PATH=f"{env / 'bin'}{os.pathsep}{server_env.get('PATH', '')}", OMP_NUM_THREADS="1")
-    server_env.update(MONAILABEL_PYEXE=str(env / "bin" / "python"), MONAI_LABEL_DICOMWEB_CACHE_PATH=str(tmp_path))
-    server_env.update(MONAI_LABEL_DICOMWEB_USERNAME=orthanc.user, MONAI_LABEL_DICOMWEB_PASSWORD=orthanc.password)
-    log_path = tmp_path / "server.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=server_env, start_new_session=True)
-    try:
-
-        def log_tail() -> str:
-            return log_path.read_text(errors="replace")[-4000:]
-
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, f"server exited with {proc.returncode}:\n{log_tail()}"
-            try:
-                if _request(f"{base}/info/", timeout=5)[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(1)
-        else:
-            pytest.fail(f"server did not answer /info/ in 120 s:\n{log_tail()}")
+    creds = {"MONAI_LABEL_DICOMWEB_CACHE_PATH": str(tmp_path), "MONAI_LABEL_DICOMWEB_USERNAME": orthanc.user,
+             "MONAI_LABEL_DICOMWEB_PASSWORD": orthanc.password}  # fmt: skip
+    with monailabel_server(env, orthanc.dicomweb, bundle.parent, ["cxr_sr"], tmp_path / "server.log", creds) as server:
+        base, log_tail = server.base, server.log_tail
 
         # the MR series (DICOM from Orthanc, read by monai_srgan's reader) → NIfTI equal to the CLI on the files
         status, ctype, body = _request(
@@ -273,11 +245,4 @@ def test_monailabel_on_dicomweb_datastore(tmp_path, data_root, orthanc):
 
         status, _, body = _request(f"{base}/infer/cxr_sr?image=1.2.3.4.5&output=json", "POST")
         assert status == 404 and "1.2.3.4.5" in _detail(body), (status, body)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=20)
+
