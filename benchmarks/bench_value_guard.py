@@ -101,6 +101,18 @@ def main() -> int:
             f"| {src.name} | {bundle} | {on[0]:.2f} dB | {off[0]:.2f} dB | {100 * on[1]:.2f} % / {100 * off[1]:.2f} % "
             f"| {on[2]:.2f} / {off[2]:.2f} |"
         )
+    native = _find("dicom/dcmqi_701-ADCb500")  # the series itself, no HR: what a reader of the output gets
+    if native is not None:
+        src = load(str(native)).as_subclass(torch.Tensor)
+        print("\n| ADC series (native, x4 cxr_sr) | min | max | negative | exactly 0 |")
+        print("|---|---|---|---|---|")
+        print(f"| source | {float(src.min()):.0f} | {float(src.max()):.0f} | {float((src < 0).double().mean()):.1%} | "
+              f"{float((src == 0).double().mean()):.1%} |")  # fmt: skip
+        off = {"clamp": "range", "keep_flat": False}
+        for name, kw in (("rules on", {}), ("rules off (range clamp, no flat rule)", off)):
+            sr = SRInferencePipeline.from_bundle(root / "cxr_sr", **kw).predict(str(native)).as_subclass(torch.Tensor)
+            print(f"| {name} | {float(sr.min()):.0f} | {float(sr.max()):.0f} | {float((sr < 0).double().mean()):.1%} "
+                  f"| {float((sr == 0).double().mean()):.1%} |")  # fmt: skip
     return 0
 
 

@@ -34,9 +34,6 @@ GAN_WARNING = (
 #: the bundles this package ships (``monai-srgan infer ... --bundle cxr_sr``)
 BUNDLE_NAMES = ("retina_sr", "cxr_sr", "ct_mr_sr_3d")
 
-#: :class:`SRInferencePipeline` keyword arguments that ``from_bundle`` callers (the CLI, MONAI Label) may override
-_PIPELINE_ARGS = ("device", "tile_size", "overlap", "context", "sw_batch_size", "dtype", "compress_level", "progress")
-
 
 def bundles_root() -> Path:
     """The folder holding the shipped bundles: ``monai_srgan/bundles`` in an installed wheel, else the repository's
