@@ -110,9 +110,10 @@ def run_infer(args: argparse.Namespace, pipeline: Any | None = None) -> int:
     """
     from monai_srgan.inference import pacs
     from monai_srgan.inference.runner import run_batch
+    from monai_srgan.io.dicomweb import is_dicomweb_url
 
     store_to = getattr(args, "store_to", None)
-    remote = pacs.is_remote(args.input)
+    remote = is_dicomweb_url(args.input)
     if remote or store_to:
         pacs.check_pacs_args(args.input, store_to, args.format)
     if not remote:  # before any model is loaded: refusals answer at once

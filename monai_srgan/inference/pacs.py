@@ -30,14 +30,9 @@ from monai_srgan.inference import batch
 from monai_srgan.inference.batch import PACS_CACHE
 from monai_srgan.io import dicomweb
 
-__all__ = ["is_remote", "check_pacs_args", "uid_seed", "fetch_input", "PacsHook", "run_batch_pacs"]
+__all__ = ["check_pacs_args", "uid_seed", "fetch_input", "PacsHook", "run_batch_pacs"]
 
 logger = logging.getLogger("monai_srgan.cli")
-
-
-def is_remote(text: Any) -> bool:
-    """True when ``text`` is a DICOMweb address rather than a local path."""
-    return dicomweb.is_dicomweb_url(text)
 
 
 def check_pacs_args(input_spec: str, store_to: str | None, fmt: str) -> None:
@@ -46,7 +41,7 @@ def check_pacs_args(input_spec: str, store_to: str | None, fmt: str) -> None:
     Raises:
         ConfigError: a malformed address, credentials in an address, ``--store-to`` with a non-DICOM ``--format``.
     """
-    if is_remote(input_spec):
+    if dicomweb.is_dicomweb_url(input_spec):
         dicomweb.parse_url(input_spec)
     if store_to is not None:
         dicomweb.parse_url(store_to, need_study=False, option="--store-to")
@@ -178,7 +173,7 @@ def run_batch_pacs(pipe: Any, input_spec: str, output: str | os.PathLike, option
     hook = PacsHook(None, None, store_to)
     hook.check_store()
     input_path: str | Path = input_spec
-    if is_remote(input_spec):
+    if dicomweb.is_dicomweb_url(input_spec):
         hook.source, hook.cache = dicomweb.parse_url(input_spec), output / PACS_CACHE
         input_path = fetch_input(hook.source, output, options.resume, options.overwrite)
     if store_to:
