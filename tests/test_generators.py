@@ -23,6 +23,8 @@ from monai_srgan.networks import (
     SEBlock,
     SRResNet,
     SRVGGNetCompact,
+    cubic_phase_weights,
+    cubic_upsample_phases,
     effective_receptive_field,
     get_discriminator,
     get_generator,
@@ -451,8 +453,8 @@ def test_srvgg_cubic_base_starts_at_bicubic_and_scripts():
     m = SRVGGNetCompact(2, 3, 3, 4, num_feat=8, num_conv=2, base_mode="cubic", zero_init_last=True).eval()
     x = torch.rand(1, 3, 10, 12)
     expected = torch.nn.functional.interpolate(x, scale_factor=4.0, mode="bicubic", align_corners=False)
-    assert torch.equal(m(x), expected)
-    assert torch.equal(torch.jit.script(m)(x), expected)
+    torch.testing.assert_close(m(x), expected, atol=1e-6, rtol=0)  # the base is a convolution: float32 rounding
+    torch.testing.assert_close(torch.jit.script(m)(x), expected, atol=1e-6, rtol=0)
     assert m.receptive_field >= 2
     with pytest.raises(ConfigError, match="base_mode"):
         SRVGGNetCompact(3, 1, 1, 2, base_mode="cubic")
@@ -482,3 +484,16 @@ def test_cli_network_choices_are_the_registry():
     from monai_srgan.apps.cli import NETWORK_CHOICES
 
     assert set(NETWORK_CHOICES) == set(GENERATORS)
+
+
+@pytest.mark.parametrize("factors", [(4, 4), (2, 2), (3, 3), (8, 8), (1, 4), (2, 3)])
+def test_cubic_phases_shuffle_to_pytorchs_bicubic(factors):
+    """The SRVGG base in sub-pixel layout equals F.interpolate(bicubic), borders included, for every factor."""
+    x = torch.rand(2, 3, 11, 7, generator=torch.Generator().manual_seed(0))
+    ref = torch.nn.functional.interpolate(x, scale_factor=[float(f) for f in factors], mode="bicubic")
+    weight = cubic_phase_weights(factors)
+    got = pixel_shuffle(cubic_upsample_phases(x, weight), list(factors))
+    torch.testing.assert_close(got, ref, atol=2e-6, rtol=0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # the base stays float32 under autocast
+        phases = cubic_upsample_phases(x, weight)
+    torch.testing.assert_close(pixel_shuffle(phases, list(factors)), ref, atol=2e-6, rtol=0)

