@@ -27,8 +27,13 @@ def _decode(path) -> tuple[np.ndarray, str]:
      ((4, 37, 23), np.uint8, "RGBA"), ((1, 1, 1), np.uint8, "L")],
 )
 @pytest.mark.parametrize("threads", [1, 3])
-def test_round_trip_is_exact_across_many_blocks(tmp_path, monkeypatch, shape, dtype, mode, threads):
+@pytest.mark.parametrize("isal", [True, False], ids=["isal", "zlib"])
+def test_round_trip_is_exact_across_many_blocks(tmp_path, monkeypatch, shape, dtype, mode, threads, isal):
     monkeypatch.setattr(png, "_BLOCK_BYTES", 100)  # a block every row or two: every join is exercised
+    if not isal:
+        monkeypatch.setattr(png, "isal_zlib", None)
+    else:
+        assert png.isal_zlib is not None, "isal is a dependency (pyproject.toml): the fast deflater must be there"
     x = np.random.default_rng(0).integers(0, np.iinfo(dtype).max, shape, dtype=dtype, endpoint=True)
     for level in (0, 1, 9):
         encode_png(x, tmp_path / "t.png", level, threads=threads)
