@@ -185,6 +185,41 @@ def test_dicomweb_errors(tmp_path, data_root, creds, capsys, monkeypatch):
     assert code == 2 and "--format dicom" in err, err
 
 
+def test_torchrun_shares_a_study_fetched_once(tmp_path, data_root, creds):
+    """Two gloo processes on a DICOMweb study of two series: rank 0 retrieves each series once, each rank
+    super-resolves one, and the merged report carries both ranks and the series addresses (issue 26)."""
+    import os
+    import subprocess
+    import sys
+
+    from pydicom.uid import generate_uid
+
+    orthanc = creds
+    study, files = generate_uid(), []
+    for k in range(2):  # a study of two one-image series (copies of the shared CR with new UIDs)
+        ds = pydicom.dcmread(data_root / CR)
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID = study, generate_uid(), generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.SeriesNumber = 900 + k
+        ds.save_as(tmp_path / f"s{k}.dcm")
+        files.append(tmp_path / f"s{k}.dcm")
+    orthanc.upload(files)
+    model = save_nearest_torchscript(tmp_path / "nearest.ts")
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    url, out = f"{orthanc.dicomweb}/studies/{study}", tmp_path / "out"
+    cmd = [str(bin_dir / "torchrun"), "--standalone", "--nproc_per_node=2", "--no-python", str(bin_dir / "monai-srgan"),
+           "-v", "infer", url, str(out), "--model", str(model), "--no-progress"]  # fmt: skip
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr.count("retrieving series 1/2") == 1 and proc.stderr.count("retrieving series 2/2") == 1
+    rows = _rows(out)
+    assert sorted(r["rank"] for r in rows) == [0, 1] and all(r["status"] == "ok" for r in rows), rows
+    assert sorted(r["source"].rsplit("/", 1)[-1] for r in rows) == sorted(
+        str(pydicom.dcmread(f, stop_before_pixels=True).SeriesInstanceUID) for f in files
+    )
+
+
 def test_parse_url():
     u = parse_url("https://pacs.example.org:8443/dicom-web/studies/1.2.3/series/4.5")
     assert (u.base, u.study, u.series) == ("https://pacs.example.org:8443/dicom-web", "1.2.3", "4.5")

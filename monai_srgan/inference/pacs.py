@@ -25,7 +25,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from monai_srgan.errors import ConfigError
+from monai_srgan.errors import ConfigError, SRGANError
 from monai_srgan.inference import batch
 from monai_srgan.inference.batch import PACS_CACHE
 from monai_srgan.io import dicomweb
@@ -167,16 +167,42 @@ def run_batch_pacs(pipe: Any, input_spec: str, output: str | os.PathLike, option
             its ``after_output`` the :class:`PacsHook`.
         store_to: DICOMweb root to store the derived series into, or ``None``.
     """
-    from monai_srgan.inference.runner import run_batch
+    from monai_srgan.inference.runner import EXIT_SIGNAL, run_batch
 
     output = Path(output)
     hook = PacsHook(None, None, store_to)
     hook.check_store()
     input_path: str | Path = input_spec
+    shard = None
     if dicomweb.is_dicomweb_url(input_spec):
+        from monai_srgan.engines.distributed import ProcessShard
+
         hook.source, hook.cache = dicomweb.parse_url(input_spec), output / PACS_CACHE
-        input_path = fetch_input(hook.source, output, options.resume, options.overwrite)
+        shard = ProcessShard(str(getattr(pipe, "device", None) or "cpu"))
+        input_path = _fetch_once(shard, hook.source, output, options)
     if store_to:
         options.writer_kwargs["uid_seed"] = uid_seed(pipe, options.writer_kwargs)
     options.after_output = hook
-    return run_batch(pipe, input_path, output, options)
+    code = run_batch(pipe, input_path, output, options)
+    if shard is not None and code not in EXIT_SIGNAL.values():  # an interrupted rank's peers may be gone
+        shard.close()
+    return code
+
+
+def _fetch_once(shard: Any, url: dicomweb.DicomWebURL, output: Path, options: Any) -> Path:
+    """:func:`fetch_input` by rank 0 alone under torchrun (every rank would retrieve the whole study otherwise); the
+    other ranks wait for its folder, or raise what it raised (so that none waits forever). Alone: just the fetch."""
+    if not shard.active:
+        return fetch_input(url, output, options.resume, options.overwrite)
+    folder, failure, error = None, None, None
+    if shard.rank == 0:
+        try:
+            folder = str(fetch_input(url, output, options.resume, options.overwrite))
+        except SRGANError as e:
+            error, failure = e, (isinstance(e, dicomweb.DicomWebError), str(e))
+    folder, failure = shard.broadcast((folder, failure))
+    if error is not None:
+        raise error
+    if failure is not None:
+        raise dicomweb.DicomWebError(None, failure[1]) if failure[0] else ConfigError(failure[1])
+    return Path(folder)
