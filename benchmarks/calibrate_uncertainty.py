@@ -17,7 +17,12 @@ relative to plain inference. ``--write`` stores the model beside the weights (``
 
 ``--bundle ct_mr_sr_3d`` (no ``--dataset_dir``) does the same for the 3D bundle: fitted on the thin volumes its
 shipped weights trained on (:data:`VOLUMES_FIT`; it has no separate validation volume), checked on its held-out test
-volumes (:data:`VOLUMES_TEST`), ×4 box slice profile, 8×8×8 blocks (docs/inference.md says why it is not shipped).
+volumes (:data:`VOLUMES_TEST`), ×4 box slice profile, 8×8×8 blocks. With ``--self-calibrate`` nothing is fitted
+in advance: each test volume calibrates itself on its own in-plane axes
+(:mod:`monai_srgan.inference.self_calibration`), which is what the shipped 3D calibration does (``--write`` stores
+it with ``self_calibrate`` true)::
+
+    python benchmarks/calibrate_uncertainty.py --bundle ct_mr_sr_3d --self-calibrate --write
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from monai.data import MetaTensor
 from monai_srgan.inference.pipeline import SRInferencePipeline
 from monai_srgan.inference.uncertainty import (
     FEATURES,
+    ErrorModel,
     calibration_path,
     estimate_uncertainty,
     fit_error_model,
@@ -120,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-images", dest="max_images", type=int, default=None)
     ap.add_argument("--work-dir", dest="work_dir", default="/tmp/srgan_calibration")
     ap.add_argument("--write", action="store_true", help="store the fitted model beside the weights")
+    ap.add_argument("--self-calibrate", dest="self_calibrate", action="store_true",
+                    help="ct_mr_sr_3d: every volume calibrates itself on its in-plane axes (nothing fitted in advance)")
     args = ap.parse_args(argv)
     bundle = ROOT / "bundles" / args.bundle
     rng = np.random.default_rng(0)
@@ -129,8 +137,16 @@ def main(argv: list[str] | None = None) -> int:
     val_names = []
     weights = None
     volumes = args.bundle == "ct_mr_sr_3d"
+    if args.self_calibrate and not volumes:
+        print("error: --self-calibrate is for the volumes of ct_mr_sr_3d")
+        return 2
     fit_pairs = _volume_pairs(VOLUMES_FIT) if volumes else _pairs(bundle, args, "validation")
-    for name, lr, hr, fov, weights in fit_pairs:
+    if args.self_calibrate:
+        fit_pairs = iter(())
+        pipe = SRInferencePipeline.from_bundle(bundle, output_dtype="float32")
+        weights = pipe.weights_path
+    for name, lr, hr, fov, pair_weights in fit_pairs:
+        weights = weights or pair_weights
         if pipe is None:
             kw = {"output_dtype": "float32"} if volumes else {"weights": weights, "scale": args.scale,
                                                               "output_dtype": "float32"}  # fmt: skip
@@ -155,9 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     if pipe is None:
         print("error: the validation split is empty")
         return 2
-    model = fit_error_model({n: np.concatenate(v) for n, v in feats_s.items()}, np.concatenate(errs), 1.0,
-                            uses_tta=not args.no_tta)  # fmt: skip
-    print(f"fitted: floor {model.floor:.5f}, coef {model.coef}, factor {model.factor:.3f}, NLL {model.fit['nll']:.3f}")
+    if args.self_calibrate:
+        model = ErrorModel(floor=0.0, coef={n: 0.0 for n in FEATURES}, factor=1.0, uses_tta=False,
+                           self_calibrate=True, fit={"method": "self-calibrated on each volume's in-plane axes"})
+    else:
+        model = fit_error_model({n: np.concatenate(v) for n, v in feats_s.items()}, np.concatenate(errs), 1.0,
+                                uses_tta=not args.no_tta)  # fmt: skip
+        print(f"fitted: floor {model.floor:.5f}, coef {model.coef}, factor {model.factor:.3f}, "
+              f"NLL {model.fit['nll']:.3f}")  # fmt: skip
 
     print("\n| test image | Spearman (8x8 blocks) | coverage of ±1.645 σ | mean σ (grey levels /255) |")
     print("|---|---|---|---|")

@@ -18,7 +18,9 @@ pixel), and ``σ² = (a0·R)² + (a1·g)² + (a2·r)² + (a3·t)²`` with ``R`` 
 coefficients are fitted per weight file on the bundle's **validation** split by the Gaussian NLL, then one factor
 is set so that ±1.645 σ covers 90 % of validation pixels (``benchmarks/calibrate_uncertainty.py``, which also checks
 the test split; docs/inference.md "Uncertainty"). They are stored beside the weights as
-``<weights>.uncertainty.json``.
+``<weights>.uncertainty.json``. A through-plane 3D model has no images to spare for that: its file says
+``self_calibrate`` and each volume is fitted on its own in-plane axes (:mod:`monai_srgan.inference.self_calibration`).
+The gradient counts only the super-resolved axes.
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ class ErrorModel:
         factor: calibration factor (±1.645 σ covers 90 % of validation pixels).
         uses_tta: whether the ``tta`` feature is used (one more generator pass).
         fit: how it was fitted (data, split, figures), for the record.
+        self_calibrate: refit the coefficients on each volume's own in-plane pairs before use
+            (:mod:`~monai_srgan.inference.self_calibration`; the 3D bundle); the stored ones are then a record only.
     """
 
     floor: float
@@ -74,6 +78,7 @@ class ErrorModel:
     factor: float = 1.0
     uses_tta: bool = True
     fit: dict[str, Any] = field(default_factory=dict)
+    self_calibrate: bool = False
 
     def sigma(self, feats: Mapping[str, torch.Tensor], value_range: float) -> torch.Tensor:
         """The one-SD map from :func:`uncertainty_features` (value units of the features)."""
@@ -95,7 +100,7 @@ class ErrorModel:
     def load(cls, path: str | os.PathLike) -> ErrorModel:
         """Read a JSON written by :meth:`save`."""
         d = json.loads(Path(path).read_text())
-        return cls(**{k: d[k] for k in ("floor", "coef", "factor", "uses_tta", "fit") if k in d})
+        return cls(**{k: d[k] for k in ("floor", "coef", "factor", "uses_tta", "fit", "self_calibrate") if k in d})
 
 
 def calibration_path(weights: str | os.PathLike) -> Path:
@@ -129,11 +134,14 @@ def _box(x: torch.Tensor, k: int) -> torch.Tensor:
     return pool(xp, k, stride=1)
 
 
-def _gradient_sq(x: torch.Tensor) -> torch.Tensor:
-    """Squared gradient magnitude of ``(N, C, *spatial)`` (central differences, one-sided at the edges)."""
+def _gradient_sq(x: torch.Tensor, scales: Sequence[int]) -> torch.Tensor:
+    """Squared gradient magnitude of ``(N, C, *spatial)`` along the super-resolved axes (``scales[d] > 1``; central
+    differences, one-sided at the edges). An axis that was not upsampled (the in-plane axes of a through-plane 3D
+    model) carries no SR error, however sharp its edges: on the held-out CT slab of ct_mr_sr_3d the block Spearman
+    of the whole gradient against the error was 0.32, of the through-plane gradient 0.86 (docs/inference.md)."""
     sq = torch.zeros_like(x)
-    for ax in range(2, x.ndim):
-        if x.shape[ax] > 1:
+    for ax, s in zip(range(2, x.ndim), scales):
+        if x.shape[ax] > 1 and int(s) > 1:
             d = torch.gradient(x, dim=ax)[0]
             sq.addcmul_(d, d)
     return sq
@@ -180,7 +188,7 @@ def uncertainty_features(
         return _box(sq.mean(dim=1, keepdim=True), k).clamp_min_(0).sqrt_()
 
     diff = sr - bic
-    feats = {"gradient": reduce(_gradient_sq(sr)), "residual": reduce(diff.mul_(diff))}
+    feats = {"gradient": reduce(_gradient_sq(sr, scales)), "residual": reduce(diff.mul_(diff))}
     feats["noise"] = _noise_level(lr).expand_as(feats["gradient"])
     if sr_tta is not None:
         d = sr - sr_tta.float()
@@ -234,7 +242,9 @@ def estimate_uncertainty(pipe: Any, image: Any, sr: Any, model: ErrorModel) -> A
     """The one-SD map of ``sr`` (``pipe.predict(image)``): float32 ``MetaTensor`` ``(1, *sr spatial)``, value units.
 
     Runs the generator once more on the input mirrored along its first spatial axis when the model uses the
-    ``tta`` feature. A 2D model on a volume is handled slice by slice (the slices are the batch).
+    ``tta`` feature. A 2D model on a volume is handled slice by slice (the slices are the batch). A model with
+    ``self_calibrate`` is first refitted on the volume's own in-plane pairs (one more inference of about the volume's
+    size, :func:`~monai_srgan.inference.self_calibration.self_calibrated_model`).
 
     Args:
         pipe: the :class:`~monai_srgan.inference.pipeline.SRInferencePipeline` that made ``sr``.
@@ -246,6 +256,10 @@ def estimate_uncertainty(pipe: Any, image: Any, sr: Any, model: ErrorModel) -> A
 
     image = pipe.load(image)
     image, _, how = pipe._check_input(image)
+    if model.self_calibrate:
+        from monai_srgan.inference.self_calibration import self_calibrated_model
+
+        model = self_calibrated_model(pipe, image, model)
     sr_tta = None
     if model.uses_tta:
         mirrored = MetaTensor(image.as_subclass(torch.Tensor).flip(1), meta=dict(image.meta))
