@@ -301,7 +301,7 @@ def write_uncertainty(sigma: Any, path: str | os.PathLike, fmt: str, sr: Any, wr
 
     Args:
         sigma: from :func:`estimate_uncertainty`.
-        path: from :func:`monai_srgan.inference.runner.uncertainty_path`.
+        path: from :func:`monai_srgan.inference.one_input.uncertainty_path`.
         fmt: ``"tiff"``, ``"nifti"`` or ``"dicom"``.
         sr: the SR output it belongs to (its meta names the DICOM sources).
         writer_kwargs: the image writer's keyword arguments (``series_number``).
