@@ -137,8 +137,9 @@ def _box(x: torch.Tensor, k: int) -> torch.Tensor:
 def _gradient_sq(x: torch.Tensor, scales: Sequence[int]) -> torch.Tensor:
     """Squared gradient magnitude of ``(N, C, *spatial)`` along the super-resolved axes (``scales[d] > 1``; central
     differences, one-sided at the edges). An axis that was not upsampled (the in-plane axes of a through-plane 3D
-    model) carries no SR error, however sharp its edges: on the held-out CT slab of ct_mr_sr_3d the block Spearman
-    of the whole gradient against the error was 0.32, of the through-plane gradient 0.86 (docs/inference.md)."""
+    model) carries no SR error, however sharp its edges: on the held-out CT slab of ct_mr_sr_3d the fitted model's
+    block Spearman against the error was 0.32 with the whole gradient, 0.83 with the through-plane one
+    (``benchmarks/calibrate_uncertainty.py --bundle ct_mr_sr_3d --no-tta``; docs/inference.md)."""
     sq = torch.zeros_like(x)
     for ax, s in zip(range(2, x.ndim), scales):
         if x.shape[ax] > 1 and int(s) > 1:
