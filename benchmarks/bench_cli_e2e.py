@@ -104,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
                               str(REPO / "benchmarks"), bundle])  # fmt: skip
             rows["reference"].append(secs)
             rows["help"].append(_timed([cli, "--help"])[0])
+            if r == 0:  # the project's PNG encoder against Pillow's (compress_level 1 both)
+                sizes = {"project": next(out.glob("*.png")).stat().st_size / 1e6,
+                         "reference": (Path(tmp) / "ref0.png").stat().st_size / 1e6}  # fmt: skip
         if args.folder:
             folder = _folder(Path(tmp) / "folder", data, args.folder)
             rows["project folder"], rows["reference folder"] = [], []
@@ -123,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"project `monai-srgan infer`: {best['project']:.1f} s wall (min of {args.repeats}), peak RSS "
           f"{peaks['project']:.0f} MB")  # fmt: skip
     print(f"reference script: {best['reference']:.1f} s wall")
+    print(f"output PNG: project {sizes['project']:.1f} MB, reference (Pillow) {sizes['reference']:.1f} MB")
     print(f"ratio project / reference: {best['project'] / best['reference']:.2f}")
     print(f"`monai-srgan --help`: {best['help']:.2f} s")
     if args.folder:

@@ -18,6 +18,17 @@ from monai_srgan.errors import ConfigError
 HERE = Path(__file__).resolve().parent
 
 
+def _assert_same_weights(straight, resumed) -> None:
+    """Generator, discriminator and EMA weights of a resumed run equal a straight run's (to float rounding)."""
+    for name in ("generator_raw", "discriminator_raw"):
+        a, b = weights_of(getattr(straight, name)), weights_of(getattr(resumed, name))
+        for k in a:
+            torch.testing.assert_close(a[k], b[k], rtol=1e-6, atol=1e-7, msg=f"{name}.{k}")
+    a, b = weights_of(straight.ema.module), weights_of(resumed.ema.module)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-6, atol=1e-7)
+
+
 def test_resume_after_sigkill_is_exact(data_root, tmp_path):
     # straight: 8 iterations (2 epochs of 4), checkpoints at iterations 3, 4 (epoch end), 6, 8
     straight = build_gan_trainer(data_root, tmp_path / "straight")
@@ -39,13 +50,7 @@ def test_resume_after_sigkill_is_exact(data_root, tmp_path):
     resumed = build_gan_trainer(data_root, ckpt_dir)
     resumed.run()
     assert resumed.state.iteration == 8
-    for name in ("generator_raw", "discriminator_raw"):
-        a, b = weights_of(getattr(straight, name)), weights_of(getattr(resumed, name))
-        for k in a:
-            torch.testing.assert_close(a[k], b[k], rtol=1e-6, atol=1e-7, msg=f"{name}.{k}")
-    a, b = weights_of(straight.ema.module), weights_of(resumed.ema.module)
-    for k in a:
-        torch.testing.assert_close(a[k], b[k], rtol=1e-6, atol=1e-7)
+    _assert_same_weights(straight, resumed)
     assert straight.optimizer_g.param_groups[0]["lr"] == resumed.optimizer_g.param_groups[0]["lr"] == 2.5e-4
     assert straight.state.val_history[-1]["psnr"] == pytest.approx(resumed.state.val_history[-1]["psnr"], abs=1e-5)
 
@@ -75,13 +80,7 @@ def test_ctrl_c_saves_the_interrupted_iteration_and_resumes_exactly(data_root, t
     resumed = build_gan_trainer(data_root, ckpt_dir)
     resumed.run()
     assert resumed.state.iteration == 8
-    for name in ("generator_raw", "discriminator_raw"):
-        a, b = weights_of(getattr(straight, name)), weights_of(getattr(resumed, name))
-        for k in a:
-            torch.testing.assert_close(a[k], b[k], rtol=1e-6, atol=1e-7, msg=f"{name}.{k}")
-    a, b = weights_of(straight.ema.module), weights_of(resumed.ema.module)
-    for k in a:
-        torch.testing.assert_close(a[k], b[k], rtol=1e-6, atol=1e-7)
+    _assert_same_weights(straight, resumed)
 
 
 def test_finished_stage_is_not_retrained(data_root, tmp_path):

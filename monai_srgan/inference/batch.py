@@ -31,6 +31,7 @@ __all__ = [
     "plan_outputs",
     "clean_partial",
     "previous_run",
+    "refuse_earlier_run",
     "archive_report",
     "write_report",
     "classify_skipped",
@@ -239,6 +240,21 @@ def previous_run(output: Path) -> str | None:
         return f"run of {summary.get('started', '?')} ({counts or 'no outputs'})"
     except (OSError, ValueError, AttributeError):
         return f"run with an unreadable report {rep.name}"
+
+
+def refuse_earlier_run(output: Path, resume: bool, overwrite: bool) -> str | None:
+    """The :func:`previous_run` of ``output``; refuses to mix with it unless ``resume`` or ``overwrite`` say how.
+
+    Raises:
+        ConfigError: an earlier run is there and neither is set (names the folder and the three ways on).
+    """
+    earlier = previous_run(output)
+    if earlier and not (resume or overwrite):
+        raise ConfigError(
+            f"output folder '{output}' already holds a {earlier}: use --resume to continue it, --overwrite to redo it, "
+            "or choose another output folder"
+        )
+    return earlier
 
 
 def archive_report(output: Path) -> Path | None:

@@ -85,12 +85,7 @@ def fetch_input(url: dicomweb.DicomWebURL, output: Path, resume: bool = False, o
             anything is retrieved).
         DicomWebError: the server cannot be reached, refuses, or has no such study/series (one line).
     """
-    earlier = batch.previous_run(output)
-    if earlier and not (resume or overwrite):
-        raise ConfigError(
-            f"output folder '{output}' already holds a {earlier}: use --resume to continue it, --overwrite to redo it, "
-            "or choose another output folder"
-        )
+    batch.refuse_earlier_run(output, resume, overwrite)
     client = dicomweb.open_client(url.base)
     series = dicomweb.list_series(client, url)
     root = output / PACS_CACHE / str(url.study)

@@ -108,12 +108,7 @@ def preflight(input_path: str | Path, output: str | Path, options: BatchOptions)
     if not input_path.exists():
         raise InputFileError(input_path, "does not exist", "check the input path")
     batch.check_output_location(input_path, output)
-    earlier = batch.previous_run(output)
-    if earlier and not (options.resume or options.overwrite):
-        raise ConfigError(
-            f"output folder '{output}' already holds a {earlier}: use --resume to continue it, --overwrite to redo it, "
-            "or choose another output folder"
-        )
+    batch.refuse_earlier_run(output, options.resume, options.overwrite)
     if (output / outdir.RUN_LOCK_NAME).exists():
         with outdir.OutputLock(output):  # refused at once when another run holds it; released right away
             pass
@@ -121,12 +116,7 @@ def preflight(input_path: str | Path, output: str | Path, options: BatchOptions)
 
 def _prepare_output(options: BatchOptions, output: Path) -> None:
     """Refuse to mix with an earlier run unless ``resume``/``overwrite`` say how; keep its report."""
-    earlier = batch.previous_run(output)
-    if earlier and not (options.resume or options.overwrite):
-        raise ConfigError(
-            f"output folder '{output}' already holds a {earlier}: use --resume to continue it, --overwrite to redo it, "
-            "or choose another output folder"
-        )
+    earlier = batch.refuse_earlier_run(output, options.resume, options.overwrite)
     if options.resume:
         n = batch.clean_partial(output)
         if n:

@@ -25,7 +25,7 @@ __all__ = ["self_calibrated_model", "SAMPLES_PER_AXIS"]
 SAMPLES_PER_AXIS = 200_000
 
 
-def _thin_axis_pair(pipe: Any, volume: Any, axis: int, slice_axis: int, scale: int) -> tuple[Any, torch.Tensor]:
+def _thin_axis_pair(volume: Any, axis: int, slice_axis: int, scale: int) -> tuple[Any, torch.Tensor]:
     """``(LR MetaTensor, truth)``: ``volume`` with in-plane ``axis`` swapped into the slice position and thickened."""
     from monai.data import MetaTensor
 
@@ -60,7 +60,9 @@ def self_calibrated_model(pipe: Any, volume: Any, template: Any) -> Any:
     up = [d for d, s in enumerate(scales) if s > 1]
     if volume.ndim != 4 or len(up) != 1:
         raise ConfigError(
-            f"self-calibrated uncertainty needs a volume super-resolved along one axis, got scales {scales}"
+            f"--uncertainty: this model's calibration is self-calibrated, which needs a volume super-resolved along "
+            f"one axis, but the scales are {scales}; run without --uncertainty, or calibrate the weights on held-out "
+            "images (python benchmarks/calibrate_uncertainty.py --help)"
         )
     slice_axis, scale = up[0] + 1, scales[up[0]]
     lo, hi = float(volume.meta.get("srgan_value_min", 0.0)), float(volume.meta.get("srgan_value_max", 1.0))
@@ -69,7 +71,7 @@ def self_calibrated_model(pipe: Any, volume: Any, template: Any) -> Any:
     feats: dict[str, list[np.ndarray]] = {n: [] for n in FEATURES}
     errors: list[np.ndarray] = []
     for axis in (d + 1 for d in range(3) if d + 1 != slice_axis and volume.shape[d + 1] >= 2 * scale):
-        lr, truth = _thin_axis_pair(pipe, volume, axis, slice_axis, scale)
+        lr, truth = _thin_axis_pair(volume, axis, slice_axis, scale)
         sr = pipe.predict(lr).as_subclass(torch.Tensor)
         f = uncertainty_features(sr[None], lr.as_subclass(torch.Tensor)[None], scales, None)
         err = (sr - truth).pow(2).mean(dim=0).sqrt() * torch.sign((sr - truth).mean(dim=0))
@@ -78,7 +80,10 @@ def self_calibrated_model(pipe: Any, volume: Any, template: Any) -> Any:
             feats[name].append(f[name][0, 0].reshape(-1)[pick].numpy() / value_range)
         errors.append(err.reshape(-1)[pick].numpy() / value_range)
     if not errors:
-        raise ConfigError(f"self-calibrated uncertainty: the volume {tuple(volume.shape[1:])} is too small in-plane")
+        raise ConfigError(
+            f"--uncertainty: the volume {tuple(volume.shape[1:])} is too small in-plane to calibrate on (each in-plane "
+            f"axis needs at least {2 * scale} samples); run without --uncertainty for it"
+        )
     fitted = fit_error_model({n: np.concatenate(v) for n, v in feats.items()}, np.concatenate(errors), 1.0, False)
     return ErrorModel(floor=fitted.floor, coef=fitted.coef, factor=fitted.factor, uses_tta=False,
                       fit={**template.fit, "self_calibrated": fitted.fit})  # fmt: skip

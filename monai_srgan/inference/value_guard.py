@@ -98,7 +98,7 @@ def _flat_mask(values: torch.Tensor) -> torch.Tensor:
 
     Built axis by axis: a box is constant when the three boxes one axis narrower around ``p − e``, ``p``, ``p + e``
     are constant and their centres are equal. Neighbours outside the image are ignored, as a max pool's padding
-    would; comparisons and logical ands instead of two max pools (10× faster on one 2000² channel).
+    would; comparisons and logical ands instead of two max pools (docs/benchmarks.md "A folder": 1.18 s → 0.03 s).
     """
     flat = torch.ones(values.shape, dtype=torch.bool, device=values.device)
     for axis in range(2, values.ndim):

@@ -1,15 +1,15 @@
 """A PNG encoder for large outputs: 8/16-bit, grey or RGB, compressed by several threads into one valid stream.
 
-An 8000² ×4 radiograph is 64 Mpx; Pillow encodes it in one thread with per-row adaptive filters (1.3 s at zlib
-level 1 on the benchmark CPU) while the cores that ran the network wait. Here every row uses the PNG "Up" filter
-(each byte minus the byte above it: smaller files than Pillow's choice on radiographs, docs/benchmarks.md) and the
-rows are cut into blocks that are filtered and deflated in parallel; the deflaters release the GIL. Levels 1–3
-deflate with Intel's ISA-L (``isal``, a dependency; zlib when it is missing): 4× faster than zlib's level 1, for
-slightly smaller files on the benchmark radiograph; 0 (stored) and 4–9 use zlib. Each block but the last ends with
-a *sync flush* (a byte-aligned empty stored block), so the blocks concatenate into one deflate stream, the technique
-of ``pigz``; the Adler-32 of the whole is combined from the blocks' (zlib's ``adler32_combine``). The file is an
-ordinary PNG (ISO/IEC 15948, one zlib stream over the IDAT chunks) that every decoder reads; the pixels are exact at
-every level.
+An 8000² ×4 radiograph is 64 Mpx; Pillow encodes it in one thread with per-row adaptive filters (about 1.2 s at
+zlib level 1 on the benchmark CPU, docs/benchmarks.md "A folder") while the cores that ran the network wait. Here
+every row uses the PNG "Up" filter (each byte minus the byte above it: smaller files than Pillow's choice on
+radiographs, docs/benchmarks.md) and the rows are cut into blocks that are filtered and deflated in parallel; the
+deflaters release the GIL. Levels 1–3 deflate with Intel's ISA-L (``isal``, a dependency; zlib when it is
+missing): 2.5× less writing time than zlib's level 1 on the benchmark folder (docs/benchmarks.md); 0 (stored) and
+4–9 use zlib. Each block but the last ends with a *sync flush* (a byte-aligned empty stored block), so the blocks
+concatenate into one deflate stream, the technique of ``pigz``; the Adler-32 of the whole is combined from the
+blocks' (zlib's ``adler32_combine``). The file is an ordinary PNG (ISO/IEC 15948, one zlib stream over the IDAT
+chunks) that every decoder reads; the pixels are exact at every level.
 """
 
 from __future__ import annotations
