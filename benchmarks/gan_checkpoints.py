@@ -8,9 +8,16 @@ Usage (after a stage-2 run that kept its numbered checkpoints, ``--train#stage2#
 
 For every checkpoint, its EMA generator (``params_ema``) super-resolves the ``validation`` section of the bundle's
 split (never the test images) at ×4 through the bundle's own ``evaluate.json`` pre-processing and bicubic
-degradation; the report gives the mean PSNR gain over bicubic and the mean gradient ratio (mean Sobel gradient
-magnitude of SR / HR, 1 = as sharp as the truth). The shipped GAN weights are the checkpoint with the highest
-gradient ratio whose PSNR stays above bicubic's (docs/results.md).
+degradation, and so does the PSNR model the GAN stage started from (``--psnr``, default the bundle's
+``models/model.pt``). The report gives, as means over the images: PSNR gain over bicubic, gradient ratio (mean
+Sobel gradient magnitude of SR / HR, 1 = as sharp as the truth), hallucination score (high-frequency energy SR
+adds that HR lacks, :func:`~monai_srgan.metrics.hallucination_score`) and, for fundus, the vessel F1 of the SR's
+vessel map against the HR's (the ``evaluate.json`` settings).
+
+The rule (docs/results.md): a checkpoint is *faithful* when its PSNR stays above bicubic's, its hallucination score
+is at most ``HALLUCINATION_RATIO`` (5×) the PSNR model's and, for fundus, its vessel F1 is at least bicubic's; the
+one to ship is the faithful checkpoint with the highest gradient ratio not above the band's top (1.12). The vessel
+maps against the STARE *hand labels* are checked next with ``gan_fidelity.py``.
 """
 
 from __future__ import annotations
@@ -24,6 +31,10 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from gan_fidelity import HALLUCINATION_RATIO  # noqa: E402  (one margin for both selection steps)
+
+#: the gradient-ratio band the shipped GAN weights aim for (issue 28)
+BAND = (0.88, 1.12)
 
 
 def main() -> None:
@@ -35,9 +46,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoints", nargs="+", type=Path)
     ap.add_argument("--bundle", default="retina_sr", choices=["retina_sr", "cxr_sr"])
+    ap.add_argument("--psnr", type=Path, default=None, help="the PSNR weights the GAN started from")
     ap.add_argument("--dataset_dir", required=True, help="as given to train.json (a folder or a list of folders)")
     args = ap.parse_args()
     bundle = REPO / "bundles" / args.bundle
+    args.psnr = args.psnr or bundle / "models" / "model.pt"
     parser = ConfigParser()
     parser.read_config(str(bundle / "configs" / "evaluate.json"))
     parser["bundle_root"] = str(bundle)
@@ -50,27 +63,44 @@ def main() -> None:
         d = degrade(prep(dict(entry)))
         pairs.append((torch.as_tensor(d["hr"]).float()[None], torch.as_tensor(d["lr"]).float()[None]))
     print(f"{args.bundle}: {len(pairs)} validation images")
-    scores = {}
-    for ckpt in sorted(args.checkpoints):
+    vessels = args.bundle == "retina_sr"
+    vessel_kwargs = parser.get_parsed_content("evaluation#vessel_kwargs") if vessels else None
+
+    def score(path: Path) -> dict[str, float]:
         net = parser.get_parsed_content("network_def", instantiate=True)
-        load_network_weights(net, str(ckpt))
+        load_network_weights(net, str(path))
         net.eval()
-        gains, ratios = [], []
+        rows = []
         for hr, lr in pairs:
             with torch.no_grad():
                 sr = net(lr).float().clamp(0, 1)
-            res = evaluate_pair(sr, hr, lr, crop_border=0, fidelity=False)
-            gains.append(float(res["psnr_gain"][0]))
-            ratios.append(float(res["gradient_ratio_model"][0]))
-        scores[ckpt.name] = (sum(gains) / len(gains), sum(ratios) / len(ratios))
-        print(f"{ckpt.name}: PSNR gain {scores[ckpt.name][0]:+.3f} dB, gradient ratio "
-              f"{scores[ckpt.name][1]:.3f}")  # fmt: skip
-    above = {name: ratio for name, (gain, ratio) in scores.items() if gain > 0}
-    if above:  # the rule of the module docstring
-        print(f"to ship: {max(above, key=above.get)} (highest gradient ratio with a positive PSNR gain)")
-    else:
-        print("to ship: none (no checkpoint stays above bicubic's PSNR)")
+            res = evaluate_pair(sr, hr, lr, crop_border=0, vessels=vessels, vessel_kwargs=vessel_kwargs)
+            rows.append({k: float(v[0]) for k, v in res.items()})
+        mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
+        line = (f"{path.name}: PSNR gain {mean['psnr_gain']:+.3f} dB, gradient ratio "
+                f"{mean['gradient_ratio_model']:.3f}, hallucination {mean['hallucination_model']:.5f}")  # fmt: skip
+        if vessels:
+            line += f", vessel F1 vs HR {mean['vessel_f1_model']:.3f} (bicubic {mean['vessel_f1_bicubic']:.3f})"
+        print(line, flush=True)
+        return mean
 
+    reference = score(args.psnr)
+    limit = HALLUCINATION_RATIO * reference["hallucination_model"]
+    faithful = {}
+    for ckpt in sorted(args.checkpoints):
+        m = score(ckpt)
+        ok = m["psnr_gain"] > 0 and m["hallucination_model"] <= limit and m["gradient_ratio_model"] <= BAND[1]
+        if vessels:
+            ok = ok and m["vessel_f1_model"] >= m["vessel_f1_bicubic"]
+        if ok:
+            faithful[ckpt.name] = m["gradient_ratio_model"]
+    if faithful:
+        best = max(faithful, key=faithful.get)
+        inside = BAND[0] <= faithful[best]
+        print(f"to ship: {best} (the sharpest faithful checkpoint; gradient ratio {faithful[best]:.3f}, "
+              f"{'inside' if inside else 'below'} the {BAND[0]}-{BAND[1]} band)")  # fmt: skip
+    else:
+        print(f"to ship: none (no checkpoint stays above bicubic with hallucination <= {limit:.5f})")
 
 if __name__ == "__main__":
     main()

@@ -9,16 +9,17 @@ Protocol: each STARE photograph with a hand-labelled vessel map (second observer
 is the HR at its native 700×605 (cropped to a multiple of 4) in [0, 1]; LR = the project's bicubic ×1/4. Outputs:
 bicubic, and the generator with weights ``θ(α) = (1 − α)·θ_PSNR + α·θ_GAN`` (ESRGAN's network interpolation, Wang
 et al., ECCV workshops 2018, §3.4: one dial from fidelity to sharpness, same architecture, no retraining); α = 0 is
-the shipped PSNR model, α = 1 the stage-2 GAN. For each output the vessel map (Frangi, the ``evaluate.json``
-settings: σ 1, 1.5, 2; threshold 0.15) is scored against the **hand labels** inside the field of view (F1 with a
-1-pixel tolerance), and PSNR, gradient ratio (SR/HR sharpness) and the hallucination score
-(:func:`monai_srgan.metrics.evaluate_pair`) against HR.
+the shipped PSNR model, α = 1 the GAN weights themselves (``--gan``, default the bundle's ``model_gan.pt``). For each
+output the vessel map (Frangi, the ``evaluate.json`` settings: σ 1, 1.5, 2; threshold 0.15) is scored against the
+**hand labels** inside the field of view (F1 with a 1-pixel tolerance), and PSNR, gradient ratio (SR/HR sharpness)
+and the hallucination score (:func:`monai_srgan.metrics.evaluate_pair`) against HR.
 
 α is chosen on the STARE photographs of the training and validation sections of the bundle's split (the hand labels
 never trained anything; α is one number), then reported on the STARE test photographs: the sharpest α whose mean
-label F1 is at least bicubic's and whose hallucination score is at most 5× the PSNR model's (the stage-2 GAN's is
-about 10×; the margin the model card states). ``--write ALPHA`` stores ``θ(ALPHA)`` as the bundle's
-``models/model_gan.pt`` (a plain state dict; pass the stage-2 weights with ``--gan``, they stay in git history).
+label F1 is at least bicubic's and whose hallucination score is at most 5× the PSNR model's (the 0.3.0 stage-2
+GAN's is about 10×; the margin the model card states). ``--write ALPHA`` stores ``θ(ALPHA)`` as the bundle's
+``models/model_gan.pt`` (a plain state dict). ``--previous PATH`` scores an earlier GAN's weights beside them and
+shows them in the figure (e.g. ``benchmarks/results/retina_model_gan_stage2.pt``, the 0.3.0 stage-2 GAN).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from monai.data import MetaTensor
 
 from monai_srgan.bundle import make_datalist
 from monai_srgan.inference.pipeline import SRInferencePipeline
@@ -55,22 +57,19 @@ def _label_f1(pred: torch.Tensor, label: torch.Tensor, fov: torch.Tensor, tol: i
     return 2 * prec * rec / max(prec + rec, 1e-12)
 
 
-def _worst_crop(outs: dict[str, torch.Tensor], fov: torch.Tensor, alphas: list[float], size: int = 96) -> list:
-    """The ``size`` crop (inside the field of view) where the stage-2 GAN differs most from HR: green channel,
-    contrast stretched over the HR crop, for HR | bicubic | PSNR model | each other α | stage-2 GAN."""
-    gan = outs[f"a{max(alphas):g}"][0]
+def _worst_crop(outs: dict[str, torch.Tensor], fov: torch.Tensor, keys: dict[str, str], size: int = 96) -> list:
+    """The ``size`` crop (inside the field of view) where the shipped GAN (the last of ``keys``) differs most from
+    HR: green channel, contrast stretched over the HR crop, one panel per ``keys`` entry (output key -> label)."""
+    gan = outs[list(keys)[-1]][0]
     diff = (gan - outs["HR"][0]).abs().mean(0) * fov.reshape(gan.shape[-2:]).float()
     score = torch.nn.functional.avg_pool2d(diff[None, None], size, stride=size // 4)[0, 0]
     r, c = divmod(int(torch.argmax(score)), score.shape[1])
     y, x = r * (size // 4), c * (size // 4)
     ref = outs["HR"][0, 1, y : y + size, x : x + size]
     lo, hi = float(ref.min()), float(ref.max())
-    names = {"a0": "PSNR model", f"a{max(alphas):g}": "stage-2 GAN"}
-    keys = ["HR", "bicubic", *dict.fromkeys(f"a{a:g}" for a in sorted(alphas))]
     return [
-        (names.get(k, k.replace("a", "shipped GAN, alpha ", 1)),
-         ((outs[k][0, 1:2, y : y + size, x : x + size] - lo) / max(hi - lo, 1e-6)).clamp(0, 1))
-        for k in keys
+        (label, ((outs[k][0, 1:2, y : y + size, x : x + size] - lo) / max(hi - lo, 1e-6)).clamp(0, 1))
+        for k, label in keys.items()
     ]  # fmt: skip
 
 
@@ -89,12 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--alphas", type=float, nargs="+", default=[0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0])
     ap.add_argument("--gan", default=str(ROOT / "bundles" / "retina_sr" / "models" / "model_gan.pt"))
+    ap.add_argument("--previous", default=None, help="an earlier GAN's weights, scored and shown beside the new")
     ap.add_argument("--write", type=float, default=None, help="store theta(ALPHA) as models/model_gan.pt")
     ap.add_argument("--threshold", type=float, default=0.15, help="vesselness threshold (0.15: evaluate.json's)")
     ap.add_argument("--figure", default=None, help="write HR | PSNR | GAN crops where the GAN differs most from HR")
     args = ap.parse_args(argv)
     bundle = ROOT / "bundles" / "retina_sr"
     psnr_state, gan_state = _state(bundle / "models" / "model.pt"), _state(Path(args.gan))
+    previous_state = _state(Path(args.previous)) if args.previous else None
     pipe = SRInferencePipeline.from_bundle(bundle, output_dtype="float32", tile_size=256)
     net = pipe.network
     sections = _stare_sections()
@@ -110,14 +111,15 @@ def main(argv: list[str] | None = None) -> int:
         lr = imresize(hr[None], 0.25).clamp(0, 1)
         bic = imresize(lr, size=(h, w)).clamp(0, 1)
         outs = {"HR": hr[None], "bicubic": bic}
+        x = MetaTensor(lr[0].clone())
+        x.meta.update(srgan_value_min=0.0, srgan_value_max=1.0, srgan_dtype="float32")
         for a in args.alphas:
             mixed = {k: (1 - a) * psnr_state[k].float() + a * gan_state[k].float() for k in psnr_state}
             net.load_state_dict({k: v.to(psnr_state[k].dtype) for k, v in mixed.items()})
-            from monai.data import MetaTensor
-
-            x = MetaTensor(lr[0].clone())
-            x.meta.update(srgan_value_min=0.0, srgan_value_max=1.0, srgan_dtype="float32")
             outs[f"a{a:g}"] = pipe.predict(x).as_subclass(torch.Tensor)[None].clamp(0, 1)
+        if previous_state is not None:
+            net.load_state_dict({k: v.to(psnr_state[k].dtype) for k, v in previous_state.items()})
+            outs["previous"] = pipe.predict(x).as_subclass(torch.Tensor)[None].clamp(0, 1)
         row: dict[str, float] = {}
         for key, img in outs.items():
             vmap = vessel_map(img, threshold=args.threshold, **VESSELS)[0]
@@ -132,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.figure and section == "test":
             test_outs.append((name, outs, fov))
         print(f"{name} ({section}): " + ", ".join(f"{k} {row[f'{k}_label_f1']:.3f}" for k in outs), flush=True)
-    keys = ["bicubic", *[f"a{a:g}" for a in args.alphas]]
+    keys = ["bicubic", *[f"a{a:g}" for a in args.alphas], *(["previous"] if previous_state is not None else [])]
     chosen = {}
     for part, rs in rows.items():
         mean = {k: float(np.mean([r[k] for r in rs])) for k in rs[0]}
@@ -140,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         print("| output | vessel F1 vs hand labels (±1 px / exact) | PSNR dB | gradient ratio | hallucination |")
         print("|---|---|---|---|---|")
         for k in keys:
-            label = {"a0": "α 0 (PSNR model)", "a1": "α 1 (stage-2 GAN)"}.get(k, k.replace("a", "α ", 1))
+            label = {"a0": "α 0 (PSNR model)", "a1": "α 1 (stage-2 GAN)", "previous": "previous GAN"}.get(
+                k, k.replace("a", "α ", 1))
             print(f"| {label} | {mean[k + '_label_f1']:.3f} / {mean[k + '_label_f1_exact']:.3f} | "
                   f"{mean[k + '_psnr']:.2f} | {mean[k + '_grad']:.3f} | {mean[k + '_halluc']:.5f} |")  # fmt: skip
         if part == "select":
@@ -149,7 +152,14 @@ def main(argv: list[str] | None = None) -> int:
             chosen["alpha"] = max(ok) if ok else 0.0
             print(f"\nchosen on the selection images: α = {chosen['alpha']:g} (the sharpest that is faithful)")
     if args.figure and test_outs:
-        shown = [0.0, args.write if args.write is not None else chosen["alpha"], max(args.alphas)]
+        shipped = args.write if args.write is not None else chosen["alpha"]
+        shown = {"HR": "HR", "bicubic": "bicubic", "a0": "PSNR model"}
+        if previous_state is not None:
+            shown["previous"] = "previous GAN"
+        if max(args.alphas) != shipped:
+            shown[f"a{max(args.alphas):g}"] = "stage-2 GAN"
+        shown.pop(f"a{shipped:g}", None)  # the shipped output comes last: the crop is chosen on it
+        shown[f"a{shipped:g}"] = f"shipped GAN, alpha {shipped:g}"
         figure_rows = [(name, _worst_crop(outs, fov, shown)) for name, outs, fov in test_outs]
         from PIL import Image
 

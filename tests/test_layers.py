@@ -16,13 +16,13 @@ LAYERS = {
     "io": 2,
     "networks": 2,
     "transforms": 3,
-    "losses": 3,
     "metrics": 4,
-    "engines": 5,
-    "inference": 6,
-    "selfsup": 7,
-    "bundle": 8,
-    "apps": 9,
+    "losses": 5,  # above metrics and transforms: fidelity losses are the differentiable form of a metric
+    "engines": 6,
+    "inference": 7,
+    "selfsup": 8,
+    "bundle": 9,
+    "apps": 10,
 }
 
 

@@ -23,7 +23,9 @@ from monai_srgan.losses import (
     CharbonnierLoss,
     FusionLoss,
     GeneratorLoss,
+    HighFrequencyEnvelopeLoss,
     L1Loss,
+    LRConsistencyLoss,
     MSELoss,
     PerceptualLoss,
     SaliencyLoss,
@@ -87,6 +89,75 @@ def test_pixel_losses_real_images(name, request):
     eps = 1e-3
     charb = _check_loss(CharbonnierLoss(eps=eps), hr, at_identity=eps)
     assert l1 <= charb <= l1 + eps  # Charbonnier is a smoothed L1 bounded by |d| + eps
+
+
+@pytest.mark.parametrize("name", ["fundus", "cxr"])
+def test_hf_envelope_loss_separates_erased_from_invented_detail(name, request):
+    from monai_srgan.metrics import erasure_map, hallucination_map
+
+    hr = request.getfixturevalue(name)
+    both = _check_loss(HighFrequencyEnvelopeLoss(), hr)
+    blurred = _degrade(hr)
+    # a blurred SR only erases: the hallucination half is 0 and the whole loss is the mean erasure map
+    assert float(HighFrequencyEnvelopeLoss(erasure_weight=0.0)(blurred, hr)) == pytest.approx(0.0, abs=1e-5)
+    assert both == pytest.approx(float(erasure_map(blurred, hr, data_range=1.0).mean()), rel=1e-4)
+    # noise on HR invents detail: now the hallucination half carries the loss, scaled by its weight
+    noisy = (hr + 0.05 * torch.randn(hr.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    invented = float(HighFrequencyEnvelopeLoss(erasure_weight=0.0)(noisy, hr))
+    assert invented == pytest.approx(float(hallucination_map(noisy, hr, data_range=1.0).mean()), rel=1e-4)
+    assert float(HighFrequencyEnvelopeLoss(hallucination_weight=3.0, erasure_weight=0.0)(noisy, hr)) == (
+        pytest.approx(3 * invented, rel=1e-5)
+    )
+    # its gradient sharpens: one descent step from the blurred image lowers the loss and moves towards HR
+    sr = blurred.clone().requires_grad_(True)
+    HighFrequencyEnvelopeLoss()(sr, hr).backward()
+    step = (blurred - 0.5 * sr.grad / sr.grad.abs().max() * 0.01).detach()
+    assert float(HighFrequencyEnvelopeLoss()(step, hr)) < both
+
+
+def test_hf_envelope_loss_3d_and_checks():
+    vol = torch.rand(1, 1, 12, 16, 16, generator=torch.Generator().manual_seed(1))
+    loss = HighFrequencyEnvelopeLoss()
+    assert float(loss(vol, vol)) == 0.0 and float(loss(vol * 0, vol)) > 0
+    with pytest.raises(ConfigError, match="sigma"):
+        HighFrequencyEnvelopeLoss(sigma=0)
+    with pytest.raises(ConfigError, match="hallucination_weight"):
+        HighFrequencyEnvelopeLoss(erasure_weight=-1)
+    with pytest.raises(ValueError, match="differ"):
+        loss(vol, vol[..., :8])
+
+
+def test_lr_consistency_loss_is_the_metric_residual_and_ignores_detail_above_nyquist(fundus):
+    from monai_srgan.metrics import lr_consistency
+    from monai_srgan.transforms.resize import imresize
+
+    hr = torch.cat([fundus, fundus.flip(-1)])[..., :48, :48]
+    lr = imresize(hr, 0.25)
+    loss = LRConsistencyLoss(4)
+    assert float(loss(hr, hr)) == 0.0
+    # on a training pair (bicubic degradation) the loss is the mean |residual| of the lr_consistency metric
+    shifted = hr.roll(2, -1)
+    expected = float(lr_consistency(shifted, lr)["residual"].abs().mean())
+    assert float(loss(shifted, hr)) == pytest.approx(expected, rel=1e-5)
+    # a brightness drift is penalised fully, a checkerboard (detail above the LR's Nyquist limit) hardly at all
+    checker = ((torch.arange(48)[:, None] + torch.arange(48)[None]) % 2).float() * 0.1 - 0.05
+    drift, texture = float(loss(hr + 0.05, hr)), float(loss(hr + checker, hr))
+    assert drift == pytest.approx(0.05, rel=1e-3) and texture < 0.05 * drift
+    sr = (hr + 0.05).requires_grad_(True)
+    loss(sr, hr).backward()
+    assert torch.isfinite(sr.grad).all() and sr.grad.abs().sum() > 0
+
+
+def test_lr_consistency_loss_3d_anisotropic_and_checks():
+    vol = torch.rand(1, 1, 16, 16, 16, generator=torch.Generator().manual_seed(2))
+    through_plane = LRConsistencyLoss((1, 1, 4))
+    assert float(through_plane(vol, vol)) == 0.0 and float(through_plane(vol + 0.1, vol)) == pytest.approx(0.1)
+    with pytest.raises(ConfigError, match="scale"):
+        LRConsistencyLoss(0.5)
+    with pytest.raises(ValueError, match="spatial axes"):
+        through_plane(vol[..., 0], vol[..., 0])
+    with pytest.raises(ValueError, match="differ"):
+        LRConsistencyLoss(2)(vol, vol[..., :8])
 
 
 def test_charbonnier_formula_and_3d(data_root):

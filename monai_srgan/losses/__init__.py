@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from .adversarial import GAN_TYPES, AdversarialLoss
 from .composite import GeneratorLoss
+from .consistency import LRConsistencyLoss
 from .content import CharbonnierLoss, L1Loss, MSELoss, SaliencyWeightedMSELoss
+from .envelope import HighFrequencyEnvelopeLoss
 from .feature_matching import DiscriminatorFeatureLoss
 from .fusion import FusionLoss
 from .perceptual import PERCEPTUAL_PRESETS, PerceptualLoss, gram_matrix
@@ -25,6 +27,8 @@ __all__ = [
     "AdversarialLoss",
     "GAN_TYPES",
     "DiscriminatorFeatureLoss",
+    "HighFrequencyEnvelopeLoss",
+    "LRConsistencyLoss",
     "FusionLoss",
     "LocalSaliency",
     "SaliencyLoss",

@@ -14,11 +14,12 @@ import torch
 from .._filters import as_float, crop_spatial, gaussian_filter, laplacian_of_gaussian, plain_tensor
 from ..quality.common import masked_mean, resolve_range
 
-__all__ = ["hallucination_map", "erasure_map", "hallucination_score"]
+__all__ = ["hf_envelope", "hallucination_map", "erasure_map", "hallucination_score"]
 
 
-def _hf_envelope(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Local amplitude of the LoG band: ``G_{2 sigma} * |sigma^2 LoG_sigma(x)|``, per channel."""
+def hf_envelope(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
+    """Local amplitude of the LoG band: ``G_{2 sigma} * |sigma^2 LoG_sigma(x)|``, per channel (differentiable; the
+    quantity both :func:`hallucination_map` and :class:`~monai_srgan.losses.HighFrequencyEnvelopeLoss` compare)."""
     return gaussian_filter(laplacian_of_gaussian(x, sigma).abs(), 2.0 * sigma)
 
 
@@ -29,7 +30,7 @@ def _hf_difference(
     if a.shape != b.shape:
         raise ValueError(f"images must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}.")
     _, dr = resolve_range(data_range, input_range)
-    env = _hf_envelope(torch.cat([a, b.to(a.dtype)]) / dr, sigma)
+    env = hf_envelope(torch.cat([a, b.to(a.dtype)]) / dr, sigma)
     e_a, e_b = env.split(a.shape[0])
     return (e_a - e_b).clamp_min(0).mean(1, keepdim=True)
 
