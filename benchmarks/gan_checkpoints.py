@@ -77,7 +77,7 @@ def main() -> None:
             res = evaluate_pair(sr, hr, lr, crop_border=0, vessels=vessels, vessel_kwargs=vessel_kwargs)
             rows.append({k: float(v[0]) for k, v in res.items()})
         mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
-        line = (f"{path.name}: PSNR gain {mean['psnr_gain']:+.3f} dB, gradient ratio "
+        line = (f"{path}: PSNR gain {mean['psnr_gain']:+.3f} dB, gradient ratio "
                 f"{mean['gradient_ratio_model']:.3f}, hallucination {mean['hallucination_model']:.5f}")  # fmt: skip
         if vessels:
             line += f", vessel F1 vs HR {mean['vessel_f1_model']:.3f} (bicubic {mean['vessel_f1_bicubic']:.3f})"
@@ -93,7 +93,7 @@ def main() -> None:
         if vessels:
             ok = ok and m["vessel_f1_model"] >= m["vessel_f1_bicubic"]
         if ok:
-            faithful[ckpt.name] = m["gradient_ratio_model"]
+            faithful[str(ckpt)] = m["gradient_ratio_model"]  # the path: runs share checkpoint file names
     if faithful:
         best = max(faithful, key=faithful.get)
         inside = BAND[0] <= faithful[best]
@@ -101,6 +101,7 @@ def main() -> None:
               f"{'inside' if inside else 'below'} the {BAND[0]}-{BAND[1]} band)")  # fmt: skip
     else:
         print(f"to ship: none (no checkpoint stays above bicubic with hallucination <= {limit:.5f})")
+
 
 if __name__ == "__main__":
     main()
