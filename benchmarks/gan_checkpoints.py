@@ -31,7 +31,7 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from gan_fidelity import HALLUCINATION_RATIO  # noqa: E402  (one margin for both selection steps)
+from gan_fidelity import HALLUCINATION_RATIO, is_faithful  # noqa: E402  (one rule for both selection steps)
 
 #: the gradient-ratio band the shipped GAN weights aim for (issue 28)
 BAND = (0.88, 1.12)
@@ -89,10 +89,9 @@ def main() -> None:
     faithful = {}
     for ckpt in sorted(args.checkpoints):
         m = score(ckpt)
-        ok = m["psnr_gain"] > 0 and m["hallucination_model"] <= limit and m["gradient_ratio_model"] <= BAND[1]
-        if vessels:
-            ok = ok and m["vessel_f1_model"] >= m["vessel_f1_bicubic"]
-        if ok:
+        f1, f1_bicubic = (m["vessel_f1_model"], m["vessel_f1_bicubic"]) if vessels else (None, None)
+        faithful_here = is_faithful(f1, f1_bicubic, m["hallucination_model"], reference["hallucination_model"])
+        if faithful_here and m["psnr_gain"] > 0 and m["gradient_ratio_model"] <= BAND[1]:
             faithful[str(ckpt)] = m["gradient_ratio_model"]  # the path: runs share checkpoint file names
     if faithful:
         best = max(faithful, key=faithful.get)

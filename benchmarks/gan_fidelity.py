@@ -49,6 +49,14 @@ VESSELS = {"sigmas": (1.0, 1.5, 2.0)}
 HALLUCINATION_RATIO = 5.0
 
 
+def is_faithful(f1: float | None, f1_bicubic: float | None, hallucination: float, hallucination_psnr: float) -> bool:
+    """The fidelity rule of both selection steps (this script and ``gan_checkpoints.py``): a vessel F1 at least
+    bicubic's (skipped when ``f1`` is None: no vessels to score) and a hallucination score at most
+    ``HALLUCINATION_RATIO`` times the PSNR model's."""
+    vessels_ok = f1 is None or f1 >= f1_bicubic
+    return vessels_ok and hallucination <= HALLUCINATION_RATIO * hallucination_psnr
+
+
 def _label_f1(pred: torch.Tensor, label: torch.Tensor, fov: torch.Tensor, tol: int = 1) -> float:
     p, g = pred & fov, label & fov
     near_g, near_p = binary_dilate(g, tol), binary_dilate(p, tol)
@@ -142,13 +150,13 @@ def main(argv: list[str] | None = None) -> int:
         print("| output | vessel F1 vs hand labels (±1 px / exact) | PSNR dB | gradient ratio | hallucination |")
         print("|---|---|---|---|---|")
         for k in keys:
-            label = {"a0": "α 0 (PSNR model)", "a1": "α 1 (stage-2 GAN)", "previous": "previous GAN"}.get(
+            label = {"a0": "α 0 (PSNR model)", "a1": "α 1 (the --gan weights)", "previous": "previous GAN"}.get(
                 k, k.replace("a", "α ", 1))
             print(f"| {label} | {mean[k + '_label_f1']:.3f} / {mean[k + '_label_f1_exact']:.3f} | "
                   f"{mean[k + '_psnr']:.2f} | {mean[k + '_grad']:.3f} | {mean[k + '_halluc']:.5f} |")  # fmt: skip
         if part == "select":
-            ok = [a for a in args.alphas if mean[f"a{a:g}_label_f1"] >= mean["bicubic_label_f1"]
-                  and mean[f"a{a:g}_halluc"] <= HALLUCINATION_RATIO * mean["a0_halluc"]]  # fmt: skip
+            ok = [a for a in args.alphas if is_faithful(mean[f"a{a:g}_label_f1"], mean["bicubic_label_f1"],
+                                                        mean[f"a{a:g}_halluc"], mean["a0_halluc"])]  # fmt: skip
             chosen["alpha"] = max(ok) if ok else 0.0
             print(f"\nchosen on the selection images: α = {chosen['alpha']:g} (the sharpest that is faithful)")
     if args.figure and test_outs:

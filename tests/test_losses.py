@@ -152,8 +152,9 @@ def test_lr_consistency_loss_3d_anisotropic_and_checks():
     vol = torch.rand(1, 1, 16, 16, 16, generator=torch.Generator().manual_seed(2))
     through_plane = LRConsistencyLoss((1, 1, 4))
     assert float(through_plane(vol, vol)) == 0.0 and float(through_plane(vol + 0.1, vol)) == pytest.approx(0.1)
-    with pytest.raises(ConfigError, match="scale"):
-        LRConsistencyLoss(0.5)
+    for bad in (0.5, "x", ()):
+        with pytest.raises(ConfigError, match="scale"):
+            LRConsistencyLoss(bad)
     with pytest.raises(ValueError, match="spatial axes"):
         through_plane(vol[..., 0], vol[..., 0])
     with pytest.raises(ValueError, match="differ"):

@@ -37,7 +37,11 @@ class LRConsistencyLoss(nn.Module):
 
     def __init__(self, scale: float | Sequence[float]) -> None:
         super().__init__()
-        factors = [float(scale)] if isinstance(scale, (int, float)) else [float(s) for s in scale]
+        try:
+            per_axis = isinstance(scale, Sequence) and not isinstance(scale, str)
+            factors = [float(s) for s in scale] if per_axis else [float(scale)]
+        except (TypeError, ValueError):
+            factors = []
         if not factors or any(f < 1 for f in factors):
             raise ConfigError(f"LRConsistencyLoss: scale must be >= 1 (one number or one per axis), got {scale}.")
         self.scale = factors
