@@ -210,3 +210,40 @@ def test_shortcut_and_listed_handler_conflict_names_the_argument(data_root):
     t = SRGANTrainer(**kw, **gan_kw, train_handlers=[EMAHandler(0.5)])
     assert t.ema is not None and t.ema.decay == 0.5
     assert SRGANTrainer(**kw, **gan_kw).ema.decay == 0.999
+
+
+class _EmaProbe(torch.nn.Module):
+    """A loss term that asks for the EMA generator's SR (``needs_ema_sr``) and records what the trainer passes."""
+
+    needs_ema_sr = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def forward(self, sr, hr, sr_ema=None):
+        self.seen.append((sr.detach().clone(), sr_ema))
+        return (sr - hr).abs().mean() * 0
+
+
+def test_gan_trainer_passes_the_ema_generators_sr_to_terms_that_need_it(data_root):
+    """LDL's artifact term (ArtifactMapLoss) compares with the EMA generator's SR of the same batch."""
+    from monai_srgan.losses import ArtifactMapLoss
+
+    torch.manual_seed(0)
+    train, _, c = make_loaders(data_root, "xray", patch=32, scale=2, n=4, batch=2)
+    g, d = TinyGenerator(in_channels=c, out_channels=c), SRGANDiscriminator(2, c, 8, 2, 16)
+    probe = _EmaProbe()
+    gl = GeneratorLoss({"l1": {"loss": torch.nn.L1Loss()}, "probe": {"loss": probe},
+                        "artifact": {"loss": ArtifactMapLoss(), "weight": 1.0}})  # fmt: skip
+    t = SRGANTrainer(
+        device="cpu", max_epochs=1, train_data_loader=train, generator=g, optimizer_g=torch.optim.Adam(g.parameters()),
+        discriminator=d, optimizer_d=torch.optim.Adam(d.parameters()), generator_loss=gl,
+        adversarial_loss=AdversarialLoss(), d_init_iters=0, ema_decay=0.9,
+    )  # fmt: skip
+    t.run()
+    assert len(probe.seen) == 2 and "artifact" in t.state.output
+    for sr, sr_ema in probe.seen:
+        assert sr_ema is not None and sr_ema.shape == sr.shape and not sr_ema.requires_grad
+    sr, sr_ema = probe.seen[-1]
+    assert 0 < float((sr - sr_ema).abs().max()) < 0.5  # the EMA lags the generator after a step

@@ -20,6 +20,7 @@ from monai_srgan.losses import (
     GAN_TYPES,
     PERCEPTUAL_PRESETS,
     AdversarialLoss,
+    ArtifactMapLoss,
     CharbonnierLoss,
     FusionLoss,
     GeneratorLoss,
@@ -30,6 +31,7 @@ from monai_srgan.losses import (
     PerceptualLoss,
     SaliencyLoss,
     SaliencyWeightedMSELoss,
+    artifact_map,
     gram_matrix,
 )
 from monai_srgan.networks.features import VGGFeatureExtractor, build_vgg_features
@@ -159,6 +161,48 @@ def test_lr_consistency_loss_3d_anisotropic_and_checks():
         through_plane(vol[..., 0], vol[..., 0])
     with pytest.raises(ValueError, match="differ"):
         LRConsistencyLoss(2)(vol, vol[..., :8])
+
+
+def test_artifact_map_loss_targets_unstable_detail_the_ema_does_not_make(fundus):
+    """LDL (Liang et al. 2022): speckle the EMA model does not make is weighted; the same error where the EMA errs
+    as much is gated out; a smooth (blurred) error weighs less per unit of error than speckle."""
+    hr = fundus
+    torch.manual_seed(0)
+    speckle = (hr + 0.08 * torch.randn_like(hr)).clamp(0, 1)
+    blurred = _degrade(hr)
+    loss = ArtifactMapLoss()
+    assert float(loss(hr.clone(), hr, sr_ema=hr.clone())) == 0.0
+    assert float(loss(speckle, hr, sr_ema=speckle)) > 0  # the gate keeps ties: without EMA every pixel counts
+    assert float(loss(speckle, hr, sr_ema=blurred)) > 0
+    worse = hr + 2 * (speckle - hr)  # the EMA errs twice as much at every pixel: nothing is an artifact
+    assert float(loss(speckle, hr, sr_ema=worse)) == 0.0
+    half = hr + 0.5 * (speckle - hr)
+    gated = artifact_map(speckle, hr, torch.where(torch.arange(48) < 24, worse, half))
+    assert (gated[..., :24] == 0).all() and (gated[..., 24:] > 0).float().mean() > 0.9
+    per_error = lambda sr: float(loss(sr, hr, sr_ema=hr)) / float(F.l1_loss(sr, hr))  # noqa: E731
+    assert per_error(speckle) > 3 * per_error(blurred)
+    m = artifact_map(speckle, hr, hr)
+    assert m.shape == (2, 1, 48, 48) and not m.requires_grad and (m >= 0).all()
+    sr = speckle.clone().requires_grad_(True)
+    loss(sr, hr, sr_ema=hr).backward()
+    step = (sr - 50.0 * sr.grad).detach()
+    assert float(F.l1_loss(step, hr)) < float(F.l1_loss(speckle, hr))
+
+
+def test_artifact_map_loss_3d_checks_and_generator_loss_passes_the_ema_sr(cxr):
+    vol = torch.rand(1, 1, 12, 12, 12)
+    assert float(ArtifactMapLoss()(vol, vol.flip(2), sr_ema=vol)) > 0
+    with pytest.raises(ValueError, match="sr_ema"):
+        ArtifactMapLoss()(vol, vol)
+    for bad in ({"kernel_size": 4}, {"kernel_size": 1}, {"exponent": 0}):
+        with pytest.raises(ConfigError):
+            ArtifactMapLoss(**bad)
+    gl = GeneratorLoss({"l1": {"loss": L1Loss()}, "artifact": {"loss": ArtifactMapLoss(), "weight": 2.0}})
+    assert gl.needs_ema_sr and not gl.needs_logits
+    sr = (cxr + 0.05 * torch.randn_like(cxr)).clamp(0, 1)
+    _, parts = gl(sr, cxr, sr_ema=cxr)
+    assert float(parts["artifact"]) == pytest.approx(2 * float(ArtifactMapLoss()(sr, cxr, sr_ema=cxr)), rel=1e-6)
+    assert not GeneratorLoss({"artifact": {"loss": ArtifactMapLoss(), "weight": 0.0}}).needs_ema_sr
 
 
 def test_charbonnier_formula_and_3d(data_root):

@@ -78,6 +78,7 @@ def _build_pipeline(args: argparse.Namespace):
         compress_level=getattr(args, "compress_level", 1),
         clamp=getattr(args, "clamp", None),
         keep_flat=False if getattr(args, "no_keep_flat", False) else None,
+        self_ensemble=True if getattr(args, "self_ensemble", False) else None,  # None: the bundle's setting
     )
     self_supervised = getattr(args, "self_supervised", False)
     if self_supervised and not args.bundle:

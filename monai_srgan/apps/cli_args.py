@@ -118,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="let the model write texture where the source is exactly constant (default: kept constant)",
     )
     inf.add_argument(
+        "--self-ensemble",
+        action="store_true",
+        help="average the SR of the 8 flipped and rotated inputs (8x the time; PSNR weights gain a little)",
+    )
+    inf.add_argument(
         "--uncertainty",
         action="store_true",
         help="also write a calibrated per-pixel uncertainty map (1 SD, output value units) beside each output",

@@ -36,7 +36,7 @@ from monai_srgan.errors import ConfigError, InputFileError, SRGANError
 from monai_srgan.inference.tiling import SRInferer
 from monai_srgan.io.writers.common import atomic_write_file
 from monai_srgan.metrics import evaluate_pair, format_table, psnr, rows_from_results, ssim, summarize, write_report
-from monai_srgan.networks import CheckpointMismatchError, load_network_weights
+from monai_srgan.networks import CheckpointMismatchError, SelfEnsemble, load_network_weights
 from monai_srgan.transforms.resize import imresize
 from monai_srgan.utils.figures import comparison_figure, detail_crop
 
@@ -164,6 +164,7 @@ def evaluate_sr(
     compare_weights: Mapping[str, str | os.PathLike] | None = None,
     published: Mapping[str, Any] | None = None,
     selection: str | None = None,
+    self_ensemble: bool = False,
 ) -> dict[str, Any]:
     """Evaluate a generator against bicubic on ``files`` and write the reports and the comparison figure.
 
@@ -193,6 +194,8 @@ def evaluate_sr(
             ``{"source": "...", "4": {"bicubic": {"psnr": .., "ssim": ..}, "model": {...}}, ...}``.
         selection: which images ``files`` are and why (:func:`~monai_srgan.bundle.describe_section`): printed
             before scoring and recorded in ``metrics.json``.
+        self_ensemble: score the geometric self-ensemble of the network (and of ``compare_weights``): the mean of the
+            8 flipped and rotated passes (:class:`~monai_srgan.networks.SelfEnsemble`).
 
     ``metrics.json`` records file and folder paths portably: weight files by name, ``meta["dataset_dir"]`` relative
     to the folders' common parent (absolute machine paths would not hold on another machine).
@@ -225,6 +228,9 @@ def evaluate_sr(
         label: load_bundle_generator(copy.deepcopy(network), w, scale, setting=f"compare_weights['{label}']").eval()
         for label, w in dict(compare_weights or {}).items()
     }
+    if self_ensemble:
+        network = SelfEnsemble(network)
+        others = {k: SelfEnsemble(v) for k, v in others.items()}
     label = model_name if others else "model"
     columns = ("LR", "bicubic", *others, label, "HR", "|model-HR|x4", "|bicubic-HR|x4")
 
@@ -329,6 +335,7 @@ def evaluate_sr(
             "selection": selection,
             "scale": scale,
             "crop_border": crop_border,
+            "self_ensemble": bool(self_ensemble),
             "num_images": len(rows),
             "ssim": "paper convention (gaussian 11x11, sigma 1.5); ssim_sk_*: scikit-image defaults (uniform 7x7, "
             "sample covariance), the convention of the reference bicubic baselines",

@@ -93,7 +93,9 @@ class SRGANTrainer(SRTrainerBase):
     Args:
         discriminator: ``D(img) -> logits`` (``(N, 1)`` or per-pixel ``(N, 1, *s)``), no sigmoid.
         optimizer_d: optimizer over ``discriminator.parameters()``.
-        generator_loss: ``GeneratorLoss``-like ``(sr, hr, fake_logits=, real_logits=) -> (total, terms)``.
+        generator_loss: ``GeneratorLoss``-like ``(sr, hr, fake_logits=, real_logits=) -> (total, terms)``; when its
+            ``needs_ema_sr`` is True it also gets ``sr_ema=``, the EMA generator's SR of the batch (the LDL artifact
+            loss, :class:`~monai_srgan.losses.ArtifactMapLoss`).
         adversarial_loss: ``AdversarialLoss`` whose ``discriminator_loss(real_logits, fake_logits)`` trains D
             (the adversarial weight applies to G only, Real-ESRGAN convention).
         lr_scheduler_d: D scheduler, stepped every iteration.
@@ -165,6 +167,7 @@ class SRGANTrainer(SRTrainerBase):
                 for m in mods
             )
         self.g_needs_logits = bool(getattr(generator_loss, "needs_logits", True))
+        self.g_needs_ema_sr = bool(getattr(generator_loss, "needs_ema_sr", False))
         self.g_needs_real_logits = bool(g_needs_real_logits)
 
     # ------------------------------------------------------------------ one iteration
@@ -184,9 +187,13 @@ class SRGANTrainer(SRTrainerBase):
                     with self._timed("d_forward"):
                         fake_logits = d(sr).float()
                         real_logits = d(real).detach().float() if self.g_needs_real_logits else None
+                extra = {}
+                if self.g_needs_ema_sr:  # LDL's artifact map compares with the EMA generator's SR of this batch
+                    with torch.no_grad(), self._timed("g_forward"):
+                        extra["sr_ema"] = self.eval_generator(lr).float()
                 with self._timed("losses"):
                     total, terms = self.generator_loss(
-                        sr.float(), target, fake_logits=fake_logits, real_logits=real_logits
+                        sr.float(), target, fake_logits=fake_logits, real_logits=real_logits, **extra
                     )
             self._guard({"loss_g": total.detach(), **{k: v.detach() for k, v in terms.items()}})
             with self._timed("g_backward"):

@@ -75,7 +75,7 @@ def pipeline_from_bundle(
     With a ``pipeline`` id in the config (the shipped bundles), that component is built with ``bundle_root``,
     ``model_path`` (``weights``) and ``pipeline#<arg>`` (``overrides``) set first; otherwise the pipeline is
     assembled from the ids ``network_def``, ``model_path``, ``normalize``, ``model_name``, ``tile_size``,
-    ``tile_overlap``, ``sw_batch_size``, ``in_channels``, ``spatial_dims``.
+    ``tile_overlap``, ``sw_batch_size``, ``in_channels``, ``spatial_dims``, ``self_ensemble``.
     """
     bundle_dir = bundle_path(bundle_dir)
     files = config_file or ["configs/inference.json"]
@@ -127,6 +127,7 @@ def pipeline_from_bundle(
         ("sw_batch_size", "sw_batch_size"),
         ("in_channels", "in_channels"),
         ("spatial_dims", "spatial_dims"),
+        ("self_ensemble", "self_ensemble"),
     ):
         if cfg_id in parser:
             kw[arg] = parser.get_parsed_content(cfg_id)

@@ -126,9 +126,9 @@ def process_input(
             out_dt = output_dtype_for(source.meta, getattr(pipe, "output_dtype", "auto"))
             check_memory(source.shape, pipe.scales_for(source), out_dt, batch.input_label(item))
         if options.uncertainty and error_model is None:
-            from monai_srgan.inference.uncertainty import load_error_model
+            from monai_srgan.inference.uncertainty import pipeline_error_model
 
-            error_model = load_error_model(getattr(pipe, "weights_path", None))
+            error_model = pipeline_error_model(pipe)
         if record is not None and key is not None:
             record.add(key, item.files, out_path)  # before the output appears: a kill cannot orphan it
         try:

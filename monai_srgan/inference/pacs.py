@@ -72,6 +72,7 @@ def uid_seed(pipe: Any, writer_kwargs: dict[str, Any]) -> str:
         "scale": getattr(pipe, "scale", None),
         "clamp": getattr(pipe, "clamp", None),
         "keep_flat": getattr(pipe, "keep_flat", None),
+        "self_ensemble": getattr(pipe, "self_ensemble", False),
         "writer": {k: v for k, v in sorted(writer_kwargs.items()) if k != "uid_seed"},
     }
     return json.dumps(seed, sort_keys=True, default=str)

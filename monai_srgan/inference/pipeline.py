@@ -27,6 +27,7 @@ from monai_srgan.inference.tiling import SRInferer
 from monai_srgan.inference.value_guard import CLAMP_MODES, OutputValueGuard
 from monai_srgan.io.writers import write_image
 from monai_srgan.io.writers.formats import FORMAT_EXTENSIONS, output_format_for
+from monai_srgan.networks.generators.self_ensemble import SelfEnsemble
 from monai_srgan.transforms.intensity import ScaleToUnitRange, invert_normalization
 from monai_srgan.utils.precision import resolve_dtype
 
@@ -81,6 +82,9 @@ class SRInferencePipeline:
             (:mod:`monai_srgan.inference.value_guard` says why).
         keep_flat: where the source is exactly constant over a 3×3 (3×3×3) neighbourhood, the output takes that
             constant (no texture invented in zero background or air).
+        self_ensemble: run the geometric self-ensemble (:class:`~monai_srgan.networks.SelfEnsemble`, EDSR+): the mean
+            of the 8 flipped and rotated passes, 8× the time, a little closer to the truth for PSNR weights
+            (docs/results.md). The model name in reports and DICOM headers says so. Eager models only.
     """
 
     def __init__(
@@ -108,6 +112,7 @@ class SRInferencePipeline:
         check_geometry: bool = True,
         clamp: str | None = "data",
         keep_flat: bool | None = True,
+        self_ensemble: bool | None = False,
     ) -> None:
         clamp = clamp or "data"
         if clamp not in CLAMP_MODES:
@@ -118,6 +123,15 @@ class SRInferencePipeline:
         self.device = torch.device(device or "cpu")
         if isinstance(network, torch.nn.Module):
             network = network.to(self.device).eval()
+        self.self_ensemble = bool(self_ensemble)
+        if self.self_ensemble:
+            if not _autocastable(network):
+                raise ConfigError(
+                    f"self_ensemble needs the model as a PyTorch module, not an exported {type(network).__name__}: "
+                    "give the .pt weights, or run without self_ensemble"
+                )
+            network = SelfEnsemble(network)
+            model_name = f"{model_name} self-ensemble {len(network.transforms)}"
         self.network = network
         net_scale = getattr(network, "scale", None)
         if net_scale is not None and scale_tuple(net_scale) != scale_tuple(scale)[: len(scale_tuple(net_scale))]:
@@ -178,8 +192,9 @@ class SRInferencePipeline:
         The config's ``pipeline`` component when it has one (the shipped bundles), with ``bundle_root``,
         ``model_path`` and ``pipeline#<argument>`` set from the arguments; else assembled from the ids ``network_def``
         and ``scale`` (required), ``normalize``, ``model_name``, ``tile_size``, ``tile_overlap``, ``sw_batch_size``,
-        ``in_channels``, ``spatial_dims``. Weights: ``weights`` argument, else id ``model_path``, else
-        ``<bundle>/models/model.pt``. Implemented by :func:`monai_srgan.inference.bundle_config.pipeline_from_bundle`.
+        ``in_channels``, ``spatial_dims``, ``self_ensemble``. Weights: ``weights`` argument, else id ``model_path``,
+        else ``<bundle>/models/model.pt``. Implemented by
+        :func:`monai_srgan.inference.bundle_config.pipeline_from_bundle`.
 
         Args:
             bundle_dir: the bundle folder (holding ``configs/`` and ``models/``), or a shipped bundle's name

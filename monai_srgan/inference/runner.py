@@ -180,9 +180,9 @@ def run_batch(pipe: Any, input_path: str | Path, output: str | Path, options: Ba
         raise InputFileError(input_path, "does not exist", "check the input path")
     error_model = None
     if options.uncertainty:  # before anything is written: weights without a calibration stop the run (exit 2)
-        from monai_srgan.inference.uncertainty import load_error_model
+        from monai_srgan.inference.uncertainty import pipeline_error_model
 
-        error_model = load_error_model(getattr(pipe, "weights_path", None))
+        error_model = pipeline_error_model(pipe)
     ranks = _Ranks(getattr(pipe, "device", "cpu"))
     lock = outdir.OutputLock(output)
     ranks.on_rank0(lambda: batch.check_output_location(input_path, output))

@@ -48,6 +48,7 @@ __all__ = [
     "write_uncertainty",
     "calibration_path",
     "load_error_model",
+    "pipeline_error_model",
     "HIGH_SIGMA_FRACTION",
 ]
 
@@ -123,6 +124,21 @@ def load_error_model(weights: str | os.PathLike | None) -> ErrorModel:
             "calibrate them on held-out images first (python benchmarks/calibrate_uncertainty.py --help)"
         )
     return ErrorModel.load(path)
+
+
+def pipeline_error_model(pipe: Any) -> ErrorModel:
+    """The calibrated error model of the weights ``pipe`` runs (:func:`load_error_model`).
+
+    Raises:
+        ConfigError: as :func:`load_error_model`; or the pipeline runs the self-ensemble, whose output the
+            calibration was not fitted on and whose mirrored pass (the ``tta`` feature) equals its output.
+    """
+    if getattr(pipe, "self_ensemble", False):
+        raise ConfigError(
+            "--uncertainty is calibrated for single-pass SR and cannot be used with --self-ensemble "
+            "(the ensemble is mirror-invariant, so its test-time-augmentation feature is zero): drop one of the two"
+        )
+    return load_error_model(getattr(pipe, "weights_path", None))
 
 
 def _box(x: torch.Tensor, k: int) -> torch.Tensor:

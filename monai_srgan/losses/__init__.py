@@ -7,6 +7,7 @@ Each paper's generator loss is a ``GeneratorLoss`` config of these terms (docs/l
 from __future__ import annotations
 
 from .adversarial import GAN_TYPES, AdversarialLoss
+from .artifact import ArtifactMapLoss, artifact_map
 from .composite import GeneratorLoss
 from .consistency import LRConsistencyLoss
 from .content import CharbonnierLoss, L1Loss, MSELoss, SaliencyWeightedMSELoss
@@ -29,6 +30,8 @@ __all__ = [
     "DiscriminatorFeatureLoss",
     "HighFrequencyEnvelopeLoss",
     "LRConsistencyLoss",
+    "ArtifactMapLoss",
+    "artifact_map",
     "FusionLoss",
     "LocalSaliency",
     "SaliencyLoss",

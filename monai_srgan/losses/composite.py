@@ -30,12 +30,14 @@ class GeneratorLoss(nn.Module):
 
     Args:
         terms: ``{"name": {"loss": module, "weight": float}, ...}`` (``weight`` defaults to 1.0). A module whose
-            ``needs_logits`` attribute is True is called ``loss(sr, hr, fake_logits=..., real_logits=...)``, any
-            other ``loss(sr, hr)``. Terms with weight 0 are not evaluated (useful for schedules) and report 0.
+            ``needs_logits`` attribute is True is called ``loss(sr, hr, fake_logits=..., real_logits=...)``, one whose
+            ``needs_ema_sr`` is True ``loss(sr, hr, sr_ema=...)``, any other ``loss(sr, hr)``. Terms with weight 0
+            are not evaluated (useful for schedules) and report 0.
 
     ``forward(sr, hr, fake_logits=None, real_logits=None)`` returns ``(total, {"name": weighted_value})``: ``total``
     carries the gradient; the per-term values are detached scalars for logging. ``needs_logits`` tells a trainer
-    whether it must run the discriminator on ``sr`` in the generator step, ``needs_real_logits`` whether on ``hr`` too.
+    whether it must run the discriminator on ``sr`` in the generator step, ``needs_real_logits`` whether on ``hr`` too,
+    ``needs_ema_sr`` whether the EMA generator must run on the same LR batch.
     """
 
     def __init__(self, terms: Mapping[str, Mapping[str, Any]]) -> None:
@@ -71,12 +73,18 @@ class GeneratorLoss(nn.Module):
         """True when some term with non-zero weight also needs ``real_logits = D(hr)`` (relativistic GAN)."""
         return any(getattr(m, "needs_real_logits", False) and self.weights[n] != 0 for n, m in self.losses.items())
 
+    @property
+    def needs_ema_sr(self) -> bool:
+        """True when some term with non-zero weight needs ``sr_ema``, the EMA generator's SR of the same batch."""
+        return any(getattr(m, "needs_ema_sr", False) and self.weights[n] != 0 for n, m in self.losses.items())
+
     def forward(
         self,
         sr: torch.Tensor,
         hr: torch.Tensor,
         fake_logits: torch.Tensor | None = None,
         real_logits: torch.Tensor | None = None,
+        sr_ema: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         total = sr.new_zeros(())
         values: dict[str, torch.Tensor] = {}
@@ -92,6 +100,8 @@ class GeneratorLoss(nn.Module):
                         "call loss(sr, hr, fake_logits=D(sr), real_logits=D(hr))"
                     )
                 value = module(sr, hr, fake_logits=fake_logits, real_logits=real_logits)
+            elif getattr(module, "needs_ema_sr", False):
+                value = module(sr, hr, sr_ema=sr_ema)
             else:
                 value = module(sr, hr)
             weighted = w * value

@@ -165,7 +165,7 @@ class SelfSupervisedVolumePipeline:
         pipe = SRInferencePipeline(network=net, scale=net.scale, normalize=self.base.normalize, spatial_dims=3,
                                    in_channels=int(image.shape[0]), tile_size=self.base.tile_size, sw_batch_size=1,
                                    device=device, dtype="float32", check_geometry=False, clamp=self.base.clamp,
-                                   keep_flat=self.base.keep_flat,
+                                   keep_flat=self.base.keep_flat, self_ensemble=self.base.self_ensemble,
                                    model_name=f"{self.model_name} x{model.scale}")  # fmt: skip
         sr = pipe.predict(image, progress=progress)
         sr.meta["srgan_selfsup_iterations"] = model.trained_iterations

@@ -159,10 +159,10 @@ class SRInferTask(BasicInferTask):
         data["srgan_lr_psnr"] = psnr
         data["srgan_lr_shape"] = list(lr.shape)
         if conf_bool(data.get("uncertainty"), default=False) or data.get("result") == "uncertainty":
-            from monai_srgan.inference.uncertainty import estimate_uncertainty, load_error_model
+            from monai_srgan.inference.uncertainty import estimate_uncertainty, pipeline_error_model
 
             t0 = time.perf_counter()
-            model = load_error_model(getattr(pipe, "weights_path", None))
+            model = pipeline_error_model(pipe)
             data["srgan_uncertainty"] = estimate_uncertainty(pipe, lr, sr, model)
             timing["uncertainty_s"] = time.perf_counter() - t0
         return data
