@@ -131,8 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"`monai-srgan --help`: {best['help']:.2f} s")
     if args.folder:
         pf, rf = best["project folder"], best["reference folder"]
-        print(f"folder of {args.folder} radiographs: project {pf:.1f} s, reference {rf:.1f} s, ratio {pf / rf:.2f}; "
-              f"project peak RSS {peaks['project folder']:.0f} MB")
+        print(
+            f"folder of {args.folder} radiographs: project {pf:.1f} s, reference {rf:.1f} s, ratio {pf / rf:.2f}; "
+            f"project peak RSS {peaks['project folder']:.0f} MB"
+        )
     print(json.dumps({"seconds": rows}))
     return 0
 

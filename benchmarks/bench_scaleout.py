@@ -63,8 +63,19 @@ def main(argv: list[str] | None = None) -> int:
     sides = {
         "1 process, 1 thread": (lambda out: [*infer, out, "--bundle", bundle, "--no-progress"], 1),
         "2 torchrun processes, 1 thread each": (
-            lambda out: [str(BIN / "torchrun"), "--standalone", "--nproc_per_node=2", "--no-python",
-                         *infer, out, "--bundle", bundle, "--no-progress"], 1),  # fmt: skip
+            lambda out: [
+                str(BIN / "torchrun"),
+                "--standalone",
+                "--nproc_per_node=2",
+                "--no-python",
+                *infer,
+                out,
+                "--bundle",
+                bundle,
+                "--no-progress",
+            ],
+            1,
+        ),  # fmt: skip
         "1 process, 2 threads (default)": (lambda out: [*infer, out, "--bundle", bundle, "--no-progress"], None),
     }
     times: dict[str, list[float]] = {k: [] for k in sides}

@@ -88,8 +88,11 @@ def _pairs(bundle: Path, args: argparse.Namespace, section: str):
 
 
 #: ct_mr_sr_3d: the volumes its shipped weights trained on (fit) and its held-out test volumes (check), docs/3d.md
-VOLUMES_FIT = [("extra/volumes/niivue_CIT168_CIT168toMNI152-2009c_T1w_brain.nii.gz", None),
-               ("extra/volumes/niivue_spm152.nii.gz", None), ("volumes/totalseg_example_ct.nii.gz", (0, 80))]
+VOLUMES_FIT = [
+    ("extra/volumes/niivue_CIT168_CIT168toMNI152-2009c_T1w_brain.nii.gz", None),
+    ("extra/volumes/niivue_spm152.nii.gz", None),
+    ("volumes/totalseg_example_ct.nii.gz", (0, 80)),
+]
 VOLUMES_TEST = [("volumes/totalseg_example_ct.nii.gz", (80, None)), ("extra/volumes/niivue_MR_Gd.nii.gz", None)]
 
 
@@ -110,8 +113,13 @@ def _volume_pairs(entries: list, scale: int = 4):
         lr = SliceThicknessDegradation(scale, axis=-1)(x)
         sp = [float(v) for v in img.meta["srgan_spacing"][:3]]
         affine = torch.diag(torch.tensor([sp[0], sp[1], sp[2] * scale, 1.0], dtype=torch.float64))
-        meta = {"srgan_spacing": [sp[0], sp[1], sp[2] * scale], "srgan_spacing_known": [True] * 3,
-                "srgan_value_min": float(x.min()), "srgan_value_max": float(x.max()), "srgan_dtype": "float32"}
+        meta = {
+            "srgan_spacing": [sp[0], sp[1], sp[2] * scale],
+            "srgan_spacing_known": [True] * 3,
+            "srgan_value_min": float(x.min()),
+            "srgan_value_max": float(x.max()),
+            "srgan_dtype": "float32",
+        }
         name = Path(rel).name + ("" if slab is None else f" z{slab[0]}..{slab[1] or x.shape[-1] + slab[0]}")
         yield name, MetaTensor(lr, affine=affine, meta=meta), x, None, None
 
@@ -126,8 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-images", dest="max_images", type=int, default=None)
     ap.add_argument("--work-dir", dest="work_dir", default="/tmp/srgan_calibration")
     ap.add_argument("--write", action="store_true", help="store the fitted model beside the weights")
-    ap.add_argument("--self-calibrate", dest="self_calibrate", action="store_true",
-                    help="ct_mr_sr_3d: every volume calibrates itself on its in-plane axes (nothing fitted in advance)")
+    ap.add_argument(
+        "--self-calibrate",
+        dest="self_calibrate",
+        action="store_true",
+        help="ct_mr_sr_3d: every volume calibrates itself on its in-plane axes (nothing fitted in advance)",
+    )
     args = ap.parse_args(argv)
     bundle = ROOT / "bundles" / args.bundle
     rng = np.random.default_rng(0)
@@ -172,8 +184,14 @@ def main(argv: list[str] | None = None) -> int:
         print("error: the validation split is empty")
         return 2
     if args.self_calibrate:
-        model = ErrorModel(floor=0.0, coef={n: 0.0 for n in FEATURES}, factor=1.0, uses_tta=False,
-                           self_calibrate=True, fit={"method": "self-calibrated on each volume's in-plane axes"})
+        model = ErrorModel(
+            floor=0.0,
+            coef={n: 0.0 for n in FEATURES},
+            factor=1.0,
+            uses_tta=False,
+            self_calibrate=True,
+            fit={"method": "self-calibrated on each volume's in-plane axes"},
+        )
     else:
         model = fit_error_model({n: np.concatenate(v) for n, v in feats_s.items()}, np.concatenate(errs), 1.0,
                                 uses_tta=not args.no_tta)  # fmt: skip

@@ -151,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         print("|---|---|---|---|---|")
         for k in keys:
             label = {"a0": "α 0 (PSNR model)", "a1": "α 1 (the --gan weights)", "previous": "previous GAN"}.get(
-                k, k.replace("a", "α ", 1))
+                k, k.replace("a", "α ", 1)
+            )
             print(f"| {label} | {mean[k + '_label_f1']:.3f} / {mean[k + '_label_f1_exact']:.3f} | "
                   f"{mean[k + '_psnr']:.2f} | {mean[k + '_grad']:.3f} | {mean[k + '_halluc']:.5f} |")  # fmt: skip
         if part == "select":

@@ -280,4 +280,3 @@ def test_monailabel_on_dicomweb_datastore(tmp_path, data_root, orthanc):
 
         status, _, body = _request(f"{base}/infer/cxr_sr?image=1.2.3.4.5&output=json", "POST")
         assert status == 404 and "1.2.3.4.5" in _detail(body), (status, body)
-

@@ -23,8 +23,13 @@ def _decode(path) -> tuple[np.ndarray, str]:
 
 @pytest.mark.parametrize(
     "shape, dtype, mode",
-    [((1, 37, 23), np.uint8, "L"), ((1, 37, 23), np.uint16, "I;16"), ((3, 37, 23), np.uint8, "RGB"),
-     ((4, 37, 23), np.uint8, "RGBA"), ((1, 1, 1), np.uint8, "L")],
+    [
+        ((1, 37, 23), np.uint8, "L"),
+        ((1, 37, 23), np.uint16, "I;16"),
+        ((3, 37, 23), np.uint8, "RGB"),
+        ((4, 37, 23), np.uint8, "RGBA"),
+        ((1, 1, 1), np.uint8, "L"),
+    ],
 )
 @pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("isal", [True, False], ids=["isal", "zlib"])

@@ -34,13 +34,16 @@ def test_mean_of_the_eight_mapped_back_passes():
     net = _random_srvgg()
     x = torch.rand(1, 1, 12, 17)
     with torch.no_grad():
-        expected = sum(
-            torch.rot90(net(torch.rot90(x.flip(3) if f else x, k, (2, 3))), -k, (2, 3)).flip(3)
-            if f
-            else torch.rot90(net(torch.rot90(x, k, (2, 3))), -k, (2, 3))
-            for k in range(4)
-            for f in (False, True)
-        ) / 8
+        expected = (
+            sum(
+                torch.rot90(net(torch.rot90(x.flip(3) if f else x, k, (2, 3))), -k, (2, 3)).flip(3)
+                if f
+                else torch.rot90(net(torch.rot90(x, k, (2, 3))), -k, (2, 3))
+                for k in range(4)
+                for f in (False, True)
+            )
+            / 8
+        )
         out = SelfEnsemble(net)(x)
         assert out.shape == (1, 1, 24, 34)
         torch.testing.assert_close(out, expected, atol=1e-6, rtol=0)

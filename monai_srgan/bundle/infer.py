@@ -32,6 +32,7 @@ __all__ = [
     "SRBundleInference",
 ]
 
+
 def run_inference(
     pipeline: Any,
     dataset_dir: str | os.PathLike,

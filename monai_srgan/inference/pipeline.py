@@ -251,7 +251,16 @@ class SRInferencePipeline:
             )
         return out.as_subclass(torch.Tensor).float(), params
 
-    def _check_input(self, image: MetaTensor) -> tuple[MetaTensor, int, str]:
+    def check_input(self, image: MetaTensor) -> tuple[MetaTensor, int, str]:
+        """Check a loaded image against the model: returns ``(image, spatial dims, how)``.
+
+        ``how`` is ``"native"`` (the model's own dimensionality) or ``"slices"`` (a 2D model on a volume, slice by
+        slice). A grey image stored as equal colour channels comes back as one channel for a one-channel model.
+
+        Raises:
+            InputFileError: wrong dimensionality or channels, NaN or infinite values, or (3D with ``check_geometry``)
+                a slice axis that does not fit the model's per-axis scale; each names the file.
+        """
         where = _where(image)
         nsp = image.ndim - 1
         if nsp not in (2, 3):
@@ -299,7 +308,7 @@ class SRInferencePipeline:
         """
         t0 = time.perf_counter()
         image = self.load(image)
-        image, nsp, how = self._check_input(image)
+        image, nsp, how = self.check_input(image)
         scales = self.scales_for(image)
         meta = dict(image.meta)
         x, params = self._normalize(image)

@@ -304,8 +304,14 @@ def _run(
         if i not in done:
             item, (out_path, _) = items[i], plans[i]
             rows.append(
-                {"input": batch.input_label(item), "kind": item.kind, "status": "not run", "output": str(out_path),
-                 "rank": ranks.rank, "_index": i}  # fmt: skip
+                {
+                    "input": batch.input_label(item),
+                    "kind": item.kind,
+                    "status": "not run",
+                    "output": str(out_path),
+                    "rank": ranks.rank,
+                    "_index": i,
+                }  # fmt: skip
             )
     if interrupted and ranks.world > 1:  # the other ranks may be gone: no collective, this rank's rows on disk
         part = output / f"{REPORT_NAME}.rank{ranks.rank}.json"

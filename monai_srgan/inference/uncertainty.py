@@ -272,7 +272,7 @@ def estimate_uncertainty(pipe: Any, image: Any, sr: Any, model: ErrorModel) -> A
     from monai.data import MetaTensor
 
     image = pipe.load(image)
-    image, _, how = pipe._check_input(image)
+    image, _, how = pipe.check_input(image)
     if model.self_calibrate:
         from monai_srgan.inference.self_calibration import self_calibrated_model
 

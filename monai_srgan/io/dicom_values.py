@@ -171,9 +171,7 @@ def _deep_range(vals: np.ndarray) -> tuple[float, float]:
     return float(lo32), float(hi32)
 
 
-def _grey_values(
-    raw: np.ndarray, ds, path: str, voi_window, voi_index: int, use_data_range: bool, meta: dict
-) -> tuple:
+def _grey_values(raw: np.ndarray, ds, path: str, voi_window, voi_index: int, use_data_range: bool, meta: dict) -> tuple:
     """Modality LUT, optional VOI, MONOCHROME1 inversion of single-sample integer data; returns (values, lo, hi)."""
     stored = mask_bits(raw, ds)
     slo, shi = dataset_stored_range(ds)
