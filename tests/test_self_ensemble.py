@@ -133,3 +133,30 @@ def test_cli_option_reaches_the_outputs_and_refuses_uncertainty(tmp_path, data_r
     args = ["infer", str(inp), str(refused), "--bundle", bundle, "--self-ensemble", "--uncertainty", "--no-progress"]
     assert main(args) == 2
     assert not (refused / "srgan_report.json").exists()
+
+
+def test_text_flags_from_the_bundle_command_line_mean_what_they_say(tmp_path, data_root):
+    """``python -m monai.bundle run ... --uncertainty false`` passes the text 'false' (Fire keeps lower-case words as
+    text): it must mean off, not on, for the bundle ids self_ensemble, uncertainty, compare, resume, overwrite."""
+    import shutil
+
+    from monai_srgan.bundle import run_inference
+    from monai_srgan.utils import as_flag
+
+    assert [as_flag(v, "x") for v in (True, "true", "Yes", 1, False, "false", "OFF", 0, None)] == [True] * 4 + [
+        False
+    ] * 5
+    with pytest.raises(ConfigError, match="compare='maybe': expected true or false"):
+        as_flag("maybe", "compare")
+    net = _random_srvgg()
+    assert not isinstance(SRInferencePipeline(net, 2, self_ensemble="false").network, SelfEnsemble)
+    assert isinstance(SRInferencePipeline(net, 2, self_ensemble="true").network, SelfEnsemble)
+    inp = tmp_path / "in"
+    inp.mkdir()
+    Image.open(data_root / "cxr" / "nih_00009683_000.png").crop((300, 300, 332, 332)).save(inp / "c.png")
+    weights = shutil.copy(ROOT / "bundles" / "cxr_sr" / "models" / "model.pt", tmp_path / "w.pt")  # no calibration
+    pipe = SRInferencePipeline.from_bundle(ROOT / "bundles" / "cxr_sr", weights=weights)
+    with pytest.raises(ConfigError, match="no calibrated uncertainty"):
+        run_inference(pipe, inp, tmp_path / "on", uncertainty="true")
+    assert run_inference(pipe, inp, tmp_path / "off", uncertainty="false", compare="false") == 0
+    assert sorted(p.name for p in (tmp_path / "off").iterdir() if p.suffix == ".png") == ["c_x4.png"]

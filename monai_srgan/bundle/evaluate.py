@@ -39,6 +39,7 @@ from monai_srgan.metrics import evaluate_pair, format_table, psnr, rows_from_res
 from monai_srgan.networks import CheckpointMismatchError, SelfEnsemble, load_network_weights
 from monai_srgan.transforms.resize import imresize
 from monai_srgan.utils.figures import comparison_figure, detail_crop
+from monai_srgan.utils.flags import as_flag
 
 __all__ = [
     "evaluate_sr",
@@ -228,6 +229,7 @@ def evaluate_sr(
         label: load_bundle_generator(copy.deepcopy(network), w, scale, setting=f"compare_weights['{label}']").eval()
         for label, w in dict(compare_weights or {}).items()
     }
+    self_ensemble = as_flag(self_ensemble, "self_ensemble")
     if self_ensemble:
         network = SelfEnsemble(network)
         others = {k: SelfEnsemble(v) for k, v in others.items()}

@@ -22,6 +22,7 @@ from monai_srgan.inference import batch
 from monai_srgan.inference.bundle_config import BUNDLE_NAMES, bundle_path, bundles_root, pipeline_from_bundle
 from monai_srgan.inference.runner import BatchOptions, run_batch
 from monai_srgan.io.writers.formats import FORMAT_CHOICES
+from monai_srgan.utils.flags import as_flag
 
 __all__ = [
     "BUNDLE_NAMES",
@@ -72,10 +73,10 @@ def run_inference(
         raise ConfigError(f"output_format='{output_format}': choose one of {', '.join(FORMAT_CHOICES)}")
     options = BatchOptions(
         format=output_format,
-        resume=resume,
-        overwrite=overwrite,
-        compare=compare,
-        uncertainty=uncertainty,
+        resume=as_flag(resume, "resume"),
+        overwrite=as_flag(overwrite, "overwrite"),
+        compare=as_flag(compare, "compare"),
+        uncertainty=as_flag(uncertainty, "uncertainty"),
         progress=progress,
         command="python -m monai.bundle run " + " ".join(sys.argv[1:]),
     )
@@ -117,8 +118,9 @@ class SRBundleInference:
         uncertainty: bool = False,
     ) -> None:
         self.pipeline, self.dataset, self.output_dir = pipeline, dataset, Path(output_dir)
-        self.output_format, self.compare, self.resume, self.overwrite = output_format, compare, resume, overwrite
-        self.image_key, self.uncertainty = image_key, uncertainty
+        self.output_format, self.image_key = output_format, image_key
+        self.compare, self.uncertainty = as_flag(compare, "compare"), as_flag(uncertainty, "uncertainty")
+        self.resume, self.overwrite = as_flag(resume, "resume"), as_flag(overwrite, "overwrite")
 
     def inputs(self) -> list[str]:
         """The input paths named by the dataset entries."""

@@ -29,6 +29,7 @@ from monai_srgan.io.writers import write_image
 from monai_srgan.io.writers.formats import FORMAT_EXTENSIONS, output_format_for
 from monai_srgan.networks.generators.self_ensemble import SelfEnsemble
 from monai_srgan.transforms.intensity import ScaleToUnitRange, invert_normalization
+from monai_srgan.utils.flags import as_flag
 from monai_srgan.utils.precision import resolve_dtype
 
 __all__ = ["SRInferencePipeline", "sr_affine", "output_format_for", "FORMAT_EXTENSIONS", "load_generator"]
@@ -117,13 +118,13 @@ class SRInferencePipeline:
         clamp = clamp or "data"
         if clamp not in CLAMP_MODES:
             raise ConfigError(f"clamp={clamp!r}: choose one of {', '.join(CLAMP_MODES)}")
-        self.clamp, self.keep_flat = clamp, keep_flat is None or bool(keep_flat)
+        self.clamp, self.keep_flat = clamp, keep_flat is None or as_flag(keep_flat, "keep_flat")
         #: the weight file the network was loaded from (set by the constructors; finds its uncertainty calibration)
         self.weights_path: str | None = None
         self.device = torch.device(device or "cpu")
         if isinstance(network, torch.nn.Module):
             network = network.to(self.device).eval()
-        self.self_ensemble = bool(self_ensemble)
+        self.self_ensemble = as_flag(self_ensemble, "self_ensemble")
         if self.self_ensemble:
             if not _autocastable(network):
                 raise ConfigError(

@@ -19,5 +19,6 @@ _LAZY = {
         "resolve_dtype",
     )
 }
+_LAZY["as_flag"] = "flags"
 __all__ = list(_LAZY)
 __getattr__ = lazy_exports(__name__, _LAZY)
