@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                 "--no-progress",
             ],
             1,
-        ),  # fmt: skip
+        ),
         "1 process, 2 threads (default)": (lambda out: [*infer, out, "--bundle", bundle, "--no-progress"], None),
     }
     times: dict[str, list[float]] = {k: [] for k in sides}

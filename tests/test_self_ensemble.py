@@ -160,3 +160,25 @@ def test_text_flags_from_the_bundle_command_line_mean_what_they_say(tmp_path, da
         run_inference(pipe, inp, tmp_path / "on", uncertainty="true")
     assert run_inference(pipe, inp, tmp_path / "off", uncertainty="false", compare="false") == 0
     assert sorted(p.name for p in (tmp_path / "off").iterdir() if p.suffix == ".png") == ["c_x4.png"]
+
+
+def test_text_flags_of_the_other_bundle_ids(data_root):
+    """The same 'false' text for the 3D bundle's ``self_supervised`` (chooses the pipeline in the config),
+    ``evaluate.json``'s ``vessels`` and ``train.json``'s ``compile``."""
+    from monai.bundle import ConfigParser
+
+    from monai_srgan.engines import SRPretrainer
+    from monai_srgan.inference.pipeline import SRInferencePipeline as Plain
+
+    parser = ConfigParser()
+    parser.read_config(str(ROOT / "bundles" / "ct_mr_sr_3d" / "configs" / "inference.json"))
+    parser["bundle_root"] = str(ROOT / "bundles" / "ct_mr_sr_3d")
+    parser["dataset_dir"] = str(data_root / "volumes")
+    parser["self_supervised"] = "false"
+    assert type(parser.get_parsed_content("evaluator").pipeline) is Plain
+    net = _random_srvgg()
+    kw = {"device": "cpu", "max_epochs": 1, "train_data_loader": [], "generator": net,
+          "optimizer_g": torch.optim.SGD(net.parameters(), 0.1), "loss_function": torch.nn.L1Loss()}  # fmt: skip
+    assert SRPretrainer(**kw, compile="false").compile is False
+    with pytest.raises(ConfigError, match="compile='maybe'"):
+        SRPretrainer(**kw, compile="maybe")

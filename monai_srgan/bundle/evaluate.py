@@ -204,6 +204,7 @@ def evaluate_sr(
     Returns:
         ``{"summary": {column: {"mean", ...}}, "eval_metrics": {...}, "files": {...}}``.
     """
+    self_ensemble, vessels = as_flag(self_ensemble, "self_ensemble"), as_flag(vessels, "vessels")
     n_given = len(files := list(files))
     files = files[: max_images or None]
     if not files:
@@ -229,7 +230,6 @@ def evaluate_sr(
         label: load_bundle_generator(copy.deepcopy(network), w, scale, setting=f"compare_weights['{label}']").eval()
         for label, w in dict(compare_weights or {}).items()
     }
-    self_ensemble = as_flag(self_ensemble, "self_ensemble")
     if self_ensemble:
         network = SelfEnsemble(network)
         others = {k: SelfEnsemble(v) for k, v in others.items()}

@@ -25,6 +25,7 @@ from monai.engines.utils import default_metric_cmp_fn
 from monai.engines.workflow import Workflow
 
 from monai_srgan.errors import ConfigError, TrainingInterrupted
+from monai_srgan.utils.flags import as_flag
 
 from .checks import check_finite, check_training_pair
 from .distributed import distributed_device, get_rank, init_distributed, is_distributed, wrap_ddp
@@ -172,7 +173,7 @@ class SRTrainerBase(QuietProjectErrors, ResumableTrainerMixin, Trainer):
         self.channels_last = use_channels_last(channels_last, generator)
         self.generator_raw = to_memory_format(generator.to(self.state.device), self.channels_last)
         self.generator = wrap_ddp(self.generator_raw, self.state.device) if self.ddp else self.generator_raw
-        self.compile = bool(compile)
+        self.compile = as_flag(compile, "compile")
         self.generator = self._compiled(self.generator)
         self.prefetch = int(prefetch)
         self.optimizer_g = optimizer_g

@@ -311,7 +311,7 @@ def _run(
                     "output": str(out_path),
                     "rank": ranks.rank,
                     "_index": i,
-                }  # fmt: skip
+                }
             )
     if interrupted and ranks.world > 1:  # the other ranks may be gone: no collective, this rank's rows on disk
         part = output / f"{REPORT_NAME}.rank{ranks.rank}.json"

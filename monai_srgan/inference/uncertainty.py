@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from monai_srgan.errors import ConfigError
+from monai_srgan.metrics._filters import box_mean
 from monai_srgan.transforms.resize import imresize
 
 __all__ = [
@@ -141,15 +142,6 @@ def pipeline_error_model(pipe: Any) -> ErrorModel:
     return load_error_model(getattr(pipe, "weights_path", None))
 
 
-def _box(x: torch.Tensor, k: int) -> torch.Tensor:
-    """Mean over a ``k``-wide window of every spatial axis of ``(N, C, *spatial)``, edges replicated."""
-    nsp = x.ndim - 2
-    pad = [k // 2] * (2 * nsp)
-    xp = F.pad(x, pad, mode="replicate")
-    pool = F.avg_pool2d if nsp == 2 else F.avg_pool3d
-    return pool(xp, k, stride=1)
-
-
 def _gradient_sq(x: torch.Tensor, scales: Sequence[int]) -> torch.Tensor:
     """Squared gradient magnitude of ``(N, C, *spatial)`` along the super-resolved axes (``scales[d] > 1``; central
     differences, one-sided at the edges). An axis that was not upsampled (the in-plane axes of a through-plane 3D
@@ -202,7 +194,7 @@ def uncertainty_features(
     k = 3
 
     def reduce(sq: torch.Tensor) -> torch.Tensor:  # squared values -> RMS over channels and the k-window
-        return _box(sq.mean(dim=1, keepdim=True), k).clamp_min_(0).sqrt_()
+        return box_mean(sq.mean(dim=1, keepdim=True), k).clamp_min_(0).sqrt_()
 
     diff = sr - bic
     feats = {"gradient": reduce(_gradient_sq(sr, scales)), "residual": reduce(diff.mul_(diff))}

@@ -18,19 +18,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from monai_srgan.errors import ConfigError
+from monai_srgan.metrics._filters import box_mean
 
 __all__ = ["ArtifactMapLoss", "artifact_map"]
 
 
 def _local_variance(x: torch.Tensor, kernel_size: int) -> torch.Tensor:
     """Unbiased variance over a ``kernel_size`` window around each pixel of ``(N, 1, *spatial)``, edges reflected."""
-    nsp = x.ndim - 2
-    pad = [kernel_size // 2] * (2 * nsp)
-    xp = F.pad(x, pad, mode="reflect")
-    pool = F.avg_pool2d if nsp == 2 else F.avg_pool3d
-    mean = pool(xp, kernel_size, stride=1)
-    mean_sq = pool(xp * xp, kernel_size, stride=1)
-    n = kernel_size**nsp
+    mean = box_mean(x, kernel_size, "reflect")
+    mean_sq = box_mean(x * x, kernel_size, "reflect")
+    n = kernel_size ** (x.ndim - 2)
     return (mean_sq - mean * mean).clamp_min(0) * (n / (n - 1))
 
 

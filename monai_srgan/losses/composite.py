@@ -101,6 +101,11 @@ class GeneratorLoss(nn.Module):
                     )
                 value = module(sr, hr, fake_logits=fake_logits, real_logits=real_logits)
             elif getattr(module, "needs_ema_sr", False):
+                if sr_ema is None:
+                    raise ValueError(
+                        f"GeneratorLoss term {name!r} ({type(module).__name__}) needs the EMA generator's SR: "
+                        "call loss(sr, hr, sr_ema=G_ema(lr))"
+                    )
                 value = module(sr, hr, sr_ema=sr_ema)
             else:
                 value = module(sr, hr)

@@ -1,4 +1,5 @@
-"""Small separable filters shared by the metrics (private): Gaussian, Gaussian derivatives, LoG, cropping.
+"""Small filters shared by the metrics (private; also the losses' and the uncertainty map's box mean): Gaussian,
+Gaussian derivatives, LoG, box mean, cropping.
 
 All functions work on batch-first tensors ``(N, C, *spatial)`` with 1, 2 or 3 spatial axes and filter every
 channel independently (the channels are folded into the batch axis), so they are vectorised over the batch.
@@ -120,6 +121,15 @@ def laplacian_of_gaussian(x: torch.Tensor, sigma: float, truncate: float = 4.0) 
         orders[axis] = 2
         out = out + gaussian_derivative(x, sigma, orders, truncate)
     return out * sigma**2
+
+
+def box_mean(x: torch.Tensor, size: int, padding_mode: str = "replicate") -> torch.Tensor:
+    """Mean over a ``size``-wide window (odd) along every spatial axis of ``(N, C, *spatial)`` (2D or 3D), same size
+    out: the input padded in ``padding_mode`` ("replicate", "reflect", ...) by ``size // 2``."""
+    nsp = x.ndim - 2
+    xp = F.pad(x, [size // 2] * (2 * nsp), mode=padding_mode)
+    pool = F.avg_pool2d if nsp == 2 else F.avg_pool3d
+    return pool(xp, size, stride=1)
 
 
 def crop_spatial(x: torch.Tensor, border: int | Sequence[int]) -> torch.Tensor:
