@@ -17,7 +17,9 @@ vessel map against the HR's (the ``evaluate.json`` settings).
 The rule (docs/results.md): a checkpoint is *faithful* when its PSNR stays above bicubic's, its hallucination score
 is at most ``HALLUCINATION_RATIO`` (5×) the PSNR model's and, for fundus, its vessel F1 is at least bicubic's; the
 one to ship is the faithful checkpoint with the highest gradient ratio not above the band's top (1.12). The vessel
-maps against the STARE *hand labels* are checked next with ``gan_fidelity.py``.
+maps against the STARE *hand labels* are checked next with ``gan_fidelity.py``. ``--grain 0 0.004 ...`` scores each
+checkpoint with each synthesised-grain amplitude (:class:`~monai_srgan.networks.GrainGenerator`) instead of the one
+its weights carry, and the rule then chooses the pair.
 """
 
 from __future__ import annotations
@@ -41,13 +43,16 @@ def main() -> None:
     from monai.bundle import ConfigParser
 
     from monai_srgan.metrics import evaluate_pair
-    from monai_srgan.networks import load_network_weights
+    from monai_srgan.networks import GrainGenerator, grain_for_weights, load_network_weights, with_grain
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoints", nargs="+", type=Path)
     ap.add_argument("--bundle", default="retina_sr", choices=["retina_sr", "cxr_sr"])
     ap.add_argument("--psnr", type=Path, default=None, help="the PSNR weights the GAN started from")
     ap.add_argument("--dataset_dir", required=True, help="as given to train.json (a folder or a list of folders)")
+    ap.add_argument("--grain", type=float, nargs="+", default=None,
+                    help="score every checkpoint with each of these synthesised-grain amplitudes instead of the one "
+                         "its weights carry (GrainGenerator; 0 = none)")  # fmt: skip
     args = ap.parse_args()
     bundle = REPO / "bundles" / args.bundle
     args.psnr = args.psnr or bundle / "models" / "model.pt"
@@ -66,9 +71,12 @@ def main() -> None:
     vessels = args.bundle == "retina_sr"
     vessel_kwargs = parser.get_parsed_content("evaluation#vessel_kwargs") if vessels else None
 
-    def score(path: Path) -> dict[str, float]:
+    def score(path: Path, grain: float | None = None) -> dict[str, float]:
         net = parser.get_parsed_content("network_def", instantiate=True)
+        net = grain_for_weights(net, str(path))
         load_network_weights(net, str(path))
+        if grain is not None:
+            net = with_grain(net.generator if isinstance(net, GrainGenerator) else net, grain)
         net.eval()
         rows = []
         for hr, lr in pairs:
@@ -77,7 +85,8 @@ def main() -> None:
             res = evaluate_pair(sr, hr, lr, crop_border=0, vessels=vessels, vessel_kwargs=vessel_kwargs)
             rows.append({k: float(v[0]) for k, v in res.items()})
         mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
-        line = (f"{path}: PSNR gain {mean['psnr_gain']:+.3f} dB, gradient ratio "
+        name = str(path) if grain is None else f"{path} grain {grain:g}"
+        line = (f"{name}: PSNR gain {mean['psnr_gain']:+.3f} dB, gradient ratio "
                 f"{mean['gradient_ratio_model']:.3f}, hallucination {mean['hallucination_model']:.5f}")  # fmt: skip
         if vessels:
             line += f", vessel F1 vs HR {mean['vessel_f1_model']:.3f} (bicubic {mean['vessel_f1_bicubic']:.3f})"
@@ -88,11 +97,13 @@ def main() -> None:
     limit = HALLUCINATION_RATIO * reference["hallucination_model"]
     faithful = {}
     for ckpt in sorted(args.checkpoints):
-        m = score(ckpt)
-        f1, f1_bicubic = (m["vessel_f1_model"], m["vessel_f1_bicubic"]) if vessels else (None, None)
-        faithful_here = is_faithful(f1, f1_bicubic, m["hallucination_model"], reference["hallucination_model"])
-        if faithful_here and m["psnr_gain"] > 0 and m["gradient_ratio_model"] <= BAND[1]:
-            faithful[str(ckpt)] = m["gradient_ratio_model"]  # the path: runs share checkpoint file names
+        for grain in args.grain or [None]:
+            m = score(ckpt, grain)
+            f1, f1_bicubic = (m["vessel_f1_model"], m["vessel_f1_bicubic"]) if vessels else (None, None)
+            faithful_here = is_faithful(f1, f1_bicubic, m["hallucination_model"], reference["hallucination_model"])
+            if faithful_here and m["psnr_gain"] > 0 and m["gradient_ratio_model"] <= BAND[1]:
+                # the path: runs share checkpoint file names
+                faithful[str(ckpt) if grain is None else f"{ckpt} grain {grain:g}"] = m["gradient_ratio_model"]
     if faithful:
         best = max(faithful, key=faithful.get)
         inside = BAND[0] <= faithful[best]

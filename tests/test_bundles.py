@@ -113,6 +113,13 @@ def test_each_stage_alone(small_data, tmp_path):
     warm = {"train#trainer#warm_start": str(out / "stage1/model.pt")}
     _run(_cfg(bundle, "train.json"), run_id="run_stage2", **kw, **warm)
     assert (out / "stage2" / "model.pt").is_file()
+    # grain_sigma: stage 2 trains a GrainGenerator around the stage-1 weights; its export carries the amplitude
+    grain_out = tmp_path / "grain"
+    kw = _tiny(bundle, small_data[bundle], grain_out)
+    _run(_cfg(bundle, "train.json"), run_id="run_stage2", **kw, **warm, grain_sigma=0.003)
+    state = torch.load(grain_out / "stage2" / "model.pt", weights_only=True)["params"]
+    assert float(state["grain_sigma"][0]) == pytest.approx(0.003)
+    assert any(k.startswith("generator.") for k in state)
 
 
 def test_stage_handlers_are_changed_by_name(small_data, tmp_path):

@@ -36,7 +36,13 @@ from monai_srgan.errors import ConfigError, InputFileError, SRGANError
 from monai_srgan.inference.tiling import SRInferer
 from monai_srgan.io.writers.common import atomic_write_file
 from monai_srgan.metrics import evaluate_pair, format_table, psnr, rows_from_results, ssim, summarize, write_report
-from monai_srgan.networks import CheckpointMismatchError, SelfEnsemble, load_network_weights
+from monai_srgan.networks import (
+    CheckpointMismatchError,
+    SelfEnsemble,
+    grain_applied_to,
+    grain_for_weights,
+    load_network_weights,
+)
 from monai_srgan.transforms.resize import imresize
 from monai_srgan.utils.figures import comparison_figure, detail_crop
 from monai_srgan.utils.flags import as_flag
@@ -75,6 +81,7 @@ def load_bundle_generator(
         )
 
     try:
+        network = grain_for_weights(network, os.fspath(weights))
         load_network_weights(network, os.fspath(weights), strict=True)
     except Exception as e:  # noqa: BLE001 - say which setting does not fit
         if isinstance(e, InputFileError) and not isinstance(e, CheckpointMismatchError):
@@ -231,8 +238,8 @@ def evaluate_sr(
         for label, w in dict(compare_weights or {}).items()
     }
     if self_ensemble:
-        network = SelfEnsemble(network)
-        others = {k: SelfEnsemble(v) for k, v in others.items()}
+        network = grain_applied_to(network, SelfEnsemble)
+        others = {k: grain_applied_to(v, SelfEnsemble) for k, v in others.items()}
     label = model_name if others else "model"
     columns = ("LR", "bicubic", *others, label, "HR", "|model-HR|x4", "|bicubic-HR|x4")
 

@@ -20,6 +20,7 @@ import torch
 from monai_srgan.errors import ConfigError, InputFileError
 from monai_srgan.io.writers.common import atomic_write_file
 from monai_srgan.networks import export as net_export
+from monai_srgan.networks.generators.grain import GrainGenerator
 
 __all__ = ["is_exported", "load_exported", "export_model", "ExportedGenerator", "SIDECAR_KEYS"]
 
@@ -112,6 +113,11 @@ def export_model(pipeline: Any, output: str | os.PathLike, to: str | None = None
     net = pipeline.network
     if isinstance(net, ExportedGenerator):
         raise ConfigError("--model is already an exported model: export from the original weights")
+    if isinstance(net, GrainGenerator):
+        raise ConfigError(
+            "these weights add synthesised grain (GrainGenerator), which an exported graph cannot draw at each tile's "
+            "position: export the PSNR weights, or run the .pt weights"
+        )
     in_ch = int(pipeline.in_channels or getattr(net, "in_channels", None) or 1)
     sd = int(pipeline.spatial_dims)
     example = torch.rand(1, in_ch, *([int(tile_size)] * sd))

@@ -10,7 +10,7 @@ import torch
 
 from monai_srgan.errors import ConfigError, InputFileError
 from monai_srgan.inference.exported import is_exported, load_exported
-from monai_srgan.networks import load_network_weights
+from monai_srgan.networks import grain_for_weights, load_network_weights
 
 __all__ = ["load_generator", "network_in_channels"]
 
@@ -47,6 +47,7 @@ def load_generator(
     if not os.path.isfile(weights):
         raise InputFileError(weights, "model weight file not found", "give the path of a trained checkpoint")
     try:
+        model = grain_for_weights(model, os.fspath(weights))
         load_network_weights(model, os.fspath(weights), strict=True)
     except InputFileError:
         raise

@@ -27,6 +27,7 @@ from monai_srgan.inference.tiling import SRInferer
 from monai_srgan.inference.value_guard import CLAMP_MODES, OutputValueGuard
 from monai_srgan.io.writers import write_image
 from monai_srgan.io.writers.formats import FORMAT_EXTENSIONS, output_format_for
+from monai_srgan.networks.generators.grain import GrainGenerator, grain_applied_to
 from monai_srgan.networks.generators.self_ensemble import SelfEnsemble
 from monai_srgan.transforms.intensity import ScaleToUnitRange, invert_normalization
 from monai_srgan.utils.flags import as_flag
@@ -124,6 +125,9 @@ class SRInferencePipeline:
         self.device = torch.device(device or "cpu")
         if isinstance(network, torch.nn.Module):
             network = network.to(self.device).eval()
+        if isinstance(network, GrainGenerator) and float(network.sigma.max()) > 0:
+            sigma = "/".join(f"{v:.4g}" for v in network.sigma.unique().tolist())
+            model_name = f"{model_name} + synthesised grain sigma {sigma}"
         self.self_ensemble = as_flag(self_ensemble, "self_ensemble")
         if self.self_ensemble:
             if not _autocastable(network):
@@ -131,8 +135,9 @@ class SRInferencePipeline:
                     f"self_ensemble needs the model as a PyTorch module, not an exported {type(network).__name__}: "
                     "give the .pt weights, or run without self_ensemble"
                 )
-            network = SelfEnsemble(network)
-            model_name = f"{model_name} self-ensemble {len(network.transforms)}"
+            network = grain_applied_to(network, SelfEnsemble)
+            ensemble = network.generator if isinstance(network, GrainGenerator) else network
+            model_name = f"{model_name} self-ensemble {len(ensemble.transforms)}"
         self.network = network
         net_scale = getattr(network, "scale", None)
         if net_scale is not None and scale_tuple(net_scale) != scale_tuple(scale)[: len(scale_tuple(net_scale))]:

@@ -22,6 +22,7 @@ import torch
 from monai.inferers import Inferer
 
 from monai_srgan.errors import ConfigError
+from monai_srgan.networks.generators.grain import GrainGenerator
 from monai_srgan.utils.axes import per_axis
 from monai_srgan.utils.precision import low_precision, resolve_dtype
 
@@ -162,6 +163,8 @@ class SRInferer(Inferer):
 
         ``sr_tile`` is float32 ``(C_out, *tile)`` on the input's device and belongs at
         ``out[batch_index, :, *output_slices]``; the tiles abut, so every output pixel is yielded exactly once.
+        A :class:`~monai_srgan.networks.GrainGenerator` runs its generator on the tiles and adds the grain of each
+        tile's output position (keyed by ``batch_index`` too: the slice of a volume run slice by slice).
 
         Args:
             inputs: ``(N, C, *spatial)`` normalised float input.
@@ -173,6 +176,9 @@ class SRInferer(Inferer):
             raise ConfigError(f"SRInferer needs (N, C, *spatial) input, got shape {tuple(inputs.shape)}")
         x = inputs.as_subclass(torch.Tensor) if isinstance(inputs, torch.Tensor) else torch.as_tensor(inputs)
         x = x.float()
+        grain = network if isinstance(network, GrainGenerator) else None
+        if grain is not None:
+            network = grain.generator
         nsp = x.ndim - 2
         scales = per_axis(self.scale, nsp, "scale", int)
         tiles = self.plan(tuple(x.shape[2:]), network)
@@ -189,7 +195,10 @@ class SRInferer(Inferer):
             yb = yb.to(x.device)
             for j, (n, (core, _, keep)) in enumerate(chunk):
                 out_sl = tuple(slice(c.start * s, c.stop * s) for c, s in zip(core, scales))
-                yield n, out_sl, yb[(j, slice(None), *keep)]
+                y = yb[(j, slice(None), *keep)]
+                if grain is not None:
+                    y = y + grain.grain(y.shape, out_sl, index=n).to(y)
+                yield n, out_sl, y
             del xb, yb
             if bar is not None:
                 bar.update(len(chunk))

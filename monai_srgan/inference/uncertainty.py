@@ -34,10 +34,10 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from monai_srgan.errors import ConfigError
 from monai_srgan.metrics._filters import box_mean
+from monai_srgan.metrics.quality.no_reference import noise_sd
 from monai_srgan.transforms.resize import imresize
 
 __all__ = [
@@ -156,25 +156,6 @@ def _gradient_sq(x: torch.Tensor, scales: Sequence[int]) -> torch.Tensor:
     return sq
 
 
-def _noise_level(x: torch.Tensor) -> torch.Tensor:
-    """Immerkær's noise SD estimate per image (CVIU 1996, eq. 2), RMS over channels: ``(N, 1, 1, ...)``.
-
-    ``σ = sqrt(π/2) / (6 (W−2)(H−2)) Σ |x * L|`` with ``L`` the difference of two Laplacians, which cancels image
-    structure up to second order; over the first two spatial axes (each slice of a volume).
-    """
-    n, c = x.shape[:2]
-    if x.ndim == 5:  # (N, C, H, W, D): slices as planes
-        planes = x.float().permute(0, 1, 4, 2, 3).reshape(-1, 1, *x.shape[2:4])
-    else:
-        planes = x.float().reshape(-1, 1, *x.shape[2:4])
-    k = torch.tensor([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])[None, None]
-    if planes.shape[-1] < 3 or planes.shape[-2] < 3:
-        return torch.zeros((n, 1) + (1,) * (x.ndim - 2))
-    r = F.conv2d(planes, k).abs().mean(dim=(1, 2, 3)) * (np.pi / 2) ** 0.5 / 6.0
-    per_image = r.reshape(n, -1).pow(2).mean(dim=1).sqrt()
-    return per_image.reshape((n, 1) + (1,) * (x.ndim - 2))
-
-
 def uncertainty_features(
     sr: torch.Tensor,
     lr: torch.Tensor,
@@ -198,7 +179,7 @@ def uncertainty_features(
 
     diff = sr - bic
     feats = {"gradient": reduce(_gradient_sq(sr, scales)), "residual": reduce(diff.mul_(diff))}
-    feats["noise"] = _noise_level(lr).expand_as(feats["gradient"])
+    feats["noise"] = noise_sd(lr).expand_as(feats["gradient"])
     if sr_tta is not None:
         d = sr - sr_tta.float()
         feats["tta"] = reduce(d.mul_(d))

@@ -33,9 +33,11 @@ from torch import nn
 from ..errors import InputFileError
 from ..io.writers.common import atomic_write_file
 from .export import unwrap_model
+from .generators.grain import GRAIN_KEY, GrainGenerator
 
 __all__ = [
     "load_network_weights",
+    "grain_for_weights",
     "read_weight_file",
     "save_generator_weights",
     "save_state_dict",
@@ -301,6 +303,11 @@ def load_network_weights(
     else:
         source, obj = "<state dict>", path_or_state
     sd, wrapper, stripped = extract_state_dict(obj, key=key, model=model, source=source)
+    if isinstance(model, GrainGenerator) and not any(k == GRAIN_KEY or k.startswith("generator.") for k in sd):
+        # plain generator weights (a PSNR stage) into a generator with grain: the grain keeps its amplitude
+        report = load_network_weights(model.generator, sd, strict=strict, map_location=map_location)
+        report.source, report.wrapper_key, report.stripped_prefixes = source, wrapper, stripped
+        return report
     report = LoadReport(source, _describe(model), wrapper, stripped)
     target = model.state_dict()
     ckpt_keys, model_keys = set(sd), set(target)
@@ -316,6 +323,8 @@ def load_network_weights(
     report.loaded = list(fit)
     if not report.ok:
         report.hints = _hints(model, report, ckpt_keys, model_keys)
+        if GRAIN_KEY in ckpt_keys and not isinstance(model, GrainGenerator):
+            report.hints.insert(0, "the weights add grain: build the network with grain_for_weights(network, path)")
         if strict:
             raise CheckpointMismatchError(
                 source,
@@ -325,6 +334,22 @@ def load_network_weights(
             )
     model.load_state_dict(fit, strict=False)
     return report
+
+
+def grain_for_weights(
+    network: nn.Module, path_or_state: str | os.PathLike | Mapping[str, Any], map_location: str | torch.device = "cpu"
+) -> nn.Module:
+    """``network`` wrapped in a :class:`~monai_srgan.networks.GrainGenerator` when the weights carry a grain
+    amplitude (GAN weights trained with grain), else ``network`` itself; load the weights into the result."""
+    obj = (
+        read_weight_file(os.fspath(path_or_state), map_location)
+        if isinstance(path_or_state, (str, os.PathLike))
+        else path_or_state
+    )
+    sd, _, _ = extract_state_dict(obj, model=None)
+    if GRAIN_KEY not in sd or isinstance(unwrap_model(network), GrainGenerator):
+        return network
+    return GrainGenerator(network, sd[GRAIN_KEY].tolist())
 
 
 def save_generator_weights(model: nn.Module, path: str | os.PathLike, key: str | None = None) -> Path:

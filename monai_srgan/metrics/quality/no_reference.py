@@ -15,7 +15,7 @@ from monai_srgan.errors import ConfigError
 from .._filters import as_float, conv_axis, crop_spatial, plain_tensor
 from .common import masked_mean, resolve_range
 
-__all__ = ["sharpness"]
+__all__ = ["sharpness", "noise_sd"]
 
 
 def _laplacian(x: torch.Tensor) -> torch.Tensor:
@@ -91,3 +91,39 @@ def sharpness(
     mean = masked_mean(v, m)
     centred = v - mean.reshape(-1, *([1] * (v.ndim - 1)))
     return masked_mean(centred * centred, m)
+
+
+def noise_sd(x: torch.Tensor, per_channel: bool = False, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Immerkær's noise standard deviation estimate (CVIU 1996, "Fast noise variance estimation", eq. 2).
+
+    ``σ = sqrt(π/2) / (6 (W−2)(H−2)) Σ |x * L|`` with ``L`` the difference of two Laplacians, which cancels image
+    structure up to second order; over the first two spatial axes (each slice of a volume).
+
+    Args:
+        x: ``(N, C, H, W[, D])`` image.
+        per_channel: ``(N, C)`` one estimate per channel; otherwise ``(N, 1, 1, ...)``, the RMS over channels.
+        mask: 2D only: ``(N, 1, H, W)``, the sum runs over the pixels whose 3 × 3 neighbourhood lies inside it (e.g. a
+            fundus field of view, so that the black surround does not dilute the estimate).
+    """
+    n, c = x.shape[:2]
+    if x.ndim == 5:  # (N, C, H, W, D): slices as planes
+        planes = x.float().permute(0, 1, 4, 2, 3).reshape(-1, 1, *x.shape[2:4])
+    else:
+        planes = x.float().reshape(-1, 1, *x.shape[2:4])
+    if planes.shape[-1] < 3 or planes.shape[-2] < 3:
+        return torch.zeros((n, c)) if per_channel else torch.zeros((n, 1) + (1,) * (x.ndim - 2))
+    k = torch.tensor([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]], device=planes.device)[None, None]
+    resp = torch.nn.functional.conv2d(planes, k).abs()
+    if mask is None:
+        r = resp.mean(dim=(1, 2, 3))
+    else:
+        if x.ndim != 4:
+            raise ConfigError("noise_sd: mask is for 2D images")
+        inside = -torch.nn.functional.max_pool2d(-(mask.float() > 0).float(), 3, stride=1).to(resp.device)
+        inside = inside.expand(n, c, *inside.shape[2:]).reshape(-1, 1, *inside.shape[2:])
+        r = (resp * inside).sum(dim=(1, 2, 3)) / inside.sum(dim=(1, 2, 3)).clamp_min(1)
+    r = r * (torch.pi / 2) ** 0.5 / 6.0
+    r = r.reshape(n, c, -1).pow(2).mean(dim=2).sqrt()  # RMS over the slices of a volume
+    if per_channel:
+        return r
+    return r.pow(2).mean(dim=1).sqrt().reshape((n, 1) + (1,) * (x.ndim - 2))

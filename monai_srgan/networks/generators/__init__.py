@@ -1,6 +1,6 @@
 """Generators: SRResNet, MSRResNet, EDSR (+ improved SE), RRDBNet, SRVGGNetCompact, the cascaded ×2 generator and
-ThroughPlaneSR (a 2D network across the slice axis of volumes), and the SelfEnsemble wrapper (flips and rotations
-of the input, averaged).
+ThroughPlaneSR (a 2D network across the slice axis of volumes), the SelfEnsemble wrapper (flips and rotations
+of the input, averaged) and the GrainGenerator wrapper (synthesised sensor grain added to the output).
 
 Every generator is ``Gen(spatial_dims, in_channels, out_channels, scale, **arch)`` with ``forward(lr) -> sr``,
 ``sr.shape[2:] == scale * lr.shape[2:]``, and the attributes ``.scale`` and ``.receptive_field`` (radius in LR
@@ -9,10 +9,11 @@ pixels, see :mod:`.base`).
 
 from __future__ import annotations
 
-from . import base, cascaded, edsr, rrdbnet, self_ensemble, srresnet, srvgg, through_plane
+from . import base, cascaded, edsr, grain, rrdbnet, self_ensemble, srresnet, srvgg, through_plane
 from .base import *  # noqa: F401,F403
 from .cascaded import *  # noqa: F401,F403
 from .edsr import *  # noqa: F401,F403
+from .grain import *  # noqa: F401,F403
 from .rrdbnet import *  # noqa: F401,F403
 from .self_ensemble import *  # noqa: F401,F403
 from .srresnet import *  # noqa: F401,F403
@@ -40,4 +41,5 @@ __all__ = [
     *cascaded.__all__,
     *through_plane.__all__,
     *self_ensemble.__all__,
+    *grain.__all__,
 ]

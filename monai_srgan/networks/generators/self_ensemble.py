@@ -19,6 +19,7 @@ from torch import nn
 from monai_srgan.errors import ConfigError
 
 from ..blocks.pixelshuffle import normalize_scale
+from .grain import GrainGenerator
 
 __all__ = ["SelfEnsemble", "dihedral_transforms"]
 
@@ -49,6 +50,11 @@ class SelfEnsemble(nn.Module):
         super().__init__()
         if not isinstance(network, nn.Module):
             raise ConfigError(f"SelfEnsemble wraps a torch.nn.Module generator, got {type(network).__name__}")
+        if isinstance(network, GrainGenerator):
+            raise ConfigError(
+                "SelfEnsemble of a GrainGenerator would average its grain away: ensemble the generator and keep the "
+                "grain (grain_applied_to(network, SelfEnsemble))"
+            )
         self.network = network
         self.spatial_dims = int(getattr(network, "spatial_dims", 2))
         axes = tuple(int(a) for a in spatial_axes)
