@@ -18,7 +18,8 @@ and the hallucination score (:func:`monai_srgan.metrics.evaluate_pair`) against 
 never trained anything; α is one number), then reported on the STARE test photographs: the sharpest α whose mean
 label F1 is at least bicubic's and whose hallucination score is at most 5× the PSNR model's (the 0.3.0 stage-2
 GAN's is about 10×; the margin the model card states). ``--write ALPHA`` stores ``θ(ALPHA)`` as the bundle's
-``models/model_gan.pt`` (a plain state dict). ``--previous PATH`` scores an earlier GAN's weights beside them and
+``models/model_gan.pt`` (a plain state dict; for GAN weights that carry synthesised grain, ``GrainGenerator``, the
+grain amplitude is interpolated too, α·σ, and written with them). ``--previous PATH`` scores an earlier GAN's weights beside them and
 shows them in the figure (e.g. ``benchmarks/results/retina_model_gan_stage2.pt``, the 0.3.0 stage-2 GAN).
 """
 
@@ -37,6 +38,7 @@ from monai_srgan.inference.pipeline import SRInferencePipeline
 from monai_srgan.metrics import evaluate_pair
 from monai_srgan.metrics._filters import binary_dilate, binary_erode
 from monai_srgan.metrics.fidelity.vessels import vessel_map
+from monai_srgan.networks import GRAIN_KEY, GrainGenerator
 from monai_srgan.networks.checkpoint import atomic_torch_save, read_weight_file
 from monai_srgan.transforms import LoadMedicalImage
 from monai_srgan.transforms.fundus import estimate_fov_mask
@@ -81,9 +83,13 @@ def _worst_crop(outs: dict[str, torch.Tensor], fov: torch.Tensor, keys: dict[str
     ]  # fmt: skip
 
 
-def _state(path: Path) -> dict[str, torch.Tensor]:
+def _state(path: Path) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+    """The generator's state dict and the grain amplitude the weights carry (``GrainGenerator``; else None)."""
     raw = read_weight_file(path)
-    return raw.get("params_ema", raw.get("params", raw)) if isinstance(raw, dict) else raw
+    sd = raw.get("params_ema", raw.get("params", raw)) if isinstance(raw, dict) else raw
+    if GRAIN_KEY not in sd:
+        return sd, None
+    return {k.removeprefix("generator."): v for k, v in sd.items() if k != GRAIN_KEY}, sd[GRAIN_KEY]
 
 
 def _stare_sections() -> dict[str, str]:
@@ -102,10 +108,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--figure", default=None, help="write HR | PSNR | GAN crops where the GAN differs most from HR")
     args = ap.parse_args(argv)
     bundle = ROOT / "bundles" / "retina_sr"
-    psnr_state, gan_state = _state(bundle / "models" / "model.pt"), _state(Path(args.gan))
-    previous_state = _state(Path(args.previous)) if args.previous else None
-    pipe = SRInferencePipeline.from_bundle(bundle, output_dtype="float32", tile_size=256)
+    (psnr_state, _), (gan_state, gan_grain) = _state(bundle / "models" / "model.pt"), _state(Path(args.gan))
+    previous_state, previous_grain = _state(Path(args.previous)) if args.previous else (None, None)
+    pipe = SRInferencePipeline.from_bundle(bundle, weights=bundle / "models" / "model.pt", output_dtype="float32",
+                                           tile_size=256)  # fmt: skip
     net = pipe.network
+
+    def use(state: dict[str, torch.Tensor], grain: torch.Tensor | None) -> None:
+        """θ into the generator; the grain amplitude (α·σ for an interpolation) added after it, as the loaders do."""
+        net.load_state_dict({k: v.to(psnr_state[k].dtype) for k, v in state.items()})
+        pipe.network = net if grain is None or float(grain.max()) == 0 else GrainGenerator(net, grain.tolist())
+
     sections = _stare_sections()
     load = LoadMedicalImage()
     rows: dict[str, list[dict[str, float]]] = {"select": [], "test": []}
@@ -123,10 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         x.meta.update(srgan_value_min=0.0, srgan_value_max=1.0, srgan_dtype="float32")
         for a in args.alphas:
             mixed = {k: (1 - a) * psnr_state[k].float() + a * gan_state[k].float() for k in psnr_state}
-            net.load_state_dict({k: v.to(psnr_state[k].dtype) for k, v in mixed.items()})
+            use(mixed, None if gan_grain is None else a * gan_grain)
             outs[f"a{a:g}"] = pipe.predict(x).as_subclass(torch.Tensor)[None].clamp(0, 1)
         if previous_state is not None:
-            net.load_state_dict({k: v.to(psnr_state[k].dtype) for k, v in previous_state.items()})
+            use(previous_state, previous_grain)
             outs["previous"] = pipe.predict(x).as_subclass(torch.Tensor)[None].clamp(0, 1)
         row: dict[str, float] = {}
         for key, img in outs.items():
@@ -184,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         mixed = {k: ((1 - a) * psnr_state[k].float() + a * gan_state[k].float()).to(psnr_state[k].dtype)
                  for k in psnr_state}  # fmt: skip
         out = mixed  # a plain state dict, as every shipped weight file (docs/results.md records α and the sources)
+        if gan_grain is not None:  # a GrainGenerator's layout: the generator's keys and the interpolated amplitude
+            out = {**{f"generator.{k}": v for k, v in mixed.items()}, GRAIN_KEY: a * gan_grain}
         atomic_torch_save(out, bundle / "models" / "model_gan.pt")
         print(f"written: {bundle / 'models' / 'model_gan.pt'} (α = {a:g})")
     return 0
