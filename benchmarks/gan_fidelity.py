@@ -19,8 +19,9 @@ never trained anything; α is one number), then reported on the STARE test photo
 label F1 is at least bicubic's and whose hallucination score is at most 5× the PSNR model's (the 0.3.0 stage-2
 GAN's is about 10×; the margin the model card states). ``--write ALPHA`` stores ``θ(ALPHA)`` as the bundle's
 ``models/model_gan.pt`` (a plain state dict; for GAN weights that carry synthesised grain, ``GrainGenerator``, the
-grain amplitude is interpolated too, α·σ, and written with them). ``--previous PATH`` scores an earlier GAN's weights beside them and
-shows them in the figure (e.g. ``benchmarks/results/retina_model_gan_stage2.pt``, the 0.3.0 stage-2 GAN).
+grain amplitude is interpolated too, α·σ, and written with them). ``--previous PATH`` scores an earlier GAN's
+weights beside them and shows them in the figure (e.g. ``benchmarks/results/retina_model_gan_stage2.pt``, the
+0.3.0 stage-2 GAN, or ``retina_model_gan_0.5.0.pt``, the 0.5.0 GAN without grain).
 """
 
 from __future__ import annotations

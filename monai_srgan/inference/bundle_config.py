@@ -26,8 +26,9 @@ logger = logging.getLogger(__name__)
 
 #: what a user of ``--weights gan`` is told (docs/results.md "Do the GAN weights invent vessels?")
 GAN_WARNING = (
-    "--weights gan: sharper than the default PSNR weights, but they add fine detail the input does not hold "
-    "(hallucination score about 4x the PSNR weights' on held-out STARE photographs, docs/results.md); "
+    "--weights gan: sharper than the default PSNR weights, but they add texture the input does not hold: fine "
+    "detail, and synthesised grain where the weights carry it (retina: hallucination score about 3x the PSNR "
+    "weights' on held-out photographs, docs/results.md); "
     "use the default weights where fidelity matters more than sharpness"
 )
 
