@@ -6,8 +6,8 @@ Usage (from the repository root)::
         --dataset_dir "['../shared/data/retina','../shared/data/extra/retina']"
 
 On every image of the **training** section of the bundle's split (never the validation or test images), through
-the bundle's own ``evaluate.json`` pre-processing and bicubic degradation, the weights (default the shipped PSNR
-``models/model.pt``) super-resolve the LR, and Immerkær's noise estimate
+the bundle's own ``evaluate.json`` pre-processing and bicubic degradation (the pairs of ``calibrate_uncertainty.py``),
+the weights (default the shipped PSNR ``models/model.pt``) super-resolve the LR, and Immerkær's noise estimate
 (:func:`~monai_srgan.metrics.noise_sd`; inside the field of view for fundus photographs) is taken per channel
 of HR and of SR. The grain amplitude is ``σ_c = sqrt(mean(max(0, σ_HR,c² − σ_SR,c²)))``: white noise of that
 amplitude restores the noise power that SR lacks. It is the ``grain_sigma`` that ``train.json``'s GAN stage adds
@@ -17,49 +17,46 @@ amplitude restores the noise power that SR lacks. It is the ``grain_sigma`` that
 from __future__ import annotations
 
 import argparse
-import ast
+import sys
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from calibrate_uncertainty import section_pairs  # noqa: E402  (one loader of a split section's pairs)
 
 
 def main() -> None:
     from monai.bundle import ConfigParser
 
+    from monai_srgan.bundle.evaluate import load_bundle_generator
     from monai_srgan.metrics import noise_sd
-    from monai_srgan.networks import load_network_weights
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bundle", default="retina_sr", choices=["retina_sr", "cxr_sr"])
     ap.add_argument("--dataset_dir", required=True, help="as given to train.json (a folder or a list of folders)")
-    ap.add_argument("--weights", type=Path, default=None, help="PSNR weights (default: the bundle's models/model.pt)")
+    ap.add_argument("--weights", default="psnr", help="psnr (default: the bundle's models/model.pt) or a weight file")
     ap.add_argument("--section", default="training", help="split section to measure on")
     args = ap.parse_args()
     bundle = ROOT / "bundles" / args.bundle
+    loader = argparse.Namespace(dataset_dir=args.dataset_dir, work_dir="/tmp/srgan_calibrate_grain", scale=4,
+                                weights=args.weights, max_images=None)  # fmt: skip
     parser = ConfigParser()
     parser.read_config(str(bundle / "configs" / "evaluate.json"))
     parser["bundle_root"] = str(bundle)
-    parser["dataset_dir"] = ast.literal_eval(args.dataset_dir) if args.dataset_dir.startswith("[") else args.dataset_dir
-    parser["output_dir"] = "/tmp/srgan_calibrate_grain"
-    parser["eval_section"] = args.section
-    prep, degrade = parser.get_parsed_content("eval_transform"), parser.get_parsed_content("degrade")
-    net = parser.get_parsed_content("network_def", instantiate=True)
-    load_network_weights(net, str(args.weights or bundle / "models" / "model.pt"))
-    net.eval()
+    net = None
     hr_var, sr_var = [], []
-    for entry in parser.get_parsed_content("eval_files"):
-        d = degrade(prep(dict(entry)))
-        hr, lr = torch.as_tensor(d["hr"]).float()[None], torch.as_tensor(d["lr"]).float()[None]
-        mask = d.get("fov")
-        mask = None if mask is None else torch.as_tensor(mask).float()[None]
+    for name, lr, hr, fov, weights in section_pairs(bundle, loader, args.section):
+        if net is None:
+            net = load_bundle_generator(parser.get_parsed_content("network_def", instantiate=True), weights).eval()
         with torch.no_grad():
-            sr = net(lr).float().clamp(0, 1)
-        n_hr, n_sr = noise_sd(hr, per_channel=True, mask=mask)[0], noise_sd(sr, per_channel=True, mask=mask)[0]
+            sr = net(lr.as_subclass(torch.Tensor)[None]).float().clamp(0, 1)
+        mask = None if fov is None else fov[None, None].float()
+        n_hr = noise_sd(hr[None], per_channel=True, mask=mask)[0]
+        n_sr = noise_sd(sr, per_channel=True, mask=mask)[0]
         hr_var.append(n_hr**2)
         sr_var.append(n_sr**2)
-        name = Path(str(entry["hr"])).name
         print(f"{name}: noise SD per channel HR {[round(float(v), 5) for v in n_hr]}, "
               f"SR {[round(float(v), 5) for v in n_sr]}", flush=True)  # fmt: skip
     hr_var, sr_var = torch.stack(hr_var), torch.stack(sr_var)

@@ -61,8 +61,10 @@ def _spearman(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((ra * rb).sum() / (ra.norm() * rb.norm()).clamp_min(1e-12))
 
 
-def _pairs(bundle: Path, args: argparse.Namespace, section: str):
-    """Yield ``(name, lr MetaTensor in [0, 1], hr (C, H, W), fov mask (H, W) or None)`` of one split section."""
+def section_pairs(bundle: Path, args: argparse.Namespace, section: str):
+    """Yield ``(name, lr MetaTensor in [0, 1], hr (C, H, W), fov mask (H, W) or None, weight file)`` of one split
+    section (``args``: ``dataset_dir``, ``work_dir``, ``scale``, ``weights``, ``max_images``); also used by
+    ``calibrate_grain.py``."""
     parser = ConfigParser()
     parser.read_config(str(bundle / "configs" / "evaluate.json"))
     parser.update(
@@ -152,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.self_calibrate and not volumes:
         print("error: --self-calibrate is for the volumes of ct_mr_sr_3d")
         return 2
-    fit_pairs = _volume_pairs(VOLUMES_FIT) if volumes else _pairs(bundle, args, "validation")
+    fit_pairs = _volume_pairs(VOLUMES_FIT) if volumes else section_pairs(bundle, args, "validation")
     if args.self_calibrate:
         fit_pairs = iter(())
         pipe = SRInferencePipeline.from_bundle(bundle, output_dtype="float32")
@@ -202,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|")
     rhos, covs, t_plain, t_unc = [], [], 0.0, 0.0
     test_names = []
-    test_pairs = _volume_pairs(VOLUMES_TEST) if volumes else _pairs(bundle, args, "test")
+    test_pairs = _volume_pairs(VOLUMES_TEST) if volumes else section_pairs(bundle, args, "test")
     pool = F.avg_pool3d if volumes else F.avg_pool2d
     for name, lr, hr, fov, _ in test_pairs:
         t0 = time.perf_counter()

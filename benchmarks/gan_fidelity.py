@@ -27,6 +27,7 @@ weights beside them and shows them in the figure (e.g. ``benchmarks/results/reti
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 from pathlib import Path
 
@@ -39,8 +40,7 @@ from monai_srgan.inference.pipeline import SRInferencePipeline
 from monai_srgan.metrics import evaluate_pair
 from monai_srgan.metrics._filters import binary_dilate, binary_erode
 from monai_srgan.metrics.fidelity.vessels import vessel_map
-from monai_srgan.networks import GRAIN_KEY, GrainGenerator
-from monai_srgan.networks.checkpoint import atomic_torch_save, read_weight_file
+from monai_srgan.networks import GrainGenerator, grain_for_weights, load_network_weights, save_generator_weights
 from monai_srgan.transforms import LoadMedicalImage
 from monai_srgan.transforms.fundus import estimate_fov_mask
 from monai_srgan.transforms.resize import imresize
@@ -84,13 +84,14 @@ def _worst_crop(outs: dict[str, torch.Tensor], fov: torch.Tensor, keys: dict[str
     ]  # fmt: skip
 
 
-def _state(path: Path) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
-    """The generator's state dict and the grain amplitude the weights carry (``GrainGenerator``; else None)."""
-    raw = read_weight_file(path)
-    sd = raw.get("params_ema", raw.get("params", raw)) if isinstance(raw, dict) else raw
-    if GRAIN_KEY not in sd:
-        return sd, None
-    return {k.removeprefix("generator."): v for k, v in sd.items() if k != GRAIN_KEY}, sd[GRAIN_KEY]
+def _state(net: torch.nn.Module, path: Path) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+    """The generator's state dict and the grain amplitude the weights carry (``GrainGenerator``; else None), loaded
+    the way the bundles load them."""
+    built = grain_for_weights(copy.deepcopy(net), path)
+    load_network_weights(built, path)
+    if isinstance(built, GrainGenerator):
+        return built.generator.state_dict(), built.sigma
+    return built.state_dict(), None
 
 
 def _stare_sections() -> dict[str, str]:
@@ -109,11 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--figure", default=None, help="write HR | PSNR | GAN crops where the GAN differs most from HR")
     args = ap.parse_args(argv)
     bundle = ROOT / "bundles" / "retina_sr"
-    (psnr_state, _), (gan_state, gan_grain) = _state(bundle / "models" / "model.pt"), _state(Path(args.gan))
-    previous_state, previous_grain = _state(Path(args.previous)) if args.previous else (None, None)
     pipe = SRInferencePipeline.from_bundle(bundle, weights=bundle / "models" / "model.pt", output_dtype="float32",
                                            tile_size=256)  # fmt: skip
     net = pipe.network
+    (psnr_state, _), (gan_state, gan_grain) = _state(net, bundle / "models" / "model.pt"), _state(net, Path(args.gan))
+    previous_state, previous_grain = _state(net, Path(args.previous)) if args.previous else (None, None)
 
     def use(state: dict[str, torch.Tensor], grain: torch.Tensor | None) -> None:
         """θ into the generator; the grain amplitude (α·σ for an interpolation) added after it, as the loaders do."""
@@ -197,10 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         a = float(args.write)
         mixed = {k: ((1 - a) * psnr_state[k].float() + a * gan_state[k].float()).to(psnr_state[k].dtype)
                  for k in psnr_state}  # fmt: skip
-        out = mixed  # a plain state dict, as every shipped weight file (docs/results.md records α and the sources)
-        if gan_grain is not None:  # a GrainGenerator's layout: the generator's keys and the interpolated amplitude
-            out = {**{f"generator.{k}": v for k, v in mixed.items()}, GRAIN_KEY: a * gan_grain}
-        atomic_torch_save(out, bundle / "models" / "model_gan.pt")
+        net.load_state_dict(mixed)  # a plain state dict, as every shipped weight file (docs/results.md records α)
+        out = net if gan_grain is None else GrainGenerator(net, (a * gan_grain).tolist())  # the grain interpolated too
+        save_generator_weights(out, bundle / "models" / "model_gan.pt")
         print(f"written: {bundle / 'models' / 'model_gan.pt'} (α = {a:g})")
     return 0
 

@@ -13,6 +13,7 @@ from monai_srgan.inference.exported import export_model
 from monai_srgan.inference.pipeline import SRInferencePipeline
 from monai_srgan.inference.tiling import SRInferer
 from monai_srgan.networks import (
+    CheckpointMismatchError,
     GrainGenerator,
     SelfEnsemble,
     get_generator,
@@ -79,8 +80,9 @@ def test_contract_sigma_rules_and_no_grain():
         GrainGenerator(gen, -0.1)
     with pytest.raises(ConfigError, match="already has grain"):
         GrainGenerator(net, 0.01)
-    with pytest.raises(ConfigError, match="output has 3 channels, sigma has 2"), torch.no_grad():
-        GrainGenerator(gen, [0.01, 0.02]).eval()(torch.rand(1, 3, 8, 8))
+    for mode in ("eval", "train"):
+        with pytest.raises(ConfigError, match="output has 3 channels, sigma has 2"), torch.no_grad():
+            getattr(GrainGenerator(gen, [0.01, 0.02]), mode)()(torch.rand(1, 3, 8, 8))
 
 
 def test_the_weights_carry_the_grain(tmp_path):
@@ -96,7 +98,7 @@ def test_the_weights_carry_the_grain(tmp_path):
     psnr_path = save_generator_weights(_srvgg(seed=4), tmp_path / "psnr.pt")
     assert not isinstance(load_bundle_generator(_srvgg(seed=3), psnr_path), GrainGenerator)
     # a plain generator given grain weights says how to build the network
-    with pytest.raises(Exception, match="grain_for_weights"):
+    with pytest.raises(CheckpointMismatchError, match="grain_for_weights"):
         load_network_weights(_srvgg(), path)
     # plain (PSNR) weights into a generator with grain: the generator loads, the grain keeps its amplitude
     target = GrainGenerator(_srvgg(seed=5), 0.004)

@@ -114,9 +114,10 @@ def export_model(pipeline: Any, output: str | os.PathLike, to: str | None = None
     if isinstance(net, ExportedGenerator):
         raise ConfigError("--model is already an exported model: export from the original weights")
     if isinstance(net, GrainGenerator):
+        source = getattr(pipeline, "weights_path", None) or "these weights"
         raise ConfigError(
-            "these weights add synthesised grain (GrainGenerator), which an exported graph cannot draw at each tile's "
-            "position: export the PSNR weights, or run the .pt weights"
+            f"{source} adds synthesised grain (GrainGenerator), which an exported graph cannot draw at each tile's "
+            "position: export the PSNR weights (--weights psnr), or run the .pt weights as they are"
         )
     in_ch = int(pipeline.in_channels or getattr(net, "in_channels", None) or 1)
     sd = int(pipeline.spatial_dims)

@@ -340,7 +340,8 @@ def grain_for_weights(
     network: nn.Module, path_or_state: str | os.PathLike | Mapping[str, Any], map_location: str | torch.device = "cpu"
 ) -> nn.Module:
     """``network`` wrapped in a :class:`~monai_srgan.networks.GrainGenerator` when the weights carry a grain
-    amplitude (GAN weights trained with grain), else ``network`` itself; load the weights into the result."""
+    amplitude (GAN weights trained with grain), else ``network`` itself. It only builds the network: load the
+    weights into the result with :func:`load_network_weights`."""
     obj = (
         read_weight_file(os.fspath(path_or_state), map_location)
         if isinstance(path_or_state, (str, os.PathLike))

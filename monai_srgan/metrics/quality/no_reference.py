@@ -118,7 +118,9 @@ def noise_sd(x: torch.Tensor, per_channel: bool = False, mask: torch.Tensor | No
         r = resp.mean(dim=(1, 2, 3))
     else:
         if x.ndim != 4:
-            raise ConfigError("noise_sd: mask is for 2D images")
+            raise ConfigError(
+                f"noise_sd: mask is for 2D (N, C, H, W) images, got {x.ndim - 2} spatial axes: drop the mask"
+            )
         inside = -torch.nn.functional.max_pool2d(-(mask.float() > 0).float(), 3, stride=1).to(resp.device)
         inside = inside.expand(n, c, *inside.shape[2:]).reshape(-1, 1, *inside.shape[2:])
         r = (resp * inside).sum(dim=(1, 2, 3)) / inside.sum(dim=(1, 2, 3)).clamp_min(1)

@@ -16,7 +16,8 @@ see grain that the generator cannot memorise.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -24,7 +25,7 @@ from torch import nn
 
 from monai_srgan.errors import ConfigError
 
-__all__ = ["GrainGenerator", "position_noise", "with_grain", "holds_grain", "grain_applied_to", "GRAIN_KEY"]
+__all__ = ["GrainGenerator", "position_noise", "with_grain", "grain_applied_to", "GRAIN_KEY"]
 
 #: state-dict key of the per-channel grain amplitude in a weight file of a :class:`GrainGenerator`
 GRAIN_KEY = "grain_sigma"
@@ -62,20 +63,13 @@ def position_noise(
     span = [(g - f + 1) * NOISE_BLOCK for f, g in zip(first, last)]
     field = torch.empty((channels, *span))
     gen = torch.Generator()
-    for block in _product(grid):
+    for block in itertools.product(*grid):
         key = (int(seed), int(index), *block)
         gen.manual_seed(_mix(key))
         at = tuple(slice((b - f) * NOISE_BLOCK, (b - f + 1) * NOISE_BLOCK) for b, f in zip(block, first))
         field[(slice(None), *at)] = torch.randn((channels, *[NOISE_BLOCK] * len(block)), generator=gen)
     crop = tuple(slice(a - f * NOISE_BLOCK, b - f * NOISE_BLOCK) for a, b, f in zip(starts, stops, first))
     return field[(slice(None), *crop)].to(device)
-
-
-def _product(ranges: Sequence[range]) -> list[tuple[int, ...]]:
-    out: list[tuple[int, ...]] = [()]
-    for r in ranges:
-        out = [(*p, i) for p in out for i in r]
-    return out
 
 
 def _mix(key: Sequence[int]) -> int:
@@ -129,14 +123,21 @@ class GrainGenerator(nn.Module):
         """The per-channel grain amplitude."""
         return getattr(self, GRAIN_KEY)
 
+    def _sigma_for(self, channels: int) -> torch.Tensor:
+        """The amplitude per output channel (one value serves every channel)."""
+        if self.sigma.numel() == 1:
+            return self.sigma.expand(channels)
+        if self.sigma.numel() != channels:
+            raise ConfigError(
+                f"GrainGenerator: output has {channels} channels, sigma has {self.sigma.numel()}: give one value or "
+                "one per channel (train.json grain_sigma)"
+            )
+        return self.sigma
+
     def grain(self, shape: Sequence[int], region: Sequence[slice] | None = None, index: int = 0) -> torch.Tensor:
         """The grain of an output ``(C, *spatial)`` at ``region`` (default: the whole output from the origin)."""
         c, *spatial = (int(s) for s in shape)
-        sigma = self.sigma if self.sigma.numel() != 1 else self.sigma.expand(c)
-        if c != sigma.numel():
-            raise ConfigError(
-                f"GrainGenerator: output has {c} channels, sigma has {sigma.numel()}: give one value or one per channel"
-            )
+        sigma = self._sigma_for(c)
         if region is None:
             region = tuple(slice(0, n) for n in spatial)
         noise = position_noise(c, region, self.seed, index, sigma.device)
@@ -146,7 +147,7 @@ class GrainGenerator(nn.Module):
         sr = self.generator(x)
         if self.training:
             shape = (1, -1, *[1] * (sr.ndim - 2))
-            return sr + torch.randn_like(sr) * self.sigma.to(sr.dtype).view(shape)
+            return sr + torch.randn_like(sr) * self._sigma_for(sr.shape[1]).to(sr.dtype).view(shape)
         noise = torch.stack([self.grain(sr.shape[1:], index=i) for i in range(sr.shape[0])])
         return sr + noise.to(sr)
 
@@ -156,11 +157,6 @@ def with_grain(generator: nn.Module, sigma: float | Sequence[float] | None, seed
     if sigma is None or (not isinstance(sigma, Sequence) and float(sigma) == 0):
         return generator
     return GrainGenerator(generator, sigma, seed)
-
-
-def holds_grain(state: Mapping[str, Any]) -> bool:
-    """True when a state dict is a :class:`GrainGenerator`'s (it has :data:`GRAIN_KEY`)."""
-    return GRAIN_KEY in state
 
 
 def grain_applied_to(network: nn.Module, wrap: Callable[[nn.Module], nn.Module]) -> nn.Module:
